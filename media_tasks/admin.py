@@ -1,0 +1,65 @@
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from .models import Asset, Job, Rendition
+
+
+class RenditionInline(admin.TabularInline):
+    model = Rendition
+    extra = 0
+    can_delete = False
+    fields = ("kind", "profile", "width", "height", "bitrate", "size_bytes", "codec", "storage_key")
+    readonly_fields = fields
+
+
+class JobInline(admin.TabularInline):
+    model = Job
+    extra = 0
+    can_delete = False
+    fields = ("status", "progress", "error", "attempts", "worker_hostname", "created_at", "finished_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Asset)
+class AssetAdmin(admin.ModelAdmin):
+    list_display = ("original_filename", "kind", "owner", "size_bytes", "created_at")
+    list_filter = ("kind", "created_at", "owner")
+    search_fields = ("original_filename", "id", "sha256", "jobs__correlation_id")
+    readonly_fields = (
+        "id",
+        "owner",
+        "kind",
+        "original_key",
+        "original_filename",
+        "size_bytes",
+        "sha256",
+        "probe_metadata",
+        "created_at",
+        "updated_at",
+    )
+    exclude = ("probe",)
+    inlines = (JobInline, RenditionInline)
+
+    @admin.display(description="Probe metadata")
+    def probe_metadata(self, obj: Asset) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.probe, indent=2, sort_keys=True))
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "asset", "status", "progress", "attempts", "worker_hostname", "created_at")
+    list_filter = ("status", "asset__kind", "created_at")
+    search_fields = ("id", "correlation_id", "asset__original_filename", "asset__id")
+    list_select_related = ("asset",)
+    readonly_fields = [f.name for f in Job._meta.fields]
+
+
+@admin.register(Rendition)
+class RenditionAdmin(admin.ModelAdmin):
+    list_display = ("asset", "kind", "profile", "width", "height", "bitrate", "size_bytes", "codec")
+    list_filter = ("kind",)
+    search_fields = ("asset__original_filename", "asset__id", "storage_key")
+    list_select_related = ("asset",)

@@ -1,0 +1,21 @@
+"""Errors the pipeline raises. Each message is written for the person who uploaded the file."""
+
+
+class PipelineError(Exception):
+    """Base class. `str(error)` is shown to the user, so keep it plain and short."""
+
+
+class UnsupportedMediaError(PipelineError):
+    """The content is not a video or image we accept (whatever its file name says)."""
+
+
+class MediaLimitError(PipelineError):
+    """The content is valid but over a configured limit (duration, pixels, size)."""
+
+
+class ProcessingError(PipelineError):
+    """ffmpeg or Pillow failed on content that looked acceptable at probe time."""
+
+
+class ProcessingCancelled(PipelineError):
+    """The work was stopped on purpose (the job was cancelled)."""

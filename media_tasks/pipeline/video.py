@@ -1,0 +1,257 @@
+"""The H.264/AAC ladder: planned in Python, encoded by one ffmpeg process, packaged as HLS."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+
+from .exceptions import ProcessingError
+from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
+from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
+
+MAX_FPS = 60
+# Bits per pixel per frame for the peak-rate cap: ~5 Mb/s at 1080p30, ~2.2 at 720p30.
+PEAK_BITS_PER_PIXEL = 0.08
+CRF = 23
+GOP_SECONDS = 2  # keyframes every 2 s so that 4 s HLS segments cut cleanly
+HLS_SEGMENT_SECONDS = 4
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    width: int
+    height: int
+    maxrate_kbps: int
+    audio_kbps: int
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    preset: str = "veryfast"
+    crf: int = CRF
+
+
+@dataclass(frozen=True)
+class VideoFile:
+    """One encoded output, measured with ffprobe after the encode."""
+
+    name: str
+    path: Path
+    width: int
+    height: int
+    duration: float
+    bitrate: int
+    size_bytes: int
+    video_codec: str
+    audio_codec: str | None
+    codecs: str  # RFC 6381 string for HLS, e.g. "avc1.64001f,mp4a.40.2"
+
+
+@dataclass(frozen=True)
+class HlsPackage:
+    master: Path
+    directory: Path
+    variants: dict[str, Path]
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def plan_ladder(info: MediaInfo, ladder: Sequence[int]) -> list[Rung]:
+    """Rungs for `info`, largest first: never above the source, aspect kept, even sizes.
+
+    A rung is measured on the short side, so 720 means 1280×720 landscape and
+    720×1280 portrait. A source below the lowest rung gets one rung at its own size.
+    """
+    short = info.short_side
+    heights = sorted({h for h in ladder if h <= short}, reverse=True) or [short - short % 2]
+    fps = min(info.frame_rate or 30.0, MAX_FPS)
+    rungs = []
+    for short_target in heights:
+        scale = short_target / short
+        width, height = _even(info.width * scale), _even(info.height * scale)
+        peak = width * height * fps * PEAK_BITS_PER_PIXEL / 1000
+        rungs.append(
+            Rung(
+                name=f"{short_target}p",
+                width=width,
+                height=height,
+                maxrate_kbps=max(200, int(peak)),
+                audio_kbps=128 if short_target >= 720 else 96,
+            )
+        )
+    return rungs
+
+
+def encode_ladder_command(
+    src: Path,
+    info: MediaInfo,
+    rungs: Sequence[Rung],
+    out_dir: Path,
+    settings: EncodeSettings,
+) -> list[str]:
+    """One ffmpeg command: decode once, `split` the picture, encode every rung.
+
+    ffmpeg turns rotated sources upright itself (autorotate), so the sizes in
+    `rungs`, which are display sizes, come out as planned.
+    """
+    source = ffmpeg.input(str(src), **SAFE_INPUT_OPTIONS)
+    picture = source[str(info.video_stream_index)]
+    fps = info.frame_rate or 30.0
+    if fps > MAX_FPS:
+        picture = picture.filter("fps", MAX_FPS)
+        fps = MAX_FPS
+    gop = max(1, round(GOP_SECONDS * fps))
+    copies = picture.filter_multi_output("split", len(rungs))
+    outputs = []
+    for i, rung in enumerate(rungs):
+        scaled = (
+            copies.stream(i).filter("scale", rung.width, rung.height).filter("setsar", 1).filter("format", "yuv420p")
+        )
+        streams = [scaled]
+        audio_args = {}
+        if info.has_audio:
+            streams.append(source[str(info.audio_stream_index)])
+            audio_args = {"c:a": "aac", "b:a": f"{rung.audio_kbps}k", "ac": 2, "ar": 48000}
+        outputs.append(
+            ffmpeg.output(
+                *streams,
+                str(out_dir / f"{rung.name}.mp4"),
+                **{
+                    "c:v": "libx264",
+                    "preset": settings.preset,
+                    "crf": settings.crf,
+                    "maxrate": f"{rung.maxrate_kbps}k",
+                    "bufsize": f"{rung.maxrate_kbps * 2}k",
+                    "profile:v": "high",
+                    "g": gop,
+                    "keyint_min": gop,
+                    "sc_threshold": 0,
+                    "movflags": "+faststart",
+                    "map_metadata": -1,
+                    "metadata:s:v:0": "rotate=0",
+                    **audio_args,
+                },
+            )
+        )
+    cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
+    cmd[1:1] = QUIET_ARGS
+    return cmd
+
+
+def transcode_ladder(
+    src: Path,
+    info: MediaInfo,
+    rungs: Sequence[Rung],
+    out_dir: Path,
+    *,
+    settings: EncodeSettings | None = None,
+    on_progress: ProgressCallback | None = None,
+    timeout: float | None = None,
+) -> list[VideoFile]:
+    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = encode_ladder_command(src, info, rungs, out_dir, settings or EncodeSettings())
+    run_ffmpeg(cmd, duration=info.duration, on_progress=on_progress, timeout=timeout)
+    return [describe_video(rung.name, out_dir / f"{rung.name}.mp4") for rung in rungs]
+
+
+def describe_video(name: str, path: Path) -> VideoFile:
+    """Measure an output we made (dimensions, bitrate, codecs) with ffprobe."""
+    if not path.exists() or path.stat().st_size == 0:
+        raise ProcessingError(f"The {name} rendition was not written.")
+    data = ffprobe_json(path, "-show_format", "-show_streams")
+    streams = data.get("streams") or []
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None:
+        raise ProcessingError(f"The {name} rendition has no picture.")
+    fmt = data.get("format") or {}
+    codecs = [_avc_codec_string(video)]
+    if audio is not None:
+        codecs.append("mp4a.40.2")
+    return VideoFile(
+        name=name,
+        path=path,
+        width=int(video["width"]),
+        height=int(video["height"]),
+        duration=float(fmt.get("duration") or 0),
+        bitrate=int(fmt.get("bit_rate") or 0),
+        size_bytes=path.stat().st_size,
+        video_codec=video.get("codec_name", ""),
+        audio_codec=audio.get("codec_name") if audio else None,
+        codecs=",".join(codecs),
+    )
+
+
+def _avc_codec_string(stream: dict) -> str:
+    profile = {"High": 0x64, "Main": 0x4D, "Baseline": 0x42, "Constrained Baseline": 0x42}
+    constraints = 0xE0 if stream.get("profile") == "Constrained Baseline" else 0
+    level = int(stream.get("level") or 31)
+    return f"avc1.{profile.get(stream.get('profile', 'High'), 0x64):02x}{constraints:02x}{level:02x}"
+
+
+def package_hls(videos: Sequence[VideoFile], out_dir: Path, *, timeout: float | None = None) -> HlsPackage:
+    """Repackage the MP4s as HLS (stream copy, no second encode) plus a master playlist.
+
+    The encodes put a keyframe every GOP_SECONDS, so the segments of every rung
+    start at the same instants and players can switch between them.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    variants: dict[str, Path] = {}
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for video in videos:
+        variant_dir = out_dir / video.name
+        variant_dir.mkdir(exist_ok=True)
+        playlist = variant_dir / "index.m3u8"
+        cmd = (
+            ffmpeg.input(str(video.path), **SAFE_INPUT_OPTIONS)
+            .output(
+                str(playlist),
+                c="copy",
+                f="hls",
+                hls_time=HLS_SEGMENT_SECONDS,
+                hls_playlist_type="vod",
+                hls_flags="independent_segments",
+                hls_segment_type="mpegts",
+                hls_segment_filename=str(variant_dir / "seg_%05d.ts"),
+            )
+            .compile(cmd="ffmpeg")
+        )
+        cmd[1:1] = QUIET_ARGS
+        run_ffmpeg(cmd, timeout=timeout, what=f"The {video.name} HLS packaging")
+        peak, average = _segment_bitrates(playlist)
+        variants[video.name] = playlist
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},"
+            f'RESOLUTION={video.width}x{video.height},CODECS="{video.codecs}"'
+        )
+        lines.append(f"{video.name}/index.m3u8")
+    master = out_dir / "master.m3u8"
+    master.write_text("\n".join(lines) + "\n")
+    return HlsPackage(master=master, directory=out_dir, variants=variants)
+
+
+def _segment_bitrates(playlist: Path) -> tuple[int, int]:
+    """Peak and average bits per second over the segments, as HLS's BANDWIDTH wants."""
+    peak = 0.0
+    total_bits = 0
+    total_seconds = 0.0
+    duration = None
+    for line in playlist.read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[len("#EXTINF:") :].split(",")[0])
+        elif line and not line.startswith("#") and duration:
+            bits = (playlist.parent / line).stat().st_size * 8
+            peak = max(peak, bits / duration)
+            total_bits += bits
+            total_seconds += duration
+            duration = None
+    average = total_bits / total_seconds if total_seconds else 0
+    return math.ceil(peak), math.ceil(average)

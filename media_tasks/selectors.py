@@ -1,0 +1,57 @@
+"""Reads: what a user may see, and the status a page or API client polls."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+
+from . import storage
+from .models import Asset, Job, Rendition
+
+
+def asset_list_for(*, user: AbstractBaseUser) -> QuerySet[Asset]:
+    return Asset.objects.filter(owner=user).prefetch_related("jobs")
+
+
+def asset_get_for(*, user: AbstractBaseUser, asset_id: uuid.UUID) -> Asset:
+    """The user's own asset, or 404: someone else's is indistinguishable from a missing one."""
+    return get_object_or_404(Asset, pk=asset_id, owner=user)
+
+
+def asset_file_key(*, asset: Asset, name: str) -> str:
+    """Map a public name like `renditions/720p.mp4` to the storage key of that asset's file."""
+    area, _, rest = name.partition("/")
+    return storage.asset_key(area, asset.id, rest)
+
+
+def asset_file_url(*, asset: Asset, key: str) -> str:
+    """The URL our pages use for a stored file (ownership is checked when it is fetched)."""
+    area, _, rest = key.split("/", 2)
+    return reverse("asset_file", args=[asset.id, f"{area}/{rest}"])
+
+
+def job_status(*, job: Job) -> dict[str, Any]:
+    return {
+        "asset_id": str(job.asset_id),
+        "job_id": str(job.id),
+        "status": job.status,
+        "stage": job.get_status_display(),
+        "progress": job.progress,
+        "error": job.error or None,
+        "is_final": job.is_final,
+        "kind": job.asset.kind or None,
+        "updated_at": job.updated_at.isoformat(),
+    }
+
+
+def asset_renditions(*, asset: Asset) -> dict[str, list[Rendition]]:
+    grouped: dict[str, list[Rendition]] = {kind: [] for kind in Rendition.Kind.values}
+    for rendition in asset.renditions.all():
+        rendition.url = asset_file_url(asset=asset, key=rendition.storage_key)
+        grouped[rendition.kind].append(rendition)
+    return grouped

@@ -1,0 +1,378 @@
+"""Everything that changes assets, jobs and renditions, and the storage behind them.
+
+Views, admin actions and Celery tasks call these functions and nothing else
+writes models. Job states only move forward, through a conditional UPDATE, so a
+redelivered task can neither move a job back nor finish it twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import storage
+from .models import Asset, Job, Rendition
+from .pipeline import images as image_ops
+from .pipeline import thumbnails as thumbnail_ops
+from .pipeline import video as video_ops
+from .pipeline.exceptions import PipelineError, ProcessingCancelled, UnsupportedMediaError
+from .pipeline.probe import IMAGE, VIDEO, MediaInfo, ProbeLimits, probe
+
+logger = logging.getLogger(__name__)
+
+Status = Job.Status
+
+# Which share of the progress bar each stage fills.
+PROGRESS_SPANS = {
+    Status.PROBING: (0, 5),
+    Status.TRANSCODING: (5, 85),
+    Status.THUMBNAILING: (85, 95),
+    Status.PROCESSING: (5, 95),
+    Status.FINALIZING: (95, 100),
+}
+# The state a stage may be entered from. A stage may also be re-entered from
+# itself: that is a redelivery after a worker died, and the work is redone.
+ENTERED_FROM = {
+    Status.PROBING: (Status.QUEUED,),
+    Status.TRANSCODING: (Status.PROBING,),
+    Status.THUMBNAILING: (Status.TRANSCODING,),
+    Status.PROCESSING: (Status.PROBING,),
+    Status.FINALIZING: (Status.THUMBNAILING, Status.PROCESSING),
+}
+_CHUNK = 1024 * 1024
+
+
+# --- Uploads -----------------------------------------------------------------
+
+
+def asset_create(
+    *,
+    owner: AbstractBaseUser,
+    fileobj: IO[bytes],
+    filename: str,
+    size_bytes: int,
+    correlation_id: str | None = None,
+) -> Job:
+    """Store an upload and queue its processing; returns the new job.
+
+    The file is streamed to storage chunk by chunk. The job is enqueued only once
+    the transaction has committed, so a worker never looks for a row that is not
+    there yet.
+    """
+    from .tasks import job_enqueue  # tasks import services; import here to break the cycle
+
+    asset_id = uuid.uuid4()
+    digest = hashlib.sha256()
+    fileobj.seek(0)
+    for chunk in iter(lambda: fileobj.read(_CHUNK), b""):
+        digest.update(chunk)
+    key = storage.original_key(asset_id)
+    fileobj.seek(0)
+    storage.save_stream(key, fileobj)
+    with transaction.atomic():
+        asset = Asset.objects.create(
+            id=asset_id,
+            owner=owner,
+            original_key=key,
+            original_filename=_display_name(filename),
+            size_bytes=size_bytes,
+            sha256=digest.hexdigest(),
+        )
+        job = Job.objects.create(asset=asset, correlation_id=correlation_id or uuid.uuid4().hex)
+        transaction.on_commit(lambda: job_enqueue(job_id=job.id))
+    logger.info("asset %s uploaded as job %s [%s]", asset.id, job.id, job.correlation_id)
+    return job
+
+
+def _display_name(filename: str) -> str:
+    # Kept for display only; still, no path parts and no control characters.
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:255] or "upload"
+
+
+# --- Job state -----------------------------------------------------------------
+
+
+def _job_advance(*, job_id: uuid.UUID | str, to: Status, worker: str) -> bool:
+    """Move the job into stage `to` if it is in an allowed state; False if it is not."""
+    allowed = (*ENTERED_FROM[to], to)
+    now = timezone.now()
+    updated = Job.objects.filter(pk=job_id, status__in=allowed).update(
+        status=to,
+        progress=PROGRESS_SPANS[to][0],
+        worker_hostname=worker[:255],
+        updated_at=now,
+    )
+    if updated and to == Status.PROBING:
+        # Each start of the first stage is an attempt: the first delivery, a
+        # redelivery after a lost worker, or a retry.
+        Job.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)
+        Job.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+    return bool(updated)
+
+
+def job_mark_failed(*, job_id: uuid.UUID | str, reason: str) -> bool:
+    """Fail the job with a reason written for its owner, unless it has already ended."""
+    updated = (
+        Job.objects.filter(pk=job_id)
+        .exclude(status__in=Job.FINAL_STATUSES)
+        .update(status=Status.FAILED, error=reason[:2000], finished_at=timezone.now(), updated_at=timezone.now())
+    )
+    if updated:
+        logger.warning("job %s failed: %s", job_id, reason)
+    return bool(updated)
+
+
+def job_mark_internal_error(*, job_id: uuid.UUID | str, stage: str) -> bool:
+    """For a crash that is ours, not the file's: say so without leaking internals."""
+    return job_mark_failed(
+        job_id=job_id,
+        reason=f"Something went wrong on our side while {stage}. The file may be fine; try again later.",
+    )
+
+
+def _progress_reporter(job_id: uuid.UUID | str, status: Status) -> Callable[[float], None]:
+    """A callback for the pipeline that writes percent done, and stops the work if the job ended."""
+    start, end = PROGRESS_SPANS[status]
+
+    def report(fraction: float) -> None:
+        percent = int(start + (end - start) * max(0.0, min(1.0, fraction)))
+        still_running = Job.objects.filter(pk=job_id, status=status).update(progress=percent, updated_at=timezone.now())
+        if not still_running:
+            raise ProcessingCancelled("The job was stopped.")
+
+    return report
+
+
+@contextmanager
+def _workdir(job_id: uuid.UUID | str, stage: str) -> Iterator[Path]:
+    """A private temp directory for one stage of one job, removed however the stage ends."""
+    path = Path(settings.MEDIA_WORK_DIR) / f"job-{job_id}-{stage}"
+    shutil.rmtree(path, ignore_errors=True)  # a leftover of a worker that was killed
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_stage(*, job_id: uuid.UUID | str, stage: Status, worker: str, work: Callable[[Job, Path], None]) -> bool:
+    """Enter `stage`, run `work(job, workdir)`, and turn bad input into a failed job.
+
+    Returns False when the job is not (or no longer) one this stage should touch:
+    cancelled, failed, or already past this stage.
+    """
+    if not _job_advance(job_id=job_id, to=stage, worker=worker):
+        logger.info("job %s: skipping %s, the job is not waiting for it", job_id, stage)
+        return False
+    job = Job.objects.select_related("asset").get(pk=job_id)
+    try:
+        with _workdir(job_id, stage) as workdir:
+            work(job, workdir)
+    except PipelineError as exc:
+        job_mark_failed(job_id=job_id, reason=str(exc))
+        return False
+    return True
+
+
+def _source(job: Job, workdir: Path) -> Path:
+    path = workdir / "source"
+    storage.download_file(job.asset.original_key, path)
+    return path
+
+
+def _media_info(asset: Asset) -> MediaInfo:
+    return MediaInfo.from_dict(asset.probe)
+
+
+def _record(asset: Asset, kind: str, profile: str, key: str, **fields: object) -> Rendition:
+    # update_or_create on (asset, kind, profile): a redelivered task overwrites its own row.
+    rendition, _ = Rendition.objects.update_or_create(
+        asset=asset, kind=kind, profile=profile, defaults={"storage_key": key, **fields}
+    )
+    return rendition
+
+
+# --- Stages ----------------------------------------------------------------------
+
+
+def job_probe(*, job_id: uuid.UUID | str, worker: str = "") -> str | None:
+    """Find out what the upload really is. Returns "video", "image", or None if the job stopped."""
+
+    def work(job: Job, workdir: Path) -> None:
+        limits = ProbeLimits(max_duration_s=settings.MEDIA_MAX_DURATION_S, max_pixels=settings.MEDIA_MAX_PIXELS)
+        info = probe(_source(job, workdir), limits)
+        Asset.objects.filter(pk=job.asset_id).update(kind=info.kind, probe=info.as_dict())
+
+    if not _run_stage(job_id=job_id, stage=Status.PROBING, worker=worker, work=work):
+        return None
+    return Asset.objects.values_list("kind", flat=True).get(jobs__id=job_id)
+
+
+def job_transcode(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """Encode the ladder from one decode, package it as HLS, store both, then record them."""
+
+    def work(job: Job, workdir: Path) -> None:
+        asset = job.asset
+        _require_kind(asset, VIDEO)
+        info = _media_info(asset)
+        source = _source(job, workdir)
+        rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
+        videos = video_ops.transcode_ladder(
+            source,
+            info,
+            rungs,
+            workdir / "renditions",
+            settings=video_ops.EncodeSettings(preset=settings.MEDIA_X264_PRESET),
+            on_progress=_progress_reporter(job_id, Status.TRANSCODING),
+            timeout=_encode_timeout(info),
+        )
+        hls = video_ops.package_hls(videos, workdir / "hls", timeout=_encode_timeout(info))
+        # Upload everything first and record afterwards: a row never points at a
+        # file that is missing or half written.
+        for v in videos:
+            storage.upload_file(v.path, storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4"))
+        storage.upload_tree(hls.directory, storage.HLS, asset.id)
+        for v in videos:
+            _record(
+                asset,
+                Rendition.Kind.MP4,
+                v.name,
+                storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4"),
+                width=v.width,
+                height=v.height,
+                bitrate=v.bitrate,
+                size_bytes=v.size_bytes,
+                codec=v.codecs,
+            )
+        top = videos[0]
+        _record(
+            asset,
+            Rendition.Kind.HLS,
+            "master",
+            storage.asset_key(storage.HLS, asset.id, "master.m3u8"),
+            width=top.width,
+            height=top.height,
+            bitrate=top.bitrate,
+            size_bytes=sum(p.stat().st_size for p in hls.directory.rglob("*") if p.is_file()),
+            codec=top.codecs,
+        )
+
+    return _run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
+
+
+def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """Poster frame and sprite sheet with its WebVTT map."""
+
+    def work(job: Job, workdir: Path) -> None:
+        asset = job.asset
+        _require_kind(asset, VIDEO)
+        info = _media_info(asset)
+        source = _source(job, workdir)
+        report = _progress_reporter(job_id, Status.THUMBNAILING)
+        out = workdir / "thumbs"
+        out.mkdir()
+        poster = thumbnail_ops.make_poster(source, info, out / "poster.jpg")
+        report(0.5)
+        sprite = thumbnail_ops.make_sprite(source, info, out)
+        keys = {
+            name: storage.asset_key(storage.THUMBS, asset.id, name)
+            for name in ("poster.jpg", "sprite.jpg", "sprite.vtt")
+        }
+        for name, key in keys.items():
+            storage.upload_file(out / name, key)
+        _record(
+            asset,
+            Rendition.Kind.POSTER,
+            "poster",
+            keys["poster.jpg"],
+            width=poster.width,
+            height=poster.height,
+            size_bytes=poster.size_bytes,
+            codec="jpeg",
+        )
+        _record(
+            asset,
+            Rendition.Kind.SPRITE,
+            "sprite",
+            keys["sprite.jpg"],
+            width=sprite.tile_width,
+            height=sprite.tile_height,
+            size_bytes=sprite.image.size_bytes,
+            codec="jpeg",
+        )
+        report(1.0)
+
+    return _run_stage(job_id=job_id, stage=Status.THUMBNAILING, worker=worker, work=work)
+
+
+def job_make_image_variants(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """JPEG and WebP at each configured width, upright and stripped of metadata."""
+
+    def work(job: Job, workdir: Path) -> None:
+        asset = job.asset
+        _require_kind(asset, IMAGE)
+        source = _source(job, workdir)
+        variants = image_ops.make_image_variants(
+            source, workdir / "images", settings.MEDIA_IMAGE_WIDTHS, max_pixels=settings.MEDIA_MAX_PIXELS
+        )
+        for variant in variants:
+            storage.upload_file(variant.path, storage.asset_key(storage.IMAGES, asset.id, variant.name))
+        for variant in variants:
+            _record(
+                asset,
+                Rendition.Kind.IMAGE,
+                variant.name,
+                storage.asset_key(storage.IMAGES, asset.id, variant.name),
+                width=variant.width,
+                height=variant.height,
+                size_bytes=variant.size_bytes,
+                codec=variant.format,
+            )
+
+    return _run_stage(job_id=job_id, stage=Status.PROCESSING, worker=worker, work=work)
+
+
+def job_finalize(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """Check that the outputs a viewer needs are recorded, then mark the job ready (once)."""
+    if not _job_advance(job_id=job_id, to=Status.FINALIZING, worker=worker):
+        return False
+    job = Job.objects.select_related("asset").get(pk=job_id)
+    needed = (
+        {Rendition.Kind.MP4, Rendition.Kind.HLS, Rendition.Kind.POSTER, Rendition.Kind.SPRITE}
+        if job.asset.kind == VIDEO
+        else {Rendition.Kind.IMAGE}
+    )
+    present = set(job.asset.renditions.values_list("kind", flat=True))
+    if missing := needed - present:
+        job_mark_failed(job_id=job_id, reason=f"Processing ended without {', '.join(sorted(missing))} output.")
+        return False
+    now = timezone.now()
+    return bool(
+        Job.objects.filter(pk=job_id, status=Status.FINALIZING).update(
+            status=Status.SUCCEEDED, progress=100, finished_at=now, updated_at=now
+        )
+    )
+
+
+def _require_kind(asset: Asset, kind: str) -> None:
+    if asset.kind != kind:
+        raise UnsupportedMediaError(f"Expected {kind} content, found {asset.kind or 'nothing usable'}.")
+
+
+def _encode_timeout(info: MediaInfo) -> float:
+    # Generous: 20× real time plus ten minutes, so only a stuck ffmpeg hits it.
+    return 600 + 20 * (info.duration or 0)

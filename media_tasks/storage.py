@@ -1,0 +1,128 @@
+"""Object storage: deterministic keys and file transfer through Django's storage API.
+
+S3 (django-storages, MinIO in docker-compose) or the filesystem default. Large
+transfers to and from S3 use boto3's managed transfer (multipart, concurrent);
+everything else goes through the plain storage API.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import IO
+
+from boto3.s3.transfer import TransferConfig
+from django.core.files import File
+from django.core.files.storage import Storage, storages
+
+try:  # django-storages is optional at import time for the filesystem default
+    from storages.backends.s3 import S3Storage
+except ImportError:  # pragma: no cover
+    S3Storage = None  # type: ignore[assignment,misc]
+
+ORIGINALS = "originals"
+RENDITIONS = "renditions"
+HLS = "hls"
+THUMBS = "thumbs"
+IMAGES = "images"
+AREAS = (ORIGINALS, RENDITIONS, HLS, THUMBS, IMAGES)
+
+# A file name inside an asset's area: server-made names only (letters, digits,
+# dot, dash, underscore, one level of folders for HLS variants).
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)?$")
+
+_TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
+_CHUNK = 1024 * 1024
+
+mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
+mimetypes.add_type("video/mp2t", ".ts")
+mimetypes.add_type("text/vtt", ".vtt")
+mimetypes.add_type("image/webp", ".webp")
+
+
+def get_storage() -> Storage:
+    """The default storage, looked up each time so that tests can switch STORAGES."""
+    return storages["default"]
+
+
+def asset_key(area: str, asset_id: uuid.UUID | str, name: str) -> str:
+    """`<area>/<asset-uuid>/<name>`, e.g. `renditions/<uuid>/720p.mp4`."""
+    if area not in AREAS or not _NAME.match(name) or ".." in name:
+        raise ValueError(f"not a storage name: {area}/{name}")
+    return f"{area}/{uuid.UUID(str(asset_id))}/{name}"
+
+
+def original_key(asset_id: uuid.UUID | str) -> str:
+    # No extension: the upload's name is not trusted, and the probe's verdict
+    # lives on the Asset rather than in a key that would have to be renamed.
+    return asset_key(ORIGINALS, asset_id, "source")
+
+
+def content_type_for(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _s3(storage: Storage) -> bool:
+    return S3Storage is not None and isinstance(storage, S3Storage)
+
+
+def save_stream(key: str, fileobj: IO[bytes]) -> None:
+    """Store a file-like object chunk by chunk (it is never read whole into memory)."""
+    storage = get_storage()
+    if _s3(storage):
+        fileobj.seek(0)
+        storage.bucket.Object(key).upload_fileobj(
+            fileobj, ExtraArgs={"ContentType": "application/octet-stream"}, Config=_TRANSFER
+        )
+        return
+    stored = storage.save(key, File(fileobj))
+    if stored != key:  # pragma: no cover - allow_overwrite keeps keys as given
+        raise RuntimeError(f"storage renamed {key} to {stored}")
+
+
+def upload_file(path: Path, key: str) -> None:
+    storage = get_storage()
+    if _s3(storage):
+        storage.bucket.Object(key).upload_file(
+            str(path), ExtraArgs={"ContentType": content_type_for(path.name)}, Config=_TRANSFER
+        )
+        return
+    with path.open("rb") as fh:
+        save_stream(key, fh)
+
+
+def upload_tree(directory: Path, area: str, asset_id: uuid.UUID | str) -> list[str]:
+    """Upload every file under `directory` to `<area>/<asset>/<relative path>`."""
+    keys = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        key = asset_key(area, asset_id, path.relative_to(directory).as_posix())
+        upload_file(path, key)
+        keys.append(key)
+    return keys
+
+
+def download_file(key: str, path: Path) -> None:
+    storage = get_storage()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _s3(storage):
+        storage.bucket.Object(key).download_file(str(path), Config=_TRANSFER)
+        return
+    with storage.open(key, "rb") as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst, _CHUNK)
+
+
+def exists(key: str) -> bool:
+    return get_storage().exists(key)
+
+
+def presigned_url(key: str) -> str | None:
+    """A short-lived URL the browser can fetch directly, where the backend has one (S3)."""
+    storage = get_storage()
+    return storage.url(key) if _s3(storage) else None
+
+
+def open_file(key: str) -> IO[bytes]:
+    return get_storage().open(key, "rb")

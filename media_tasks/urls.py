@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("upload/", views.asset_upload, name="asset_upload"),
+    path("assets/", views.asset_list, name="asset_list"),
+    path("assets/<uuid:asset_id>/", views.asset_detail, name="asset_detail"),
+    path("assets/<uuid:asset_id>/status/", views.asset_status, name="asset_status"),
+    path("assets/<uuid:asset_id>/files/<path:name>", views.asset_file, name="asset_file"),
+]

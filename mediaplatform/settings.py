@@ -1,0 +1,231 @@
+"""Settings, all read from the environment (12-factor, as cookiecutter-django does).
+
+Every variable read here is listed, with its default, in `.env.example` and in the
+README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return env(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off (`make run` writes one to .env)."
+        )
+    SECRET_KEY = "insecure-debug-only-key"  # noqa: S105 - DEBUG only, refused otherwise
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "media_tasks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mediaplatform.urls"
+WSGI_APPLICATION = "mediaplatform.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATA_DIR = Path(env("MEDIA_DATA_DIR", str(BASE_DIR / "data")))
+
+# SQLite is the zero-setup default; PostgreSQL (DATABASE_URL) in deployment and CI.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and worker write to one file from several processes: WAL lets readers run
+    # beside a writer, IMMEDIATE takes the write lock up front instead of failing
+    # half way through a transaction. https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "asset_list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Storage -----------------------------------------------------------------
+# With S3 settings: S3 (MinIO in docker-compose) through django-storages. Without:
+# Django's filesystem storage under the data directory, so `make run` needs no S3.
+S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
+S3_BUCKET = env("S3_BUCKET")
+S3_OPTIONS = {
+    "bucket_name": S3_BUCKET,
+    "endpoint_url": S3_ENDPOINT_URL or None,
+    "access_key": env("S3_ACCESS_KEY_ID") or None,
+    "secret_key": env("S3_SECRET_ACCESS_KEY") or None,
+    "region_name": env("S3_REGION", "us-east-1"),
+    # MinIO and most self-hosted S3 servers want path-style URLs.
+    "addressing_style": env("S3_ADDRESSING_STYLE", "path"),
+    "signature_version": "s3v4",
+    # Keys are deterministic so a retried task overwrites instead of duplicating.
+    "file_overwrite": True,
+    "default_acl": None,
+    "querystring_auth": True,
+    "querystring_expire": env_int("S3_PRESIGNED_EXPIRY_S", 300),
+    # S3File spools reads here; past this it rolls over to disk instead of memory.
+    "max_memory_size": 8 * 1024 * 1024,
+}
+FILESYSTEM_STORAGE_OPTIONS = {
+    "location": str(DATA_DIR / "storage"),
+    "base_url": None,
+    # Deterministic keys: a retried task must overwrite, not get "key_AbC123".
+    "allow_overwrite": True,
+}
+if S3_BUCKET:
+    DEFAULT_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": S3_OPTIONS}
+else:
+    DEFAULT_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": FILESYSTEM_STORAGE_OPTIONS,
+    }
+STORAGES = {
+    "default": DEFAULT_STORAGE,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Uploads above this many bytes are spooled to a temp file by Django, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
+
+# --- Media processing ----------------------------------------------------------
+# Ladder rungs by the short side of the picture, so a portrait phone video gets
+# the same tiers as a landscape one.
+MEDIA_LADDER = [int(h) for h in env_list("MEDIA_LADDER", "1080,720,480,360")]
+MEDIA_IMAGE_WIDTHS = [int(w) for w in env_list("MEDIA_IMAGE_WIDTHS", "320,640,1280,2048")]
+MEDIA_X264_PRESET = env("MEDIA_X264_PRESET", "veryfast")
+MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 5 * 1024**3)
+MEDIA_MAX_DURATION_S = env_int("MEDIA_MAX_DURATION_S", 4 * 3600)
+MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 100_000_000)
+MEDIA_WORK_DIR = Path(env("MEDIA_WORK_DIR", str(DATA_DIR / "work")))
+MEDIA_PRESIGNED_EXPIRY_S = S3_OPTIONS["querystring_expire"]
+
+# --- Celery --------------------------------------------------------------------
+# Read by mediaplatform/celery.py with namespace="CELERY".
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+# Job state lives in the database; no result backend.
+CELERY_TASK_IGNORE_RESULT = True
+# Ack after the work is done and requeue when a worker dies mid-task, so a killed
+# worker delays a job instead of losing it. Tasks are idempotent for this reason.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per process: a long encode must not sit on reserved work.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TRACK_STARTED = False
+CELERY_WORKER_SEND_TASK_EVENTS = True  # for Flower
+CELERY_TASK_SEND_SENT_EVENT = True
+
+# Queue names carry a prefix so that several deployments (or a test run beside a
+# running `make run`) can share one RabbitMQ without taking each other's work.
+MEDIA_QUEUE_PREFIX = env("MEDIA_QUEUE_PREFIX", "media")
+MEDIA_QUEUE_SHORT = f"{MEDIA_QUEUE_PREFIX}.short"
+MEDIA_QUEUE_TRANSCODE_CPU = f"{MEDIA_QUEUE_PREFIX}.transcode.cpu"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True)
+    for name in (MEDIA_QUEUE_SHORT, MEDIA_QUEUE_TRANSCODE_CPU)
+]
+CELERY_TASK_DEFAULT_QUEUE = MEDIA_QUEUE_SHORT
+CELERY_TASK_DEFAULT_EXCHANGE = MEDIA_QUEUE_SHORT
+CELERY_TASK_DEFAULT_ROUTING_KEY = MEDIA_QUEUE_SHORT
+CELERY_TASK_ROUTES = {
+    "media_tasks.transcode": {"queue": MEDIA_QUEUE_TRANSCODE_CPU, "routing_key": MEDIA_QUEUE_TRANSCODE_CPU},
+}
+
+FLOWER_URL = env("FLOWER_URL", "http://127.0.0.1:5555/")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
+}

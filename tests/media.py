@@ -1,0 +1,103 @@
+"""Test media made at test time: ffmpeg lavfi sources and Pillow drawings. No downloads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from PIL import Image
+
+FFMPEG = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
+
+
+def make_video(
+    path: Path,
+    *,
+    width: int = 1920,
+    height: int = 1080,
+    duration: float = 2.0,
+    rate: int = 30,
+    audio: bool = True,
+    rotate: int | None = None,
+    black_lead_in: float = 0.0,
+) -> Path:
+    """An H.264 (+AAC) MP4 of testsrc2 (and a sine tone); `rotate` adds display-matrix metadata."""
+    video = f"testsrc2=size={width}x{height}:rate={rate}:duration={duration}"
+    if black_lead_in:
+        video = (
+            f"color=black:size={width}x{height}:rate={rate}:duration={black_lead_in}[b];"
+            f"{video}[t];[b][t]concat=n=2:v=1:a=0"
+        )
+    args = [*FFMPEG, "-f", "lavfi", "-i", video]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={duration + black_lead_in}"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        args += ["-c:a", "aac", "-shortest"]
+    target = path if rotate is None else path.with_name(path.stem + "-plain.mp4")
+    subprocess.run([*args, str(target)], check=True)
+    if rotate is not None:
+        # ffmpeg 5.1 writes the display matrix from the rotate tag on stream copy.
+        subprocess.run(
+            [*FFMPEG, "-i", str(target), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(path)],
+            check=True,
+        )
+        target.unlink()
+    return path
+
+
+def make_audio(path: Path, duration: float = 1.0) -> Path:
+    subprocess.run([*FFMPEG, "-f", "lavfi", "-i", f"sine=duration={duration}", "-c:a", "aac", str(path)], check=True)
+    return path
+
+
+def ffprobe(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", "-show_format", "-show_streams", str(path)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return json.loads(out)
+
+
+def streams(info: dict, kind: str) -> list[dict]:
+    return [s for s in info["streams"] if s["codec_type"] == kind]
+
+
+def moov_before_mdat(path: Path) -> bool:
+    """True when the MP4's index comes first (faststart), read from the top-level boxes."""
+    order = []
+    with path.open("rb") as fh:
+        while True:
+            header = fh.read(8)
+            if len(header) < 8:
+                break
+            size = int.from_bytes(header[:4], "big")
+            box = header[4:8].decode("latin-1")
+            if size == 1:
+                size = int.from_bytes(fh.read(8), "big")
+                fh.seek(size - 16, 1)
+            elif size == 0:
+                order.append(box)
+                break
+            else:
+                fh.seek(size - 8, 1)
+            order.append(box)
+    return "moov" in order and "mdat" in order and order.index("moov") < order.index("mdat")
+
+
+def quadrant_image(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    """Red top-left quadrant on blue, so orientation can be checked from pixels."""
+    im = Image.new("RGB", (width, height), (0, 0, 255))
+    im.paste((255, 0, 0), (0, 0, width // 2, height // 2))
+    return im.convert(mode) if mode != "RGB" else im
+
+
+def make_exif_rotated_jpeg(path: Path, width: int = 1600, height: int = 1200, orientation: int = 6) -> Path:
+    im = quadrant_image(width, height)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "TestCam"  # Make: must not survive into variants
+    im.save(path, "JPEG", exif=exif.tobytes(), quality=90)
+    return path

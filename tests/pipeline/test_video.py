@@ -1,0 +1,105 @@
+from pathlib import Path
+
+import pytest
+
+from media_tasks.pipeline.probe import ProbeLimits, probe
+from media_tasks.pipeline.video import package_hls, plan_ladder, transcode_ladder
+from tests.media import ffprobe, moov_before_mdat, streams
+
+LADDER = [1080, 720, 480, 360]
+LIMITS = ProbeLimits(max_duration_s=3600, max_pixels=50_000_000)
+
+
+def encode(source: Path, out: Path, progress: list[float] | None = None):
+    info = probe(source, LIMITS)
+    rungs = plan_ladder(info, LADDER)
+    return info, transcode_ladder(
+        source, info, rungs, out, on_progress=progress.append if progress is not None else None
+    )
+
+
+@pytest.fixture(scope="module")
+def landscape_ladder(landscape_1080p, tmp_path_factory):
+    progress: list[float] = []
+    info, videos = encode(landscape_1080p, tmp_path_factory.mktemp("landscape"), progress)
+    return info, videos, progress
+
+
+def check_output(path: Path, width: int, height: int, source_duration: float, audio: bool) -> None:
+    data = ffprobe(path)
+    (video,) = streams(data, "video")
+    assert (video["width"], video["height"]) == (width, height)
+    assert video["codec_name"] == "h264"
+    assert video["pix_fmt"] == "yuv420p"
+    assert not any("rotation" in side for side in video.get("side_data_list", []))
+    assert float(data["format"]["duration"]) == pytest.approx(source_duration, abs=0.1)
+    assert [s["codec_name"] for s in streams(data, "audio")] == (["aac"] if audio else [])
+    assert moov_before_mdat(path), "MP4 must be faststart (moov before mdat)"
+
+
+def test_landscape_ladder_has_every_rung(landscape_ladder):
+    info, videos, _ = landscape_ladder
+    sizes = [(v.name, v.width, v.height) for v in videos]
+    assert sizes == [("1080p", 1920, 1080), ("720p", 1280, 720), ("480p", 854, 480), ("360p", 640, 360)]
+    for v in videos:
+        check_output(v.path, v.width, v.height, info.duration, audio=True)
+        assert v.codecs.startswith("avc1.64") and v.codecs.endswith(",mp4a.40.2")
+        assert v.bitrate > 0 and v.size_bytes == v.path.stat().st_size
+
+
+def test_progress_comes_from_ffmpeg_and_ends_at_one(landscape_ladder):
+    _, _, progress = landscape_ladder
+    assert progress and progress[-1] == 1.0
+    assert progress == sorted(progress)
+
+
+def test_portrait_keeps_portrait_and_never_upscales(portrait_720x1280, tmp_path):
+    info, videos = encode(portrait_720x1280, tmp_path)
+    assert [(v.name, v.width, v.height) for v in videos] == [
+        ("720p", 720, 1280),
+        ("480p", 480, 854),
+        ("360p", 360, 640),
+    ]
+    for v in videos:
+        check_output(v.path, v.width, v.height, info.duration, audio=True)
+
+
+def test_rotation_metadata_is_honoured(rotated_portrait, tmp_path):
+    info, videos = encode(rotated_portrait, tmp_path)
+    assert [(v.width, v.height) for v in videos] == [(720, 1280), (480, 854), (360, 640)]
+    for v in videos:
+        check_output(v.path, v.width, v.height, info.duration, audio=True)
+
+
+def test_small_source_without_audio_gets_one_rendition_at_its_size(small_silent, tmp_path):
+    info, videos = encode(small_silent, tmp_path)
+    assert [(v.name, v.width, v.height) for v in videos] == [("240p", 320, 240)]
+    check_output(videos[0].path, 320, 240, info.duration, audio=False)
+
+
+def test_plan_keeps_aspect_with_even_sizes():
+    from media_tasks.pipeline.probe import MediaInfo
+
+    cinema = MediaInfo(kind="video", container="mov", width=1998, height=1080, duration=1, frame_rate=24)
+    rungs = plan_ladder(cinema, LADDER)
+    assert [(r.width, r.height) for r in rungs] == [(1998, 1080), (1332, 720), (888, 480), (666, 360)]
+    odd = MediaInfo(kind="video", container="mov", width=333, height=251, duration=1, frame_rate=24)
+    (only,) = plan_ladder(odd, LADDER)
+    assert (only.width % 2, only.height % 2) == (0, 0) and only.height <= 251
+
+
+def test_hls_master_playlist_lists_every_rung(landscape_ladder, tmp_path):
+    _, videos, _ = landscape_ladder
+    package = package_hls(videos, tmp_path / "hls")
+    master = package.master.read_text()
+    assert master.startswith("#EXTM3U")
+    for v in videos:
+        assert f"RESOLUTION={v.width}x{v.height}" in master
+        assert f"{v.name}/index.m3u8" in master
+        playlist = (tmp_path / "hls" / v.name / "index.m3u8").read_text()
+        assert "#EXT-X-ENDLIST" in playlist and "#EXT-X-PLAYLIST-TYPE:VOD" in playlist
+        segments = [line for line in playlist.splitlines() if line.endswith(".ts")]
+        assert segments and all((tmp_path / "hls" / v.name / s).stat().st_size > 0 for s in segments)
+    stream_infos = [line for line in master.splitlines() if line.startswith("#EXT-X-STREAM-INF:")]
+    bandwidths = [int(line.split("BANDWIDTH=")[1].split(",")[0]) for line in stream_infos]
+    assert bandwidths == sorted(bandwidths, reverse=True) and all(b > 0 for b in bandwidths)

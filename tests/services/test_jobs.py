@@ -1,0 +1,150 @@
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from media_tasks import services, storage
+from media_tasks.models import Asset, Job, Rendition
+from media_tasks.pipeline.exceptions import ProcessingCancelled
+from tests.media import make_video
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory) -> Path:
+    return make_video(tmp_path_factory.mktemp("svc") / "clip.mp4", width=640, height=360, duration=2.0)
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list:
+    calls: list = []
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: calls.append(job_id))
+    return calls
+
+
+def upload(path: Path, user, name: str | None = None) -> Job:
+    with path.open("rb") as fh:
+        return services.asset_create(owner=user, fileobj=fh, filename=name or path.name, size_bytes=path.stat().st_size)
+
+
+def workdirs() -> list[Path]:
+    root = Path(settings.MEDIA_WORK_DIR)
+    return list(root.glob("job-*")) if root.exists() else []
+
+
+def test_asset_create_stores_the_file_and_enqueues_only_after_commit(
+    fs_storage, user, enqueued, small_video, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        job = upload(small_video, user, name="../../etc/passwd\n.mp4")
+        assert enqueued == []  # nothing is queued while the transaction is open
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert enqueued == [job.id]
+    asset = job.asset
+    assert job.status == Job.Status.QUEUED and job.correlation_id
+    assert asset.original_key == f"originals/{asset.id}/source"
+    assert asset.original_filename == "passwd.mp4"  # display only, no path, no newline
+    assert asset.size_bytes == small_video.stat().st_size
+    assert len(asset.sha256) == 64
+    assert (fs_storage / asset.original_key).read_bytes() == small_video.read_bytes()
+
+
+@pytest.mark.parametrize("backend", ["fs_storage", "s3_storage"])
+def test_video_job_goes_through_every_stage(request, backend, user, enqueued, small_video):
+    request.getfixturevalue(backend)
+    job = upload(small_video, user)
+    assert services.job_probe(job_id=job.id, worker="w1") == "video"
+    assert services.job_transcode(job_id=job.id, worker="w1")
+    job.refresh_from_db()
+    assert (job.status, job.progress) == (Job.Status.TRANSCODING, 85)
+    assert services.job_make_thumbnails(job_id=job.id, worker="w1")
+    assert services.job_finalize(job_id=job.id, worker="w1")
+    job.refresh_from_db()
+    assert (job.status, job.progress, job.attempts, job.worker_hostname) == (Job.Status.SUCCEEDED, 100, 1, "w1")
+    assert job.started_at and job.finished_at
+    asset = Asset.objects.get(pk=job.asset_id)
+    assert asset.kind == "video" and asset.probe["width"] == 640 and asset.probe["has_audio"] is True
+    kinds = sorted(asset.renditions.values_list("kind", "profile", "width", "height"))
+    assert kinds == [
+        ("hls", "master", 640, 360),
+        ("mp4", "360p", 640, 360),
+        ("poster", "poster", 640, 360),
+        ("sprite", "sprite", 160, 90),
+    ]
+    for rendition in asset.renditions.all():
+        assert storage.exists(rendition.storage_key), rendition.storage_key
+    for name in ("hls/360p/index.m3u8", "hls/360p/seg_00000.ts", "thumbs/sprite.vtt"):
+        area, rest = name.split("/", 1)
+        assert storage.exists(storage.asset_key(area, asset.id, rest))
+    assert workdirs() == []
+
+
+def test_image_job(fs_storage, user, enqueued, tmp_path):
+    from tests.media import make_exif_rotated_jpeg
+
+    job = upload(make_exif_rotated_jpeg(tmp_path / "photo.mp4"), user)  # the name lies; content decides
+    assert services.job_probe(job_id=job.id) == "image"
+    assert services.job_make_image_variants(job_id=job.id)
+    assert services.job_finalize(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    profiles = sorted(job.asset.renditions.values_list("profile", "width", "height", "codec"))
+    assert profiles == [
+        ("320.jpg", 320, 427, "jpeg"),
+        ("320.webp", 320, 427, "webp"),
+        ("640.jpg", 640, 853, "jpeg"),
+        ("640.webp", 640, 853, "webp"),
+    ]
+
+
+def test_garbage_fails_with_a_readable_reason_and_later_stages_do_nothing(fs_storage, user, enqueued, tmp_path):
+    garbage = tmp_path / "holiday.mp4"
+    garbage.write_bytes(b"\x00\x13garbage" * 5000)
+    job = upload(garbage, user)
+    assert services.job_probe(job_id=job.id) is None
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "not a video or image we can read" in job.error
+    assert not services.job_transcode(job_id=job.id)
+    assert not services.job_finalize(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.finished_at
+    assert workdirs() == []
+
+
+def test_redelivered_stage_redoes_its_work_without_duplicates(fs_storage, user, enqueued, small_video):
+    job = upload(small_video, user)
+    services.job_probe(job_id=job.id)
+    assert services.job_transcode(job_id=job.id)
+    # The worker died before acking: RabbitMQ delivers the same task again.
+    assert services.job_transcode(job_id=job.id)
+    assert Rendition.objects.filter(asset=job.asset, kind="mp4").count() == 1
+    services.job_make_thumbnails(job_id=job.id)
+    # Once the job has moved on, an old transcode message cannot drag it back.
+    assert not services.job_transcode(job_id=job.id)
+    assert services.job_finalize(job_id=job.id)
+    assert not services.job_finalize(job_id=job.id), "finalisation happens once"
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    assert not services.job_mark_failed(job_id=job.id, reason="late failure"), "a final state is final"
+
+
+def test_progress_reporter_stops_work_once_the_job_has_ended(fs_storage, user, enqueued, small_video):
+    job = upload(small_video, user)
+    Job.objects.filter(pk=job.id).update(status=Job.Status.TRANSCODING)
+    report = services._progress_reporter(job.id, Job.Status.TRANSCODING)
+    report(0.5)
+    job.refresh_from_db()
+    assert job.progress == 45  # halfway through the 5..85 transcoding span
+    Job.objects.filter(pk=job.id).update(status=Job.Status.CANCELLED)
+    with pytest.raises(ProcessingCancelled):
+        report(0.6)
+
+
+def test_internal_error_message_does_not_blame_the_file(fs_storage, user, enqueued, small_video):
+    job = upload(small_video, user)
+    assert services.job_mark_internal_error(job_id=job.id, stage="transcoding")
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "on our side while transcoding" in job.error

@@ -1,0 +1,22 @@
+"""Test settings: the real settings, with values a test run must not share with `make run`.
+
+Environment defaults are set before the real settings are imported, and in
+os.environ, so the worker processes the end-to-end tests start read the same.
+"""
+
+import os
+import tempfile
+import uuid
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + uuid.uuid4().hex)
+# Own queues on the shared RabbitMQ: a running dev worker must not take test jobs.
+os.environ.setdefault("MEDIA_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:10]}")
+os.environ.setdefault("MEDIA_DATA_DIR", tempfile.mkdtemp(prefix="mediaplatform-test-"))
+for name in ("S3_ENDPOINT_URL", "S3_BUCKET"):  # filesystem storage unless a test switches
+    os.environ.pop(name, None)
+
+from mediaplatform.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The manifest storage needs `collectstatic`; tests render templates without it.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
