@@ -264,3 +264,7 @@ def celery_worker(django_db_setup, django_db_blocker, s3_server, s3_bucket, tmp_
     worker.start()
     yield worker
     worker.stop()
+
+
+def fail_with_worker_log(message: str, worker: WorkerProcess) -> None:
+    pytest.fail(f"{message}\n--- worker log (tail) ---\n{worker.log_tail()}")

@@ -1,0 +1,35 @@
+# Two commands for a new machine: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+
+.PHONY: run test setup system bench lint format clean
+
+run: setup  ## set everything up, start web + worker + Flower, print the URLs
+	VENV=$(VENV) scripts/run.sh
+
+test: setup  ## lint and run the whole test suite
+	VENV=$(VENV) scripts/test.sh
+
+setup: system $(VENV)/.installed
+
+system:
+	scripts/ensure-system.sh
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+bench: setup  ## end-to-end time vs the raw ffmpeg ladder, side by side
+	$(VENV)/bin/python bench/e2e_vs_ffmpeg.py
+
+lint:
+	$(VENV)/bin/ruff check .
+
+format:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
