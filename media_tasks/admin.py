@@ -63,3 +63,6 @@ class RenditionAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("asset__original_filename", "asset__id", "storage_key")
     list_select_related = ("asset",)
+
+
+admin.site.site_header = "Media platform"

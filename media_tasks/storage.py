@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from boto3.s3.transfer import TransferConfig
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 
@@ -121,7 +122,11 @@ def exists(key: str) -> bool:
 def presigned_url(key: str) -> str | None:
     """A short-lived URL the browser can fetch directly, where the backend has one (S3)."""
     storage = get_storage()
-    return storage.url(key) if _s3(storage) else None
+    if not _s3(storage):
+        return None
+    if "public" in settings.STORAGES:
+        storage = storages["public"]
+    return storage.url(key)
 
 
 def open_file(key: str) -> IO[bytes]:

@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "media_tasks.context_processors.links",
             ],
         },
     },
@@ -166,6 +167,15 @@ STORAGES = {
     "default": DEFAULT_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Where browsers reach S3 when it differs from where the servers do (docker-compose:
+# servers use http://minio:9000, browsers http://localhost:9000). Presigned URLs are
+# signed for this host; signing is local, nothing connects to it.
+S3_PUBLIC_ENDPOINT_URL = env("S3_PUBLIC_ENDPOINT_URL")
+if S3_BUCKET and S3_PUBLIC_ENDPOINT_URL:
+    STORAGES["public"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {**S3_OPTIONS, "endpoint_url": S3_PUBLIC_ENDPOINT_URL},
+    }
 
 # Uploads above this many bytes are spooled to a temp file by Django, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -140,3 +140,17 @@ def test_failed_job_shows_its_reason(alice_client, user, fs_storage):
     page = alice_client.get(reverse("asset_detail", args=[job.asset_id]))
     assert b"The file is not a video or image we can read." in page.content
     assert b'data-final="true"' in page.content
+
+
+def test_presigned_urls_use_the_public_endpoint_when_set(alice_client, user, s3_storage, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "public": {
+            **settings.STORAGES["default"],
+            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "endpoint_url": "http://localhost:9999"},
+        },
+    }
+    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108)
+    make_rendition(job.asset)
+    response = alice_client.get(reverse("asset_file", args=[job.asset_id, "renditions/360p.mp4"]))
+    assert response["Location"].startswith("http://localhost:9999/")

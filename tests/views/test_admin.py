@@ -1,0 +1,29 @@
+import pytest
+from django.urls import reverse
+
+from media_tasks import services
+from tests.views.test_assets import upload_file
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_is_for_staff_only(alice_client):
+    response = alice_client.get(reverse("admin:index"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_admin_lists_jobs_and_links_to_flower(client, admin_user, fs_storage, monkeypatch):
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
+    job = services.asset_create(owner=admin_user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108)
+    client.force_login(admin_user)
+    index = client.get(reverse("admin:index"))
+    assert b"Open Flower" in index.content
+    for url in (
+        reverse("admin:media_tasks_job_changelist") + "?status__exact=queued",
+        reverse("admin:media_tasks_asset_change", args=[job.asset_id]),
+        reverse("admin:media_tasks_job_change", args=[job.id]),
+        reverse("admin:media_tasks_rendition_changelist"),
+    ):
+        assert client.get(url).status_code == 200, url
+    found = client.get(reverse("admin:media_tasks_job_changelist") + f"?q={job.correlation_id}")
+    assert str(job.id).encode() in found.content
