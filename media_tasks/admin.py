@@ -3,14 +3,25 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from .models import Asset, Job, Rendition
+from .models import Asset, Job, Rendition, Worker
 
 
 class RenditionInline(admin.TabularInline):
     model = Rendition
     extra = 0
     can_delete = False
-    fields = ("kind", "profile", "width", "height", "bitrate", "size_bytes", "codec", "storage_key")
+    fields = (
+        "kind",
+        "profile",
+        "width",
+        "height",
+        "bitrate",
+        "size_bytes",
+        "codec",
+        "encoder",
+        "worker_hostname",
+        "storage_key",
+    )
     readonly_fields = fields
 
 
@@ -59,10 +70,37 @@ class JobAdmin(admin.ModelAdmin):
 
 @admin.register(Rendition)
 class RenditionAdmin(admin.ModelAdmin):
-    list_display = ("asset", "kind", "profile", "width", "height", "bitrate", "size_bytes", "codec")
-    list_filter = ("kind",)
+    list_display = (
+        "asset",
+        "kind",
+        "profile",
+        "width",
+        "height",
+        "bitrate",
+        "size_bytes",
+        "codec",
+        "encoder",
+        "worker_hostname",
+    )
+    list_filter = ("kind", "encoder")
     search_fields = ("asset__original_filename", "asset__id", "storage_key")
     list_select_related = ("asset",)
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    list_display = ("hostname", "gpu_encoder", "hw_decode", "last_seen_at", "started_at")
+    list_filter = ("gpu_encoder", "hw_decode")
+    search_fields = ("hostname",)
+    readonly_fields = ("hostname", "gpu_encoder", "hw_decode", "detection", "started_at", "last_seen_at")
+    exclude = ("capabilities",)
+
+    @admin.display(description="Encoder detection and decode benchmark")
+    def detection(self, obj: Worker) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.capabilities, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request) -> bool:  # rows come from workers themselves
+        return False
 
 
 admin.site.site_header = "Media platform"

@@ -95,6 +95,9 @@ class Rendition(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     codec = models.CharField(max_length=64, blank=True)
     storage_key = models.CharField(max_length=512)
+    # Who made it and with what: "libx264", "h264_nvenc", ... (empty for stills).
+    encoder = models.CharField(max_length=32, blank=True)
+    worker_hostname = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -105,3 +108,24 @@ class Rendition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.profile}"
+
+
+class Worker(models.Model):
+    """A Celery worker's capabilities, as it found them at start-up, and when it was last heard from.
+
+    Transcodes are routed to the GPU queue only while a GPU-capable worker is live.
+    """
+
+    hostname = models.CharField(max_length=255, unique=True)
+    gpu_encoder = models.CharField(max_length=32, blank=True, help_text="empty: CPU only")
+    hw_decode = models.BooleanField(default=False)
+    # The encoder report (each candidate: listed, usable, reason) and the decode benchmark.
+    capabilities = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return self.hostname

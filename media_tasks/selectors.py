@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 
 from . import storage
-from .models import Asset, Job, Rendition
+from .models import Asset, Job, Rendition, Worker
 
 
 def asset_list_for(*, user: AbstractBaseUser) -> QuerySet[Asset]:
@@ -55,3 +58,9 @@ def asset_renditions(*, asset: Asset) -> dict[str, list[Rendition]]:
         rendition.url = asset_file_url(asset=asset, key=rendition.storage_key)
         grouped[rendition.kind].append(rendition)
     return grouped
+
+
+def gpu_worker_online() -> bool:
+    """Is a worker with a working hardware encoder live (heard from recently)?"""
+    since = timezone.now() - timedelta(seconds=settings.MEDIA_WORKER_STALE_S)
+    return Worker.objects.exclude(gpu_encoder="").filter(last_seen_at__gte=since).exists()

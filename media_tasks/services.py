@@ -13,20 +13,22 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from . import storage
-from .models import Asset, Job, Rendition
+from .models import Asset, Job, Rendition, Worker
 from .pipeline import images as image_ops
 from .pipeline import thumbnails as thumbnail_ops
 from .pipeline import video as video_ops
+from .pipeline.encoders import CPU_ENCODER, WorkerCapabilities
 from .pipeline.exceptions import PipelineError, ProcessingCancelled, UnsupportedMediaError
 from .pipeline.probe import IMAGE, VIDEO, MediaInfo, ProbeLimits, probe
 
@@ -198,10 +200,14 @@ def _media_info(asset: Asset) -> MediaInfo:
     return MediaInfo.from_dict(asset.probe)
 
 
-def _record(asset: Asset, kind: str, profile: str, key: str, **fields: object) -> Rendition:
+def _record(job: Job, kind: str, profile: str, key: str, **fields: object) -> Rendition:
+    """Write a rendition row, made by the job's current worker, once its file is stored."""
     # update_or_create on (asset, kind, profile): a redelivered task overwrites its own row.
     rendition, _ = Rendition.objects.update_or_create(
-        asset=asset, kind=kind, profile=profile, defaults={"storage_key": key, **fields}
+        asset=job.asset,
+        kind=kind,
+        profile=profile,
+        defaults={"storage_key": key, "worker_hostname": job.worker_hostname, **fields},
     )
     return rendition
 
@@ -222,8 +228,14 @@ def job_probe(*, job_id: uuid.UUID | str, worker: str = "") -> str | None:
     return Asset.objects.values_list("kind", flat=True).get(jobs__id=job_id)
 
 
-def job_transcode(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
-    """Encode the ladder from one decode, package it as HLS, store both, then record them."""
+def job_transcode(
+    *, job_id: uuid.UUID | str, worker: str = "", encoder: str = CPU_ENCODER, hw_decode: bool = False
+) -> bool:
+    """Encode the ladder from one decode, package it as HLS, store both, then record them.
+
+    A hardware encoder that fails here raises HardwareEncoderError (the job stays in
+    `transcoding`): the caller hands the work to a CPU encoder instead of failing it.
+    """
 
     def work(job: Job, workdir: Path) -> None:
         asset = job.asset
@@ -236,7 +248,7 @@ def job_transcode(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
             info,
             rungs,
             workdir / "renditions",
-            settings=video_ops.EncodeSettings(preset=settings.MEDIA_X264_PRESET),
+            settings=video_ops.EncodeSettings(preset=settings.MEDIA_X264_PRESET, encoder=encoder, hw_decode=hw_decode),
             on_progress=_progress_reporter(job_id, Status.TRANSCODING),
             timeout=_encode_timeout(info),
         )
@@ -248,7 +260,7 @@ def job_transcode(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         storage.upload_tree(hls.directory, storage.HLS, asset.id)
         for v in videos:
             _record(
-                asset,
+                job,
                 Rendition.Kind.MP4,
                 v.name,
                 storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4"),
@@ -257,10 +269,11 @@ def job_transcode(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
                 bitrate=v.bitrate,
                 size_bytes=v.size_bytes,
                 codec=v.codecs,
+                encoder=encoder,
             )
         top = videos[0]
         _record(
-            asset,
+            job,
             Rendition.Kind.HLS,
             "master",
             storage.asset_key(storage.HLS, asset.id, "master.m3u8"),
@@ -269,6 +282,7 @@ def job_transcode(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
             bitrate=top.bitrate,
             size_bytes=sum(p.stat().st_size for p in hls.directory.rglob("*") if p.is_file()),
             codec=top.codecs,
+            encoder=encoder,
         )
 
     return _run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
@@ -295,7 +309,7 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         for name, key in keys.items():
             storage.upload_file(out / name, key)
         _record(
-            asset,
+            job,
             Rendition.Kind.POSTER,
             "poster",
             keys["poster.jpg"],
@@ -305,7 +319,7 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
             codec="jpeg",
         )
         _record(
-            asset,
+            job,
             Rendition.Kind.SPRITE,
             "sprite",
             keys["sprite.jpg"],
@@ -333,7 +347,7 @@ def job_make_image_variants(*, job_id: uuid.UUID | str, worker: str = "") -> boo
             storage.upload_file(variant.path, storage.asset_key(storage.IMAGES, asset.id, variant.name))
         for variant in variants:
             _record(
-                asset,
+                job,
                 Rendition.Kind.IMAGE,
                 variant.name,
                 storage.asset_key(storage.IMAGES, asset.id, variant.name),
@@ -376,3 +390,40 @@ def _require_kind(asset: Asset, kind: str) -> None:
 def _encode_timeout(info: MediaInfo) -> float:
     # Generous: 20× real time plus ten minutes, so only a stuck ffmpeg hits it.
     return 600 + 20 * (info.duration or 0)
+
+
+# --- Worker registry ---------------------------------------------------------------
+
+
+def worker_register(*, hostname: str, capabilities: WorkerCapabilities) -> Worker:
+    now = timezone.now()
+    worker, _ = Worker.objects.update_or_create(
+        hostname=hostname[:255],
+        defaults={
+            "gpu_encoder": capabilities.gpu_encoder or "",
+            "hw_decode": capabilities.hw_decode,
+            "capabilities": capabilities.as_dict(),
+            "started_at": now,
+            "last_seen_at": now,
+        },
+    )
+    return worker
+
+
+def worker_heartbeat(*, hostname: str, capabilities: WorkerCapabilities) -> None:
+    """Mark the worker live; re-register it if its row was pruned while it was quiet."""
+    if not Worker.objects.filter(hostname=hostname).update(last_seen_at=timezone.now()):
+        worker_register(hostname=hostname, capabilities=capabilities)
+
+
+def worker_unregister(*, hostname: str) -> None:
+    """A worker shutting down stops attracting GPU routing at once."""
+    Worker.objects.filter(hostname=hostname).update(last_seen_at=None)
+
+
+def worker_prune(*, older_than_s: int = 86400) -> int:
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    deleted, _ = Worker.objects.filter(
+        models.Q(last_seen_at__lt=cutoff) | models.Q(last_seen_at__isnull=True, started_at__lt=cutoff)
+    ).delete()
+    return deleted

@@ -2,10 +2,33 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaplatform.settings")
 
 app = Celery("mediaplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Worker life cycle (encoder detection, queue choice, registry). The imports wait
+# until a worker runs, when Django is set up.
+@signals.celeryd_after_setup.connect
+def _worker_setup(sender: str, instance, **kwargs) -> None:
+    from media_tasks.worker import on_worker_setup
+
+    on_worker_setup(hostname=sender, instance=instance)
+
+
+@signals.heartbeat_sent.connect
+def _worker_heartbeat(**kwargs) -> None:
+    from media_tasks.worker import on_heartbeat
+
+    on_heartbeat()
+
+
+@signals.worker_shutdown.connect
+def _worker_shutdown(**kwargs) -> None:
+    from media_tasks.worker import on_worker_shutdown
+
+    on_worker_shutdown()

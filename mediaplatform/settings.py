@@ -85,6 +85,7 @@ TEMPLATES = [
 ]
 
 DATA_DIR = Path(env("MEDIA_DATA_DIR", str(BASE_DIR / "data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # SQLite is the zero-setup default; PostgreSQL (DATABASE_URL) in deployment and CI.
 DATABASES = {
@@ -104,7 +105,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -218,16 +218,57 @@ CELERY_TASK_SEND_SENT_EVENT = True
 MEDIA_QUEUE_PREFIX = env("MEDIA_QUEUE_PREFIX", "media")
 MEDIA_QUEUE_SHORT = f"{MEDIA_QUEUE_PREFIX}.short"
 MEDIA_QUEUE_TRANSCODE_CPU = f"{MEDIA_QUEUE_PREFIX}.transcode.cpu"
+MEDIA_QUEUE_TRANSCODE_GPU = f"{MEDIA_QUEUE_PREFIX}.transcode.gpu"
+# A transcode waiting this long on the GPU queue (all GPU workers gone or busy)
+# is dead-lettered by RabbitMQ to the CPU queue: delayed, never stranded.
+# Changing it on a running deployment needs the GPU queue deleted first
+# (RabbitMQ refuses to redeclare a queue with other arguments).
+MEDIA_GPU_QUEUE_TTL_S = env_int("MEDIA_GPU_QUEUE_TTL_S", 600)
+
+
+def _queue(name: str, **arguments: object) -> Queue:
+    return Queue(
+        name,
+        Exchange(name, type="direct", durable=True),
+        routing_key=name,
+        durable=True,
+        queue_arguments=arguments or None,
+    )
+
+
 CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True)
-    for name in (MEDIA_QUEUE_SHORT, MEDIA_QUEUE_TRANSCODE_CPU)
+    _queue(MEDIA_QUEUE_SHORT),
+    _queue(MEDIA_QUEUE_TRANSCODE_CPU),
+    _queue(
+        MEDIA_QUEUE_TRANSCODE_GPU,
+        **{
+            "x-message-ttl": MEDIA_GPU_QUEUE_TTL_S * 1000,
+            "x-dead-letter-exchange": MEDIA_QUEUE_TRANSCODE_CPU,
+            "x-dead-letter-routing-key": MEDIA_QUEUE_TRANSCODE_CPU,
+        },
+    ),
 ]
 CELERY_TASK_DEFAULT_QUEUE = MEDIA_QUEUE_SHORT
 CELERY_TASK_DEFAULT_EXCHANGE = MEDIA_QUEUE_SHORT
 CELERY_TASK_DEFAULT_ROUTING_KEY = MEDIA_QUEUE_SHORT
+# The transcode queue (CPU or GPU) is chosen per job when it is enqueued; see tasks.py.
 CELERY_TASK_ROUTES = {
     "media_tasks.transcode": {"queue": MEDIA_QUEUE_TRANSCODE_CPU, "routing_key": MEDIA_QUEUE_TRANSCODE_CPU},
 }
+CELERY_BEAT_SCHEDULE = {
+    "worker-registry-prune": {"task": "media_tasks.worker_prune", "schedule": 600.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# --- GPU workers ------------------------------------------------------------------
+# auto: take GPU work only if a hardware encoder passes a real test encode at start;
+# force: take it anyway (with MEDIA_GPU_ENCODER, default the first listed); off: never.
+MEDIA_GPU_ENCODE = env("MEDIA_GPU_ENCODE", "auto")
+MEDIA_GPU_ENCODER = env("MEDIA_GPU_ENCODER")
+# auto: decode/scale on the GPU only if a start-up micro-benchmark finds it faster; off; force.
+MEDIA_HW_DECODE = env("MEDIA_HW_DECODE", "auto")
+# A GPU worker not heard from for this long no longer attracts GPU routing.
+MEDIA_WORKER_STALE_S = env_int("MEDIA_WORKER_STALE_S", 90)
 
 FLOWER_URL = env("FLOWER_URL", "http://127.0.0.1:5555/")
 

@@ -179,10 +179,14 @@ def database_url() -> str:
 class WorkerProcess:
     """A real `celery worker` subprocess on the real RabbitMQ."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, name: str, concurrency: int = 2):
+    def __init__(
+        self, env: dict[str, str], log_path: Path, name: str, concurrency: int = 2, queues: list[str] | None = None
+    ):
         self.log_path = log_path
         self.name = f"{name}@{socket.gethostname()}"
-        queues = ",".join(q.name for q in settings.CELERY_TASK_QUEUES)
+        # By default what a worker started without -Q takes: the short and CPU queues,
+        # plus the GPU queue if its encoder detection allows it.
+        queues = ",".join(queues or [settings.MEDIA_QUEUE_SHORT, settings.MEDIA_QUEUE_TRANSCODE_CPU])
         self.cmd = [
             str(BIN / "celery"),
             "-A",
@@ -264,6 +268,29 @@ def celery_worker(django_db_setup, django_db_blocker, s3_server, s3_bucket, tmp_
     worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def start_worker(celery_worker, django_db_blocker, s3_server, s3_bucket, tmp_path):
+    """Start extra workers for one test (a fake GPU box, say); all are stopped afterwards."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str, queues: list[str] | None = None, concurrency: int = 1, **env: str) -> WorkerProcess:
+        with django_db_blocker.unblock():
+            worker_environment = worker_env(**s3_env(s3_server, s3_bucket), **env)
+        worker = WorkerProcess(
+            worker_environment,
+            tmp_path / f"{name}.log",
+            f"{name}-{uuid.uuid4().hex[:6]}",
+            concurrency=concurrency,
+            queues=queues,
+        )
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 def fail_with_worker_log(message: str, worker: WorkerProcess) -> None:

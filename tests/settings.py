@@ -12,6 +12,8 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + uuid.uuid4(
 # Own queues on the shared RabbitMQ: a running dev worker must not take test jobs.
 os.environ.setdefault("MEDIA_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:10]}")
 os.environ.setdefault("MEDIA_DATA_DIR", tempfile.mkdtemp(prefix="mediaplatform-test-"))
+# Short, so the test of a GPU queue nobody consumes sees RabbitMQ move the job to the CPU queue.
+os.environ.setdefault("MEDIA_GPU_QUEUE_TTL_S", "5")
 for name in ("S3_ENDPOINT_URL", "S3_BUCKET"):  # filesystem storage unless a test switches
     os.environ.pop(name, None)
 

@@ -19,3 +19,11 @@ class ProcessingError(PipelineError):
 
 class ProcessingCancelled(PipelineError):
     """The work was stopped on purpose (the job was cancelled)."""
+
+
+class HardwareEncoderError(Exception):
+    """A GPU encode or decode failed at run time.
+
+    Deliberately not a PipelineError: the file is not at fault, so the job must not
+    fail. The caller sends the work back to a CPU encoder instead.
+    """

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import ffmpeg
 
-from .exceptions import ProcessingError
+from .encoders import CPU_ENCODER, EncoderProfile
+from .exceptions import HardwareEncoderError, ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
 from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
 
@@ -34,6 +35,9 @@ class Rung:
 class EncodeSettings:
     preset: str = "veryfast"
     crf: int = CRF
+    encoder: str = CPU_ENCODER
+    # Decode and scale on the GPU (NVDEC + scale_cuda); only where a worker measured it faster.
+    hw_decode: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,15 @@ def encode_ladder_command(
     """One ffmpeg command: decode once, `split` the picture, encode every rung.
 
     ffmpeg turns rotated sources upright itself (autorotate), so the sizes in
-    `rungs`, which are display sizes, come out as planned.
+    `rungs`, which are display sizes, come out as planned. That rotation runs on
+    the CPU, so rotated sources never take the GPU decode path.
     """
-    source = ffmpeg.input(str(src), **SAFE_INPUT_OPTIONS)
+    profile = EncoderProfile(settings.encoder)
+    hw_decode = settings.hw_decode and info.rotation == 0
+    input_options = dict(SAFE_INPUT_OPTIONS)
+    if hw_decode:
+        input_options.update(hwaccel="cuda", hwaccel_output_format="cuda")
+    source = ffmpeg.input(str(src), **input_options)
     picture = source[str(info.video_stream_index)]
     fps = info.frame_rate or 30.0
     if fps > MAX_FPS:
@@ -111,28 +121,30 @@ def encode_ladder_command(
     copies = picture.filter_multi_output("split", len(rungs))
     outputs = []
     for i, rung in enumerate(rungs):
-        scaled = (
-            copies.stream(i).filter("scale", rung.width, rung.height).filter("setsar", 1).filter("format", "yuv420p")
-        )
+        scaled = copies.stream(i)
+        if hw_decode:
+            scaled = scaled.filter("scale_cuda", rung.width, rung.height)
+            if not profile.name.endswith("_nvenc"):  # NVENC reads CUDA frames where they are
+                scaled = scaled.filter("hwdownload").filter("format", "nv12")
+        else:
+            scaled = scaled.filter("scale", rung.width, rung.height).filter("setsar", 1)
+        if not (hw_decode and profile.name.endswith("_nvenc")):
+            for name, options in profile.upload_filters():
+                scaled = scaled.filter(name, **options)
         streams = [scaled]
         audio_args = {}
         if info.has_audio:
             streams.append(source[str(info.audio_stream_index)])
             audio_args = {"c:a": "aac", "b:a": f"{rung.audio_kbps}k", "ac": 2, "ar": 48000}
+        video_args = profile.output_args(
+            preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=gop
+        )
         outputs.append(
             ffmpeg.output(
                 *streams,
                 str(out_dir / f"{rung.name}.mp4"),
                 **{
-                    "c:v": "libx264",
-                    "preset": settings.preset,
-                    "crf": settings.crf,
-                    "maxrate": f"{rung.maxrate_kbps}k",
-                    "bufsize": f"{rung.maxrate_kbps * 2}k",
-                    "profile:v": "high",
-                    "g": gop,
-                    "keyint_min": gop,
-                    "sc_threshold": 0,
+                    **video_args,
                     "movflags": "+faststart",
                     "map_metadata": -1,
                     "metadata:s:v:0": "rotate=0",
@@ -141,7 +153,7 @@ def encode_ladder_command(
             )
         )
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
-    cmd[1:1] = QUIET_ARGS
+    cmd[1:1] = [*QUIET_ARGS, *profile.global_args()]
     return cmd
 
 
@@ -157,8 +169,14 @@ def transcode_ladder(
 ) -> list[VideoFile]:
     """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = encode_ladder_command(src, info, rungs, out_dir, settings or EncodeSettings())
-    run_ffmpeg(cmd, duration=info.duration, on_progress=on_progress, timeout=timeout)
+    settings = settings or EncodeSettings()
+    cmd = encode_ladder_command(src, info, rungs, out_dir, settings)
+    try:
+        run_ffmpeg(cmd, duration=info.duration, on_progress=on_progress, timeout=timeout)
+    except ProcessingError as exc:
+        if EncoderProfile(settings.encoder).is_hardware or settings.hw_decode:
+            raise HardwareEncoderError(f"{settings.encoder} (hw decode {settings.hw_decode}): {exc}") from exc
+        raise
     return [describe_video(rung.name, out_dir / f"{rung.name}.mp4") for rung in rungs]
 
 

@@ -23,7 +23,21 @@ def test_admin_lists_jobs_and_links_to_flower(client, admin_user, fs_storage, mo
         reverse("admin:media_tasks_asset_change", args=[job.asset_id]),
         reverse("admin:media_tasks_job_change", args=[job.id]),
         reverse("admin:media_tasks_rendition_changelist"),
+        reverse("admin:media_tasks_worker_changelist"),
     ):
         assert client.get(url).status_code == 200, url
     found = client.get(reverse("admin:media_tasks_job_changelist") + f"?q={job.correlation_id}")
     assert str(job.id).encode() in found.content
+
+
+def test_worker_admin_shows_why_an_encoder_was_refused(client, admin_user):
+    from media_tasks import services
+    from media_tasks.models import Worker
+    from media_tasks.pipeline.encoders import WorkerCapabilities
+
+    services.worker_register(
+        hostname="gpu@box", capabilities=WorkerCapabilities(reason="h264_nvenc: Cannot load libcuda.so.1")
+    )
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:media_tasks_worker_change", args=[Worker.objects.get().pk]))
+    assert page.status_code == 200 and b"Cannot load libcuda.so.1" in page.content

@@ -1,0 +1,72 @@
+"""Celery worker life cycle: find this box's encoders at start, pick queues, keep the registry fresh.
+
+Connected to Celery's signals in mediaplatform/celery.py. The capabilities are
+kept in an environment variable so the pool's child processes, forked after
+start-up, see the same answer without testing the encoders again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from django.conf import settings
+
+from . import services
+from .pipeline.encoders import WorkerCapabilities, find_capabilities
+
+logger = logging.getLogger(__name__)
+
+CAPABILITIES_ENV = "MEDIA_WORKER_CAPABILITIES"
+HEARTBEAT_EVERY_S = 15
+_state: dict[str, Any] = {"hostname": None, "last_beat": 0.0}
+
+
+def local_capabilities() -> WorkerCapabilities:
+    """This worker's capabilities; CPU only outside a worker (or before start-up finished)."""
+    raw = os.environ.get(CAPABILITIES_ENV)
+    return WorkerCapabilities.from_dict(json.loads(raw)) if raw else WorkerCapabilities()
+
+
+def on_worker_setup(*, hostname: str, instance: Any) -> None:
+    capabilities = find_capabilities(
+        gpu_mode=settings.MEDIA_GPU_ENCODE,
+        forced_encoder=settings.MEDIA_GPU_ENCODER,
+        decode_mode=settings.MEDIA_HW_DECODE,
+    )
+    os.environ[CAPABILITIES_ENV] = json.dumps(capabilities.as_dict())
+    queues = instance.app.amqp.queues
+    gpu_queue = settings.MEDIA_QUEUE_TRANSCODE_GPU
+    if capabilities.gpu_encoder:
+        # The Queue object itself, not its name: a bare name would redeclare the queue
+        # without its TTL/dead-letter arguments and RabbitMQ would refuse it.
+        queues.select_add(queues[gpu_queue])
+        logger.info("worker %s takes GPU work on %s: %s", hostname, gpu_queue, capabilities.reason)
+    else:
+        queues.deselect(gpu_queue)
+        logger.info("worker %s is CPU only: %s", hostname, capabilities.reason)
+    logger.info("worker %s GPU decode: %s", hostname, capabilities.decode.get("reason", "off"))
+    _state["hostname"] = hostname
+    services.worker_register(hostname=hostname, capabilities=capabilities)
+
+
+def on_heartbeat() -> None:
+    """Celery's event heartbeat fires every 2 s; the registry needs far fewer writes."""
+    now = time.monotonic()
+    if _state["hostname"] and now - _state["last_beat"] >= HEARTBEAT_EVERY_S:
+        _state["last_beat"] = now
+        try:
+            services.worker_heartbeat(hostname=_state["hostname"], capabilities=local_capabilities())
+        except Exception:  # a database blip must not take the worker's event loop down
+            logger.exception("could not record the worker heartbeat")
+
+
+def on_worker_shutdown() -> None:
+    if _state["hostname"]:
+        try:
+            services.worker_unregister(hostname=_state["hostname"])
+        except Exception:
+            logger.exception("could not unregister the worker")
