@@ -49,6 +49,21 @@ def job_status(*, job: Job) -> dict[str, Any]:
         "is_final": job.is_final,
         "kind": job.asset.kind or None,
         "updated_at": job.updated_at.isoformat(),
+        "renditions": [
+            {
+                "kind": r.kind,
+                "profile": r.profile,
+                "width": r.width,
+                "height": r.height,
+                "bitrate": r.bitrate,
+                "size_bytes": r.size_bytes,
+                "codec": r.codec,
+                "encoder": r.encoder,
+                "worker": r.worker_hostname,
+                "url": asset_file_url(asset=job.asset, key=r.storage_key),
+            }
+            for r in (job.asset.renditions.all() if job.status == Job.Status.SUCCEEDED else ())
+        ],
     }
 
 

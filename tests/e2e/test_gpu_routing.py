@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from media_tasks.models import Job, Worker
@@ -65,6 +66,9 @@ def test_gpu_worker_takes_gpu_work_and_records_its_encoder(start_worker, celery_
     mp4 = job.asset.renditions.get(kind="mp4")
     assert (mp4.encoder, mp4.worker_hostname) == ("h264_nvenc", gpu.name)
     assert job.asset.renditions.get(kind="poster").worker_hostname == celery_worker.name
+    status = alice_client.get(reverse("asset_status", args=[job.asset_id]), HTTP_ACCEPT="application/json").json()
+    (listed,) = [r for r in status["renditions"] if r["kind"] == "mp4"]
+    assert (listed["encoder"], listed["worker"], listed["width"]) == ("h264_nvenc", gpu.name, 640)
 
 
 def test_gpu_failure_at_run_time_sends_the_work_back_to_the_cpu_queue(

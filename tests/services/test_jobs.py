@@ -6,6 +6,7 @@ from django.conf import settings
 from media_tasks import services, storage
 from media_tasks.models import Asset, Job, Rendition
 from media_tasks.pipeline.exceptions import ProcessingCancelled
+from media_tasks.services.jobs import _progress_reporter
 from tests.media import make_video
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +135,7 @@ def test_redelivered_stage_redoes_its_work_without_duplicates(fs_storage, user, 
 def test_progress_reporter_stops_work_once_the_job_has_ended(fs_storage, user, enqueued, small_video):
     job = upload(small_video, user)
     Job.objects.filter(pk=job.id).update(status=Job.Status.TRANSCODING)
-    report = services._progress_reporter(job.id, Job.Status.TRANSCODING)
+    report = _progress_reporter(job.id, Job.Status.TRANSCODING)
     report(0.5)
     job.refresh_from_db()
     assert job.progress == 45  # halfway through the 5..85 transcoding span

@@ -71,6 +71,7 @@ def test_json_upload_is_accepted_with_ids_and_status_url(alice_client, fs_storag
         "is_final": False,
         "kind": None,
         "updated_at": None,
+        "renditions": [],
     }
 
 

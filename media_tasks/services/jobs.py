@@ -1,36 +1,27 @@
-"""Everything that changes assets, jobs and renditions, and the storage behind them.
-
-Views, admin actions and Celery tasks call these functions and nothing else
-writes models. Job states only move forward, through a conditional UPDATE, so a
-redelivered task can neither move a job back nor finish it twice.
-"""
+"""Job stages and state. States only move forward, through a conditional UPDATE, so a
+redelivered task can neither move a job back nor finish it twice."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
-from typing import IO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import storage
-from .models import Asset, Job, Rendition, Worker
-from .pipeline import images as image_ops
-from .pipeline import thumbnails as thumbnail_ops
-from .pipeline import video as video_ops
-from .pipeline.encoders import CPU_ENCODER, WorkerCapabilities
-from .pipeline.exceptions import PipelineError, ProcessingCancelled, UnsupportedMediaError
-from .pipeline.probe import IMAGE, VIDEO, MediaInfo, ProbeLimits, probe
+from .. import storage
+from ..models import Asset, Job, Rendition
+from ..pipeline import images as image_ops
+from ..pipeline import thumbnails as thumbnail_ops
+from ..pipeline import video as video_ops
+from ..pipeline.encoders import CPU_ENCODER
+from ..pipeline.exceptions import PipelineError, ProcessingCancelled, UnsupportedMediaError
+from ..pipeline.probe import IMAGE, VIDEO, MediaInfo, ProbeLimits, probe
 
 logger = logging.getLogger(__name__)
 
@@ -53,59 +44,6 @@ ENTERED_FROM = {
     Status.PROCESSING: (Status.PROBING,),
     Status.FINALIZING: (Status.THUMBNAILING, Status.PROCESSING),
 }
-_CHUNK = 1024 * 1024
-
-
-# --- Uploads -----------------------------------------------------------------
-
-
-def asset_create(
-    *,
-    owner: AbstractBaseUser,
-    fileobj: IO[bytes],
-    filename: str,
-    size_bytes: int,
-    correlation_id: str | None = None,
-) -> Job:
-    """Store an upload and queue its processing; returns the new job.
-
-    The file is streamed to storage chunk by chunk. The job is enqueued only once
-    the transaction has committed, so a worker never looks for a row that is not
-    there yet.
-    """
-    from .tasks import job_enqueue  # tasks import services; import here to break the cycle
-
-    asset_id = uuid.uuid4()
-    digest = hashlib.sha256()
-    fileobj.seek(0)
-    for chunk in iter(lambda: fileobj.read(_CHUNK), b""):
-        digest.update(chunk)
-    key = storage.original_key(asset_id)
-    fileobj.seek(0)
-    storage.save_stream(key, fileobj)
-    with transaction.atomic():
-        asset = Asset.objects.create(
-            id=asset_id,
-            owner=owner,
-            original_key=key,
-            original_filename=_display_name(filename),
-            size_bytes=size_bytes,
-            sha256=digest.hexdigest(),
-        )
-        job = Job.objects.create(asset=asset, correlation_id=correlation_id or uuid.uuid4().hex)
-        transaction.on_commit(lambda: job_enqueue(job_id=job.id))
-    logger.info("asset %s uploaded as job %s [%s]", asset.id, job.id, job.correlation_id)
-    return job
-
-
-def _display_name(filename: str) -> str:
-    # Kept for display only; still, no path parts and no control characters.
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip()
-    return name[:255] or "upload"
-
-
-# --- Job state -----------------------------------------------------------------
 
 
 def _job_advance(*, job_id: uuid.UUID | str, to: Status, worker: str) -> bool:
@@ -390,40 +328,3 @@ def _require_kind(asset: Asset, kind: str) -> None:
 def _encode_timeout(info: MediaInfo) -> float:
     # Generous: 20× real time plus ten minutes, so only a stuck ffmpeg hits it.
     return 600 + 20 * (info.duration or 0)
-
-
-# --- Worker registry ---------------------------------------------------------------
-
-
-def worker_register(*, hostname: str, capabilities: WorkerCapabilities) -> Worker:
-    now = timezone.now()
-    worker, _ = Worker.objects.update_or_create(
-        hostname=hostname[:255],
-        defaults={
-            "gpu_encoder": capabilities.gpu_encoder or "",
-            "hw_decode": capabilities.hw_decode,
-            "capabilities": capabilities.as_dict(),
-            "started_at": now,
-            "last_seen_at": now,
-        },
-    )
-    return worker
-
-
-def worker_heartbeat(*, hostname: str, capabilities: WorkerCapabilities) -> None:
-    """Mark the worker live; re-register it if its row was pruned while it was quiet."""
-    if not Worker.objects.filter(hostname=hostname).update(last_seen_at=timezone.now()):
-        worker_register(hostname=hostname, capabilities=capabilities)
-
-
-def worker_unregister(*, hostname: str) -> None:
-    """A worker shutting down stops attracting GPU routing at once."""
-    Worker.objects.filter(hostname=hostname).update(last_seen_at=None)
-
-
-def worker_prune(*, older_than_s: int = 86400) -> int:
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    deleted, _ = Worker.objects.filter(
-        models.Q(last_seen_at__lt=cutoff) | models.Q(last_seen_at__isnull=True, started_at__lt=cutoff)
-    ).delete()
-    return deleted

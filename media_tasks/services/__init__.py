@@ -1,0 +1,32 @@
+"""Everything that changes assets, jobs, renditions and workers, and the storage behind them.
+
+Views, admin actions and Celery tasks call these functions and nothing else writes
+models (HackSoft's "services write, selectors read"). One module per entity.
+"""
+
+from .assets import asset_create
+from .jobs import (
+    job_finalize,
+    job_make_image_variants,
+    job_make_thumbnails,
+    job_mark_failed,
+    job_mark_internal_error,
+    job_probe,
+    job_transcode,
+)
+from .workers import worker_heartbeat, worker_prune, worker_register, worker_unregister
+
+__all__ = [
+    "asset_create",
+    "job_finalize",
+    "job_make_image_variants",
+    "job_make_thumbnails",
+    "job_mark_failed",
+    "job_mark_internal_error",
+    "job_probe",
+    "job_transcode",
+    "worker_heartbeat",
+    "worker_prune",
+    "worker_register",
+    "worker_unregister",
+]
