@@ -65,6 +65,10 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set once RabbitMQ confirmed the first message: a job without it was never queued.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Touched by the running stage every MEDIA_JOB_HEARTBEAT_S; a stale one means a lost worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -79,3 +79,7 @@ def gpu_worker_online() -> bool:
     """Is a worker with a working hardware encoder live (heard from recently)?"""
     since = timezone.now() - timedelta(seconds=settings.MEDIA_WORKER_STALE_S)
     return Worker.objects.exclude(gpu_encoder="").filter(last_seen_at__gte=since).exists()
+
+
+def uploads_in_last_minute(*, user: AbstractBaseUser) -> int:
+    return Asset.objects.filter(owner=user, created_at__gte=timezone.now() - timedelta(minutes=1)).count()

@@ -11,6 +11,7 @@ import mimetypes
 import re
 import shutil
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -131,3 +132,25 @@ def presigned_url(key: str) -> str | None:
 
 def open_file(key: str) -> IO[bytes]:
     return get_storage().open(key, "rb")
+
+
+def abort_incomplete_uploads(*, older_than_s: int) -> int:
+    """Abort S3 multipart uploads started more than `older_than_s` ago (an upload that died half way).
+
+    Their parts are invisible but billed and kept forever otherwise. Nothing to do
+    on the filesystem backend, whose partial files Django removes itself.
+    """
+    storage = get_storage()
+    if not _s3(storage):
+        return 0
+    client = storage.connection.meta.client
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    aborted = 0
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=storage.bucket_name):
+        for upload in page.get("Uploads", []):
+            if upload["Initiated"] < cutoff:
+                client.abort_multipart_upload(
+                    Bucket=storage.bucket_name, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted += 1
+    return aborted

@@ -12,13 +12,15 @@ import uuid
 import botocore.exceptions
 from celery import Task, chain, shared_task
 from celery.canvas import Signature
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import selectors, services
+from . import selectors, services, storage
+from .models import Asset, Job
 from .pipeline.encoders import CPU_ENCODER
 from .pipeline.exceptions import HardwareEncoderError
-from .pipeline.probe import IMAGE, VIDEO
+from .pipeline.probe import VIDEO
 from .worker import local_capabilities
 
 logger = logging.getLogger(__name__)
@@ -46,22 +48,71 @@ class JobTask(Task):
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         job_id = kwargs.get("job_id") or (args[0] if args else None)
-        if job_id:
+        if not job_id:
+            return
+        if isinstance(exc, SoftTimeLimitExceeded):
+            services.job_mark_failed(
+                job_id=job_id, reason=f"{self.stage_description.capitalize()} took longer than allowed for this file."
+            )
+        else:
             services.job_mark_internal_error(job_id=job_id, stage=self.stage_description)
 
 
+def stage_time_limits(duration_s: float | None) -> dict[str, float]:
+    """Celery soft/hard limits for a stage over a source this long: 10× real time plus 15 minutes.
+
+    Above ffmpeg's own timeout, so they only catch a stage stuck outside ffmpeg.
+    RabbitMQ's consumer_timeout must exceed the hard limit for the longest source
+    allowed (MEDIA_MAX_DURATION_S), or the broker closes the channel of a long
+    transcode (see README, "Long tasks and consumer_timeout").
+    """
+    soft = 900 + 10 * (duration_s or 0)
+    return {"soft_time_limit": soft, "time_limit": soft + 120}
+
+
 def job_enqueue(*, job_id: uuid.UUID | str) -> None:
-    """Start a job's chain. Call it from transaction.on_commit."""
-    probe_task.delay(str(job_id))
+    """Start a job's chain. Called from transaction.on_commit.
+
+    A broker that is down must not fail the upload that was just stored: the job
+    stays queued without `enqueued_at`, and `jobs_rescue` publishes it later.
+    """
+    try:
+        probe_task.delay(str(job_id))  # publisher confirms: returns once RabbitMQ has it
+    except Exception:
+        logger.exception("job %s: could not publish; jobs_rescue will retry", job_id)
+        return
+    services.job_mark_enqueued(job_id=job_id)
 
 
-@shared_task(base=JobTask, bind=True, name="media_tasks.probe", stage_description="checking the file")
+@shared_task(
+    base=JobTask,
+    bind=True,
+    name="media_tasks.probe",
+    stage_description="checking the file",
+    soft_time_limit=600,
+    time_limit=720,
+)
 def probe_task(self: JobTask, job_id: str) -> None:
     kind = services.job_probe(job_id=job_id, worker=self.request.hostname or "")
+    if kind:
+        _stages_after(kind, job_id, Job.Status.PROBING).delay()
+
+
+def _stages_after(kind: str, job_id: str, status: str) -> Signature:
+    """The rest of the chain from stage `status` on (inclusive of the stage after probing)."""
+    limits = stage_time_limits(Asset.objects.values_list("probe__duration", flat=True).get(jobs__id=job_id))
     if kind == VIDEO:
-        chain(_transcode_signature(job_id), thumbnails_task.si(job_id), finalize_task.si(job_id)).delay()
-    elif kind == IMAGE:
-        chain(image_variants_task.si(job_id), finalize_task.si(job_id)).delay()
+        stages = {
+            Job.Status.PROBING: [_transcode_signature(job_id).set(**limits), thumbnails_task.si(job_id).set(**limits)],
+            Job.Status.TRANSCODING: [
+                _transcode_signature(job_id).set(**limits),
+                thumbnails_task.si(job_id).set(**limits),
+            ],
+            Job.Status.THUMBNAILING: [thumbnails_task.si(job_id).set(**limits)],
+        }.get(status, [])
+    else:
+        stages = [image_variants_task.si(job_id)] if status in (Job.Status.PROBING, Job.Status.PROCESSING) else []
+    return chain(*stages, finalize_task.si(job_id))
 
 
 def _transcode_signature(job_id: str) -> Signature:
@@ -115,3 +166,28 @@ def finalize_task(self: JobTask, job_id: str) -> None:
 @shared_task(name="media_tasks.worker_prune")
 def worker_prune_task() -> None:
     services.worker_prune()
+
+
+@shared_task(name="media_tasks.jobs_rescue")
+def jobs_rescue_task() -> None:
+    """Beat, every minute: publish jobs whose publish failed; resume jobs whose worker went silent.
+
+    A resumed stage may also come back from RabbitMQ (if its worker's connection
+    only now closes): both runs write the same keys and the job finishes once.
+    """
+    never_queued, stalled = services.jobs_needing_rescue()
+    for job in never_queued:
+        job_enqueue(job_id=job.id)
+    for job in stalled:
+        if not services.job_resume(job_id=job.id):
+            continue
+        logger.warning("job %s: no heartbeat in %s, resuming it from %s", job.id, job.status, job.status)
+        if job.status == Job.Status.PROBING:
+            probe_task.delay(str(job.id))
+        else:
+            _stages_after(job.asset.kind, str(job.id), job.status).delay()
+
+
+@shared_task(name="media_tasks.uploads_abort_incomplete")
+def uploads_abort_incomplete_task() -> None:
+    storage.abort_incomplete_uploads(older_than_s=settings.MEDIA_MULTIPART_MAX_AGE_S)

@@ -6,6 +6,8 @@ import re
 import uuid
 from functools import wraps
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -44,17 +46,31 @@ def _login_required(view):
 @require_http_methods(["GET", "POST"])
 def asset_upload(request: HttpRequest) -> HttpResponse:
     wants_json = _wants_json(request)
+    if request.method == "POST" and selectors.uploads_in_last_minute(user=request.user) >= (
+        limit := settings.MEDIA_UPLOAD_RATE_PER_MINUTE
+    ):
+        # Checked before the body is parsed: a refused upload is never stored.
+        message = f"Too many uploads: at most {limit} a minute. Try again in a minute."
+        if wants_json:
+            response = JsonResponse({"error": {"code": "rate_limited", "message": message}}, status=429)
+        else:
+            response = render(
+                request, "media_tasks/asset_upload.html", {"form": UploadForm(), "error": message}, status=429
+            )
+        response["Retry-After"] = "60"
+        return response
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         header = request.headers.get("X-Correlation-ID", "")
-        job = services.asset_create(
+        result = services.asset_create(
             owner=request.user,
             fileobj=upload,
             filename=upload.name,
             size_bytes=upload.size,
             correlation_id=header if _CORRELATION_ID.match(header) else None,
         )
+        job = result.job
         if wants_json:
             return JsonResponse(
                 {
@@ -63,9 +79,13 @@ def asset_upload(request: HttpRequest) -> HttpResponse:
                     "status": job.status,
                     "status_url": request.build_absolute_uri(reverse("asset_status", args=[job.asset_id])),
                     "correlation_id": job.correlation_id,
+                    "duplicate": result.duplicate,
                 },
-                status=202,
+                # 202: accepted for processing; 200: nothing new, it is the earlier upload.
+                status=200 if result.duplicate else 202,
             )
+        if result.duplicate:
+            messages.info(request, "You uploaded this file before; here it is.")
         return redirect("asset_detail", asset_id=job.asset_id)
     if request.method == "POST":
         if wants_json:

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 CAPABILITIES_ENV = "MEDIA_WORKER_CAPABILITIES"
 HEARTBEAT_EVERY_S = 15
-_state: dict[str, Any] = {"hostname": None, "last_beat": 0.0}
+_state: dict[str, Any] = {"hostname": None, "last_beat": 0.0, "last_sweep": 0.0}
 
 
 def local_capabilities() -> WorkerCapabilities:
@@ -48,9 +48,23 @@ def on_worker_setup(*, hostname: str, instance: Any) -> None:
     else:
         queues.deselect(gpu_queue)
         logger.info("worker %s is CPU only: %s", hostname, capabilities.reason)
+        # Declared all the same (not consumed): producers route to it, and Celery's
+        # delayed-delivery set-up binds every known queue and fails on a missing one.
+        with instance.app.connection_for_write() as conn:
+            queues[gpu_queue].bind(conn.default_channel).declare()
     logger.info("worker %s GPU decode: %s", hostname, capabilities.decode.get("reason", "off"))
     _state["hostname"] = hostname
     services.worker_register(hostname=hostname, capabilities=capabilities)
+    _remove_stale_workdirs()
+
+
+def _remove_stale_workdirs() -> None:
+    # Temp directories are per machine, so every worker sweeps its own disk (at start
+    # and hourly) instead of one beat task sweeping whichever machine it runs on.
+    _state["last_sweep"] = time.monotonic()
+    removed = services.workdirs_remove_stale(max_age_s=settings.MEDIA_WORKDIR_MAX_AGE_S)
+    if removed:
+        logger.info("removed %d stale job directories from %s", removed, settings.MEDIA_WORK_DIR)
 
 
 def on_heartbeat() -> None:
@@ -60,8 +74,10 @@ def on_heartbeat() -> None:
         _state["last_beat"] = now
         try:
             services.worker_heartbeat(hostname=_state["hostname"], capabilities=local_capabilities())
-        except Exception:  # a database blip must not take the worker's event loop down
-            logger.exception("could not record the worker heartbeat")
+            if now - _state["last_sweep"] >= 3600:
+                _remove_stale_workdirs()
+        except Exception:  # a database or disk blip must not take the worker's event loop down
+            logger.exception("worker housekeeping failed")
 
 
 def on_worker_shutdown() -> None:

@@ -4,11 +4,16 @@ import os
 
 from celery import Celery, signals
 
+from media_tasks.deadletter import DeadLetterConsumer
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaplatform.settings")
 
 app = Celery("mediaplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every worker also drains the dead-letter queue (as data, not as tasks).
+app.steps["consumer"].add(DeadLetterConsumer)
 
 
 # Worker life cycle (encoder detection, queue choice, registry). The imports wait

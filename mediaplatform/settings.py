@@ -43,6 +43,22 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
+# Served over HTTPS (behind a TLS-terminating proxy that sets X-Forwarded-Proto)?
+# Then cookies are Secure, HTTP redirects to HTTPS and HSTS is on: what
+# `manage.py check --deploy` asks for. Off for `make run` on plain http://127.0.0.1.
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+DJANGO_HTTPS = env_bool("DJANGO_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = DJANGO_HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if DJANGO_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = DJANGO_HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if DJANGO_HTTPS else None
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the upload page's script reads the token for fetch()
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -190,6 +206,9 @@ MEDIA_X264_PRESET = env("MEDIA_X264_PRESET", "veryfast")
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 5 * 1024**3)
 MEDIA_MAX_DURATION_S = env_int("MEDIA_MAX_DURATION_S", 4 * 3600)
 MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 100_000_000)
+MEDIA_MAX_FRAME_RATE = env_int("MEDIA_MAX_FRAME_RATE", 240)
+# Uploads one user may start per minute (counted from their assets; 429 past it).
+MEDIA_UPLOAD_RATE_PER_MINUTE = env_int("MEDIA_UPLOAD_RATE_PER_MINUTE", 30)
 MEDIA_WORK_DIR = Path(env("MEDIA_WORK_DIR", str(DATA_DIR / "work")))
 MEDIA_PRESIGNED_EXPIRY_S = S3_OPTIONS["querystring_expire"]
 
@@ -219,26 +238,43 @@ MEDIA_QUEUE_PREFIX = env("MEDIA_QUEUE_PREFIX", "media")
 MEDIA_QUEUE_SHORT = f"{MEDIA_QUEUE_PREFIX}.short"
 MEDIA_QUEUE_TRANSCODE_CPU = f"{MEDIA_QUEUE_PREFIX}.transcode.cpu"
 MEDIA_QUEUE_TRANSCODE_GPU = f"{MEDIA_QUEUE_PREFIX}.transcode.gpu"
+# Messages past their delivery limit land here; every worker consumes it with
+# media_tasks.deadletter (not as tasks) and fails the job with its reason.
+MEDIA_QUEUE_DEAD = f"{MEDIA_QUEUE_PREFIX}.dead"
+# Deliveries of one message before RabbitMQ gives up on it (a task that keeps
+# killing its worker). Above the kills a job may survive: each lost worker is one.
+MEDIA_DELIVERY_LIMIT = env_int("MEDIA_DELIVERY_LIMIT", 5)
 # A transcode waiting this long on the GPU queue (all GPU workers gone or busy)
 # is dead-lettered by RabbitMQ to the CPU queue: delayed, never stranded.
-# Changing it on a running deployment needs the GPU queue deleted first
-# (RabbitMQ refuses to redeclare a queue with other arguments).
 MEDIA_GPU_QUEUE_TTL_S = env_int("MEDIA_GPU_QUEUE_TTL_S", 600)
 
 
 def _queue(name: str, **arguments: object) -> Queue:
+    """A durable quorum queue with a delivery limit.
+
+    Quorum queues are replicated and count deliveries, so a poison message ends in
+    the dead-letter queue instead of looping. The exchange is a topic exchange so
+    that Celery's native delayed delivery (countdown retries on quorum queues) can
+    route to it. RabbitMQ refuses to redeclare an existing queue with other
+    arguments: delete the old queue before changing any of these.
+    https://www.rabbitmq.com/docs/quorum-queues#poison-message-handling
+    """
+    arguments = {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": MEDIA_DELIVERY_LIMIT,
+        "x-dead-letter-exchange": MEDIA_QUEUE_DEAD,
+        **arguments,
+    }
     return Queue(
-        name,
-        Exchange(name, type="direct", durable=True),
-        routing_key=name,
-        durable=True,
-        queue_arguments=arguments or None,
+        name, Exchange(name, type="topic", durable=True), routing_key=name, durable=True, queue_arguments=arguments
     )
 
 
 CELERY_TASK_QUEUES = [
     _queue(MEDIA_QUEUE_SHORT),
     _queue(MEDIA_QUEUE_TRANSCODE_CPU),
+    # A queue has one dead-letter target: for the GPU queue it is the CPU queue, both
+    # for the TTL and for the delivery limit (the CPU queue's own limit then applies).
     _queue(
         MEDIA_QUEUE_TRANSCODE_GPU,
         **{
@@ -250,14 +286,31 @@ CELERY_TASK_QUEUES = [
 ]
 CELERY_TASK_DEFAULT_QUEUE = MEDIA_QUEUE_SHORT
 CELERY_TASK_DEFAULT_EXCHANGE = MEDIA_QUEUE_SHORT
+CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
 CELERY_TASK_DEFAULT_ROUTING_KEY = MEDIA_QUEUE_SHORT
+# Publisher confirms: delay() returns only once RabbitMQ has the message.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# On a lost broker connection, stop running tasks: their late-acked messages are
+# redelivered anyway, and finishing them too would do the work twice at once.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # The transcode queue (CPU or GPU) is chosen per job when it is enqueued; see tasks.py.
 CELERY_TASK_ROUTES = {
     "media_tasks.transcode": {"queue": MEDIA_QUEUE_TRANSCODE_CPU, "routing_key": MEDIA_QUEUE_TRANSCODE_CPU},
 }
 CELERY_BEAT_SCHEDULE = {
     "worker-registry-prune": {"task": "media_tasks.worker_prune", "schedule": 600.0},
+    "jobs-rescue-stalled": {"task": "media_tasks.jobs_rescue", "schedule": 60.0},
+    "uploads-abort-incomplete": {"task": "media_tasks.uploads_abort_incomplete", "schedule": 3600.0},
 }
+# A running stage touches its job's heartbeat every MEDIA_JOB_HEARTBEAT_S; silent for
+# MEDIA_JOB_STALL_S, the job is resumed (or failed after MEDIA_JOB_MAX_ATTEMPTS).
+MEDIA_JOB_HEARTBEAT_S = env_int("MEDIA_JOB_HEARTBEAT_S", 20)
+MEDIA_JOB_STALL_S = env_int("MEDIA_JOB_STALL_S", 600)
+MEDIA_JOB_MAX_ATTEMPTS = env_int("MEDIA_JOB_MAX_ATTEMPTS", 5)
+# S3 multipart uploads (interrupted uploads) older than this are aborted.
+MEDIA_MULTIPART_MAX_AGE_S = env_int("MEDIA_MULTIPART_MAX_AGE_S", 86400)
+# Worker temp directories untouched this long are leftovers of a killed worker.
+MEDIA_WORKDIR_MAX_AGE_S = env_int("MEDIA_WORKDIR_MAX_AGE_S", 6 * 3600)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- GPU workers ------------------------------------------------------------------

@@ -39,6 +39,7 @@ PROBE_TIMEOUT_S = 60
 class ProbeLimits:
     max_duration_s: float
     max_pixels: int
+    max_frame_rate: float = 240
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ def probe(path: Path, limits: ProbeLimits) -> MediaInfo:
     if info.width * info.height > limits.max_pixels:
         raise MediaLimitError(
             f"The picture is {info.width}×{info.height} pixels; the limit is {limits.max_pixels:,} pixels in all."
+        )
+    if info.frame_rate is not None and info.frame_rate > limits.max_frame_rate:
+        raise MediaLimitError(
+            f"The video has {info.frame_rate:g} frames per second; the limit is {limits.max_frame_rate:g}."
         )
     if info.duration is not None and info.duration > limits.max_duration_s:
         raise MediaLimitError(f"The video lasts {_hms(info.duration)}; the limit is {_hms(limits.max_duration_s)}.")

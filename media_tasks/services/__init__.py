@@ -4,27 +4,36 @@ Views, admin actions and Celery tasks call these functions and nothing else writ
 models (HackSoft's "services write, selectors read"). One module per entity.
 """
 
-from .assets import asset_create
+from .assets import UploadResult, asset_create
 from .jobs import (
     job_finalize,
     job_make_image_variants,
     job_make_thumbnails,
+    job_mark_enqueued,
     job_mark_failed,
     job_mark_internal_error,
     job_probe,
+    job_resume,
     job_transcode,
+    jobs_needing_rescue,
+    workdirs_remove_stale,
 )
 from .workers import worker_heartbeat, worker_prune, worker_register, worker_unregister
 
 __all__ = [
+    "UploadResult",
     "asset_create",
     "job_finalize",
     "job_make_image_variants",
     "job_make_thumbnails",
+    "job_mark_enqueued",
     "job_mark_failed",
     "job_mark_internal_error",
     "job_probe",
+    "job_resume",
     "job_transcode",
+    "jobs_needing_rescue",
+    "workdirs_remove_stale",
     "worker_heartbeat",
     "worker_prune",
     "worker_register",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import IO
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,6 +19,13 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
 
 
+@dataclass(frozen=True)
+class UploadResult:
+    job: Job
+    # True when the owner had uploaded the same bytes before: `job` is that upload's job.
+    duplicate: bool = False
+
+
 def asset_create(
     *,
     owner: AbstractBaseUser,
@@ -25,20 +33,26 @@ def asset_create(
     filename: str,
     size_bytes: int,
     correlation_id: str | None = None,
-) -> Job:
-    """Store an upload and queue its processing; returns the new job.
+) -> UploadResult:
+    """Store an upload and queue its processing.
 
     The file is streamed to storage chunk by chunk. The job is enqueued only once
     the transaction has committed, so a worker never looks for a row that is not
-    there yet.
+    there yet. The same bytes uploaded again by the same owner are recognised by
+    their SHA-256 and answered with the earlier asset, unless that one failed or
+    was cancelled (then a new try is what the user wants).
     """
     from ..tasks import job_enqueue  # tasks import services; import here to break the cycle
 
-    asset_id = uuid.uuid4()
     digest = hashlib.sha256()
     fileobj.seek(0)
     for chunk in iter(lambda: fileobj.read(_CHUNK), b""):
         digest.update(chunk)
+    sha256 = digest.hexdigest()
+    if earlier := _earlier_upload(owner=owner, sha256=sha256):
+        logger.info("upload by %s is a duplicate of asset %s", owner.pk, earlier.asset_id)
+        return UploadResult(job=earlier, duplicate=True)
+    asset_id = uuid.uuid4()
     key = storage.original_key(asset_id)
     fileobj.seek(0)
     storage.save_stream(key, fileobj)
@@ -49,12 +63,20 @@ def asset_create(
             original_key=key,
             original_filename=_display_name(filename),
             size_bytes=size_bytes,
-            sha256=digest.hexdigest(),
+            sha256=sha256,
         )
         job = Job.objects.create(asset=asset, correlation_id=correlation_id or uuid.uuid4().hex)
         transaction.on_commit(lambda: job_enqueue(job_id=job.id))
     logger.info("asset %s uploaded as job %s [%s]", asset.id, job.id, job.correlation_id)
-    return job
+    return UploadResult(job=job)
+
+
+def _earlier_upload(*, owner: AbstractBaseUser, sha256: str) -> Job | None:
+    for asset in Asset.objects.filter(owner=owner, sha256=sha256).order_by("-created_at"):
+        job = asset.latest_job
+        if job and job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+            return job
+    return None
 
 
 def _display_name(filename: str) -> str:

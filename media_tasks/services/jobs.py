@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import F
+from django.db import connection
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import storage
@@ -109,6 +113,48 @@ def _workdir(job_id: uuid.UUID | str, stage: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@contextmanager
+def _heartbeat(job_id: uuid.UUID | str) -> Iterator[None]:
+    """Touch the job's heartbeat from a side thread while a stage runs, however long its steps.
+
+    A job whose heartbeat goes stale lost its worker; `jobs_rescue` resumes it.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.MEDIA_JOB_HEARTBEAT_S):
+                Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+        except Exception:  # a heartbeat must never take the stage down
+            logger.exception("job %s: heartbeat failed", job_id)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def workdirs_remove_stale(*, max_age_s: int) -> int:
+    """Remove job temp directories nobody has written to for `max_age_s` (a killed worker's)."""
+    root = Path(settings.MEDIA_WORK_DIR)
+    if not root.exists():
+        return 0
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for path in root.glob("job-*"):
+        newest = max((p.stat().st_mtime for p in path.rglob("*")), default=path.stat().st_mtime)
+        if max(newest, path.stat().st_mtime) < cutoff:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def _run_stage(*, job_id: uuid.UUID | str, stage: Status, worker: str, work: Callable[[Job, Path], None]) -> bool:
     """Enter `stage`, run `work(job, workdir)`, and turn bad input into a failed job.
 
@@ -120,7 +166,7 @@ def _run_stage(*, job_id: uuid.UUID | str, stage: Status, worker: str, work: Cal
         return False
     job = Job.objects.select_related("asset").get(pk=job_id)
     try:
-        with _workdir(job_id, stage) as workdir:
+        with _heartbeat(job_id), _workdir(job_id, stage) as workdir:
             work(job, workdir)
     except PipelineError as exc:
         job_mark_failed(job_id=job_id, reason=str(exc))
@@ -157,7 +203,11 @@ def job_probe(*, job_id: uuid.UUID | str, worker: str = "") -> str | None:
     """Find out what the upload really is. Returns "video", "image", or None if the job stopped."""
 
     def work(job: Job, workdir: Path) -> None:
-        limits = ProbeLimits(max_duration_s=settings.MEDIA_MAX_DURATION_S, max_pixels=settings.MEDIA_MAX_PIXELS)
+        limits = ProbeLimits(
+            max_duration_s=settings.MEDIA_MAX_DURATION_S,
+            max_pixels=settings.MEDIA_MAX_PIXELS,
+            max_frame_rate=settings.MEDIA_MAX_FRAME_RATE,
+        )
         info = probe(_source(job, workdir), limits)
         Asset.objects.filter(pk=job.asset_id).update(kind=info.kind, probe=info.as_dict())
 
@@ -328,3 +378,45 @@ def _require_kind(asset: Asset, kind: str) -> None:
 def _encode_timeout(info: MediaInfo) -> float:
     # Generous: 20× real time plus ten minutes, so only a stuck ffmpeg hits it.
     return 600 + 20 * (info.duration or 0)
+
+
+# --- Rescue ----------------------------------------------------------------------------
+
+RUNNING_STATUSES = (Status.PROBING, Status.TRANSCODING, Status.THUMBNAILING, Status.PROCESSING, Status.FINALIZING)
+
+
+def jobs_needing_rescue() -> tuple[list[Job], list[Job]]:
+    """(never queued, stalled): jobs whose publish failed, and running jobs whose heartbeat went stale.
+
+    A job merely waiting in a long queue is neither: it was confirmed by RabbitMQ
+    (enqueued_at) and has not started.
+    """
+    now = timezone.now()
+    never_queued = Job.objects.filter(
+        status=Status.QUEUED, enqueued_at__isnull=True, created_at__lt=now - timedelta(seconds=60)
+    )
+    stale = now - timedelta(seconds=settings.MEDIA_JOB_STALL_S)
+    stalled = Job.objects.filter(status__in=RUNNING_STATUSES).filter(
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, updated_at__lt=stale)
+    )
+    return list(never_queued), list(stalled)
+
+
+def job_mark_enqueued(*, job_id: uuid.UUID | str) -> None:
+    Job.objects.filter(pk=job_id, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
+
+
+def job_resume(*, job_id: uuid.UUID | str) -> bool:
+    """Count a resume of a stalled job; False (and the job failed) once it has had too many tries."""
+    job = Job.objects.get(pk=job_id)
+    if job.attempts >= settings.MEDIA_JOB_MAX_ATTEMPTS:
+        return not job_mark_failed(
+            job_id=job_id,
+            reason=f"Processing stopped responding {job.attempts} times; the job was given up.",
+        )
+    now = timezone.now()
+    return bool(
+        Job.objects.filter(pk=job_id, status=job.status).update(
+            attempts=F("attempts") + 1, heartbeat_at=now, updated_at=now
+        )
+    )

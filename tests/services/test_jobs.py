@@ -26,7 +26,9 @@ def enqueued(monkeypatch) -> list:
 
 def upload(path: Path, user, name: str | None = None) -> Job:
     with path.open("rb") as fh:
-        return services.asset_create(owner=user, fileobj=fh, filename=name or path.name, size_bytes=path.stat().st_size)
+        return services.asset_create(
+            owner=user, fileobj=fh, filename=name or path.name, size_bytes=path.stat().st_size
+        ).job
 
 
 def workdirs() -> list[Path]:

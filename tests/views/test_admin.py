@@ -14,7 +14,7 @@ def test_admin_is_for_staff_only(alice_client):
 
 def test_admin_lists_jobs_and_links_to_flower(client, admin_user, fs_storage, monkeypatch):
     monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
-    job = services.asset_create(owner=admin_user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108)
+    job = services.asset_create(owner=admin_user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108).job
     client.force_login(admin_user)
     index = client.get(reverse("admin:index"))
     assert b"Open Flower" in index.content

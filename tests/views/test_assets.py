@@ -95,7 +95,7 @@ def test_size_limit_is_enforced_with_a_message(alice_client, fs_storage, setting
 
 
 def test_other_users_get_404_everywhere(client, user, other_user, fs_storage):
-    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108)
+    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108).job
     client.force_login(other_user)
     for url in (
         reverse("asset_detail", args=[job.asset_id]),
@@ -115,7 +115,7 @@ def make_rendition(asset, area="renditions", name="360p.mp4", content=b"fake-mp4
 
 
 def test_file_view_streams_from_filesystem_and_refuses_odd_names(alice_client, user, fs_storage):
-    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108)
+    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108).job
     make_rendition(job.asset)
     response = alice_client.get(reverse("asset_file", args=[job.asset_id, "renditions/360p.mp4"]))
     assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
@@ -125,7 +125,7 @@ def test_file_view_streams_from_filesystem_and_refuses_odd_names(alice_client, u
 
 
 def test_file_view_redirects_to_a_short_lived_presigned_url_on_s3(alice_client, user, s3_storage):
-    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108)
+    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108).job
     make_rendition(job.asset)
     response = alice_client.get(reverse("asset_file", args=[job.asset_id, "renditions/360p.mp4"]))
     assert response.status_code == 302
@@ -136,7 +136,7 @@ def test_file_view_redirects_to_a_short_lived_presigned_url_on_s3(alice_client, 
 
 
 def test_failed_job_shows_its_reason(alice_client, user, fs_storage):
-    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108)
+    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108).job
     services.job_mark_failed(job_id=job.id, reason="The file is not a video or image we can read.")
     page = alice_client.get(reverse("asset_detail", args=[job.asset_id]))
     assert b"The file is not a video or image we can read." in page.content
@@ -151,7 +151,7 @@ def test_presigned_urls_use_the_public_endpoint_when_set(alice_client, user, s3_
             "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "endpoint_url": "http://localhost:9999"},
         },
     }
-    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108)
+    job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108).job
     make_rendition(job.asset)
     response = alice_client.get(reverse("asset_file", args=[job.asset_id, "renditions/360p.mp4"]))
     assert response["Location"].startswith("http://localhost:9999/")
