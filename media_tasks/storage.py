@@ -11,10 +11,14 @@ import mimetypes
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+import botocore.exceptions
+from boto3.exceptions import RetriesExceededError, S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from django.conf import settings
 from django.core.files import File
@@ -43,6 +47,41 @@ mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
 mimetypes.add_type("video/mp2t", ".ts")
 mimetypes.add_type("text/vtt", ".vtt")
 mimetypes.add_type("image/webp", ".webp")
+
+
+class StorageUnavailable(ConnectionError):
+    """Storage could not be reached or answered 5xx: worth retrying later, unlike a 4xx."""
+
+
+_TRANSIENT_S3_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "503", "500", "502", "504"}
+
+
+@contextmanager
+def _transient_as_unavailable(what: str) -> Iterator[None]:
+    """Turn boto3's many shapes of "S3 is not there right now" into one retryable exception."""
+    try:
+        yield
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError, RetriesExceededError) as exc:
+        raise StorageUnavailable(f"{what}: {exc}") from exc
+    except botocore.exceptions.ClientError as exc:
+        if _is_transient(exc):
+            raise StorageUnavailable(f"{what}: {exc}") from exc
+        raise
+    except S3UploadFailedError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if (
+            cause is None
+            or isinstance(cause, botocore.exceptions.BotoCoreError)
+            or (isinstance(cause, botocore.exceptions.ClientError) and _is_transient(cause))
+        ):
+            raise StorageUnavailable(f"{what}: {exc}") from exc
+        raise
+
+
+def _is_transient(exc: botocore.exceptions.ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return status >= 500 or error.get("Code") in _TRANSIENT_S3_CODES
 
 
 def get_storage() -> Storage:
@@ -76,9 +115,10 @@ def save_stream(key: str, fileobj: IO[bytes]) -> None:
     storage = get_storage()
     if _s3(storage):
         fileobj.seek(0)
-        storage.bucket.Object(key).upload_fileobj(
-            fileobj, ExtraArgs={"ContentType": "application/octet-stream"}, Config=_TRANSFER
-        )
+        with _transient_as_unavailable(f"storing {key}"):
+            storage.bucket.Object(key).upload_fileobj(
+                fileobj, ExtraArgs={"ContentType": "application/octet-stream"}, Config=_TRANSFER
+            )
         return
     stored = storage.save(key, File(fileobj))
     if stored != key:  # pragma: no cover - allow_overwrite keeps keys as given
@@ -88,9 +128,10 @@ def save_stream(key: str, fileobj: IO[bytes]) -> None:
 def upload_file(path: Path, key: str) -> None:
     storage = get_storage()
     if _s3(storage):
-        storage.bucket.Object(key).upload_file(
-            str(path), ExtraArgs={"ContentType": content_type_for(path.name)}, Config=_TRANSFER
-        )
+        with _transient_as_unavailable(f"storing {key}"):
+            storage.bucket.Object(key).upload_file(
+                str(path), ExtraArgs={"ContentType": content_type_for(path.name)}, Config=_TRANSFER
+            )
         return
     with path.open("rb") as fh:
         save_stream(key, fh)
@@ -110,7 +151,8 @@ def download_file(key: str, path: Path) -> None:
     storage = get_storage()
     path.parent.mkdir(parents=True, exist_ok=True)
     if _s3(storage):
-        storage.bucket.Object(key).download_file(str(path), Config=_TRANSFER)
+        with _transient_as_unavailable(f"fetching {key}"):
+            storage.bucket.Object(key).download_file(str(path), Config=_TRANSFER)
         return
     with storage.open(key, "rb") as src, path.open("wb") as dst:
         shutil.copyfileobj(src, dst, _CHUNK)

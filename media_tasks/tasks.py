@@ -28,9 +28,10 @@ logger = logging.getLogger(__name__)
 # Worth another try later: the storage or the database was briefly out of reach.
 # Bad input never lands here; the services turn it into a failed job at once.
 TRANSIENT_ERRORS = (
-    ConnectionError,
+    ConnectionError,  # includes storage.StorageUnavailable (S3 unreachable or 5xx)
     TimeoutError,
-    botocore.exceptions.HTTPClientError,  # connection refused/reset, read timeouts
+    botocore.exceptions.ConnectionError,  # S3 calls made outside storage.py's transfers
+    botocore.exceptions.HTTPClientError,
     OperationalError,
     InterfaceError,
 )

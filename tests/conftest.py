@@ -207,15 +207,19 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
+        """Start (or restart: the log is appended to) and wait until the worker says it is ready."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        wait_until(
-            lambda: "ready." in self.log_path.read_text(errors="replace") or self._died(),
-            60,
-            "the celery worker to be ready",
-        )
+
+        def ready() -> bool:
+            with self.log_path.open("rb") as fh:
+                fh.seek(offset)
+                return b"ready." in fh.read() or self._died()
+
+        wait_until(ready, 60, "the celery worker to be ready")
         if self.proc.poll() is not None:
             pytest.fail(f"celery worker exited at start:\n{self.log_path.read_text()[-3000:]}")
         return self
@@ -227,6 +231,16 @@ class WorkerProcess:
         if self.proc is not None:
             stop_process(self.proc)
             self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool), as a power cut or the OOM killer would."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self._log.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
@@ -272,12 +286,17 @@ def celery_worker(django_db_setup, django_db_blocker, s3_server, s3_bucket, tmp_
 
 @pytest.fixture
 def start_worker(celery_worker, django_db_blocker, s3_server, s3_bucket, tmp_path):
-    """Start extra workers for one test (a fake GPU box, say); all are stopped afterwards."""
+    """Start extra workers for one test (a fake GPU box, say); all are stopped afterwards.
+
+    `s3_endpoint` points a worker at another S3 address (a proxy that can fail).
+    """
     started: list[WorkerProcess] = []
 
-    def start(name: str, queues: list[str] | None = None, concurrency: int = 1, **env: str) -> WorkerProcess:
+    def start(
+        name: str, queues: list[str] | None = None, concurrency: int = 1, s3_endpoint: str | None = None, **env: str
+    ) -> WorkerProcess:
         with django_db_blocker.unblock():
-            worker_environment = worker_env(**s3_env(s3_server, s3_bucket), **env)
+            worker_environment = worker_env(**s3_env(s3_endpoint or s3_server, s3_bucket), **env)
         worker = WorkerProcess(
             worker_environment,
             tmp_path / f"{name}.log",
@@ -291,6 +310,14 @@ def start_worker(celery_worker, django_db_blocker, s3_server, s3_bucket, tmp_pat
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def without_session_worker(celery_worker):
+    """Take the shared worker away for a test whose own workers must get every message."""
+    celery_worker.stop()
+    yield
+    celery_worker.start()
 
 
 def fail_with_worker_log(message: str, worker: WorkerProcess) -> None:

@@ -21,8 +21,13 @@ def make_video(
     audio: bool = True,
     rotate: int | None = None,
     black_lead_in: float = 0.0,
+    tone: int = 440,
 ) -> Path:
-    """An H.264 (+AAC) MP4 of testsrc2 (and a sine tone); `rotate` adds display-matrix metadata."""
+    """An H.264 (+AAC) MP4 of testsrc2 (and a sine tone); `rotate` adds display-matrix metadata.
+
+    Equal arguments make equal bytes, which the platform treats as a duplicate
+    upload: vary `tone` to get distinct files.
+    """
     video = f"testsrc2=size={width}x{height}:rate={rate}:duration={duration}"
     if black_lead_in:
         video = (
@@ -31,7 +36,7 @@ def make_video(
         )
     args = [*FFMPEG, "-f", "lavfi", "-i", video]
     if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={duration + black_lead_in}"]
+        args += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={duration + black_lead_in}"]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if audio:
         args += ["-c:a", "aac", "-shortest"]
