@@ -2,6 +2,7 @@
 # Installs with apt what the platform needs from the system when it is missing
 # (python3-venv, ffmpeg, RabbitMQ), and starts RabbitMQ if it is installed but not running.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
@@ -26,5 +27,11 @@ case "$broker" in
       for _ in $(seq 1 90); do broker_up && break; sleep 1; done
       broker_up || { echo "RabbitMQ did not start on 127.0.0.1:5672" >&2; exit 1; }
     fi
+    # Long transcodes are acked when done: lift the 30 min consumer_timeout on the
+    # local broker to the value deploy/rabbitmq.conf sets in docker-compose.
+    timeout_ms=$(sed -n 's/^consumer_timeout = //p' deploy/rabbitmq.conf)
+    PATH="$PATH:/usr/sbin" "${sudo_cmd[@]}" rabbitmqctl eval \
+      "application:set_env(rabbit, consumer_timeout, ${timeout_ms})." >/dev/null 2>&1 \
+      || echo "note: could not raise RabbitMQ's consumer_timeout (see README)" >&2
     ;;
 esac

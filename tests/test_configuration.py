@@ -74,3 +74,11 @@ def test_docker_compose_config_accepts_the_file():
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_broker_consumer_timeout_outlasts_the_longest_stage(settings):
+    from media_tasks.tasks import stage_time_limits
+
+    conf = (ROOT / "deploy" / "rabbitmq.conf").read_text()
+    timeout_ms = int(re.search(r"^consumer_timeout = (\d+)$", conf, re.M).group(1))
+    assert timeout_ms / 1000 > stage_time_limits(settings.MEDIA_MAX_DURATION_S)["time_limit"]
