@@ -5,23 +5,24 @@ from django.utils.html import format_html
 
 from .models import Asset, Job, Rendition, Worker
 
+RENDITION_COLUMNS = (
+    "kind",
+    "profile",
+    "width",
+    "height",
+    "bitrate",
+    "size_bytes",
+    "codec",
+    "encoder",
+    "worker_hostname",
+)
+
 
 class RenditionInline(admin.TabularInline):
     model = Rendition
     extra = 0
     can_delete = False
-    fields = (
-        "kind",
-        "profile",
-        "width",
-        "height",
-        "bitrate",
-        "size_bytes",
-        "codec",
-        "encoder",
-        "worker_hostname",
-        "storage_key",
-    )
+    fields = (*RENDITION_COLUMNS, "storage_key")
     readonly_fields = fields
 
 
@@ -70,18 +71,7 @@ class JobAdmin(admin.ModelAdmin):
 
 @admin.register(Rendition)
 class RenditionAdmin(admin.ModelAdmin):
-    list_display = (
-        "asset",
-        "kind",
-        "profile",
-        "width",
-        "height",
-        "bitrate",
-        "size_bytes",
-        "codec",
-        "encoder",
-        "worker_hostname",
-    )
+    list_display = ("asset", *RENDITION_COLUMNS)
     list_filter = ("kind", "encoder")
     search_fields = ("asset__original_filename", "asset__id", "storage_key")
     list_select_related = ("asset",)

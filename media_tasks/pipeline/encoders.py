@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .runner import QUIET_ARGS
+
 logger = logging.getLogger(__name__)
 
 CPU_ENCODER = "libx264"
@@ -164,10 +166,7 @@ def test_encode_command(name: str, ffmpeg: str = "ffmpeg") -> list[str]:
     output = profile.output_args(preset="veryfast", crf=23, maxrate_kbps=1000, gop=30)
     args = [
         ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
+        *QUIET_ARGS,
         *profile.global_args(),
         "-f",
         "lavfi",
@@ -266,7 +265,7 @@ def decode_benchmark_commands(src: Path, encoder: str, ffmpeg: str = "ffmpeg") -
                 tail = f"scale={w}:{h},format=yuv420p"
             chains.append(f"[s{i}]{tail}[o{i}]")
         graph = ";".join([split, *chains])
-        args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error"]
+        args = [ffmpeg, *QUIET_ARGS]
         if hw:
             args += ["-hwaccel", "cuda", "-hwaccel_output_format", "cuda"]
         args += ["-i", str(src), "-filter_complex", graph]
@@ -286,10 +285,7 @@ def benchmark_hw_decode(encoder: str = CPU_ENCODER, ffmpeg: str = "ffmpeg", seco
         made = subprocess.run(
             [
                 ffmpeg,
-                "-hide_banner",
-                "-nostdin",
-                "-loglevel",
-                "error",
+                *QUIET_ARGS,
                 "-f",
                 "lavfi",
                 "-i",
