@@ -1,0 +1,70 @@
+"""Rescue and clean-up: jobs that were never published or lost their worker, stale temp dirs."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..models import Job
+from .jobs import Status, job_mark_failed
+
+RUNNING_STATUSES = (Status.PROBING, Status.TRANSCODING, Status.THUMBNAILING, Status.PROCESSING, Status.FINALIZING)
+
+
+def jobs_needing_rescue() -> tuple[list[Job], list[Job]]:
+    """(never queued, stalled): jobs whose publish failed, and running jobs whose heartbeat went stale.
+
+    A job merely waiting in a long queue is neither: it was confirmed by RabbitMQ
+    (enqueued_at) and has not started.
+    """
+    now = timezone.now()
+    never_queued = Job.objects.filter(
+        status=Status.QUEUED, enqueued_at__isnull=True, created_at__lt=now - timedelta(seconds=60)
+    )
+    stale = now - timedelta(seconds=settings.MEDIA_JOB_STALL_S)
+    stalled = Job.objects.filter(status__in=RUNNING_STATUSES).filter(
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, updated_at__lt=stale)
+    )
+    return list(never_queued), list(stalled)
+
+
+def job_mark_enqueued(*, job_id: uuid.UUID | str) -> None:
+    Job.objects.filter(pk=job_id, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
+
+
+def job_resume(*, job_id: uuid.UUID | str) -> bool:
+    """Count a resume of a stalled job; False (and the job failed) once it has had too many tries."""
+    job = Job.objects.get(pk=job_id)
+    if job.attempts >= settings.MEDIA_JOB_MAX_ATTEMPTS:
+        return not job_mark_failed(
+            job_id=job_id,
+            reason=f"Processing stopped responding {job.attempts} times; the job was given up.",
+        )
+    now = timezone.now()
+    return bool(
+        Job.objects.filter(pk=job_id, status=job.status).update(
+            attempts=F("attempts") + 1, heartbeat_at=now, updated_at=now
+        )
+    )
+
+
+def workdirs_remove_stale(*, max_age_s: int) -> int:
+    """Remove job temp directories nobody has written to for `max_age_s` (a killed worker's)."""
+    root = Path(settings.MEDIA_WORK_DIR)
+    if not root.exists():
+        return 0
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for path in root.glob("job-*"):
+        newest = max((p.stat().st_mtime for p in path.rglob("*")), default=path.stat().st_mtime)
+        if max(newest, path.stat().st_mtime) < cutoff:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
