@@ -65,7 +65,7 @@ def stage_time_limits(duration_s: float | None) -> dict[str, float]:
     Above ffmpeg's own timeout, so they only catch a stage stuck outside ffmpeg.
     RabbitMQ's consumer_timeout must exceed the hard limit for the longest source
     allowed (MEDIA_MAX_DURATION_S), or the broker closes the channel of a long
-    transcode (see README, "Long tasks and consumer_timeout").
+    transcode (README, "Never lose work, let nothing in"; deploy/rabbitmq.conf).
     """
     soft = 900 + 10 * (duration_s or 0)
     return {"soft_time_limit": soft, "time_limit": soft + 120}
@@ -100,19 +100,17 @@ def probe_task(self: JobTask, job_id: str) -> None:
 
 
 def _stages_after(kind: str, job_id: str, status: str) -> Signature:
-    """The rest of the chain from stage `status` on (inclusive of the stage after probing)."""
+    """The chain that finishes a job whose stage `status` is next to run (or to run again)."""
     limits = stage_time_limits(Asset.objects.values_list("probe__duration", flat=True).get(jobs__id=job_id))
+    Status = Job.Status
+    stages = []
     if kind == VIDEO:
-        stages = {
-            Job.Status.PROBING: [_transcode_signature(job_id).set(**limits), thumbnails_task.si(job_id).set(**limits)],
-            Job.Status.TRANSCODING: [
-                _transcode_signature(job_id).set(**limits),
-                thumbnails_task.si(job_id).set(**limits),
-            ],
-            Job.Status.THUMBNAILING: [thumbnails_task.si(job_id).set(**limits)],
-        }.get(status, [])
-    else:
-        stages = [image_variants_task.si(job_id)] if status in (Job.Status.PROBING, Job.Status.PROCESSING) else []
+        if status in (Status.PROBING, Status.TRANSCODING):
+            stages.append(_transcode_signature(job_id).set(**limits))
+        if status in (Status.PROBING, Status.TRANSCODING, Status.THUMBNAILING):
+            stages.append(thumbnails_task.si(job_id).set(**limits))
+    elif status in (Status.PROBING, Status.PROCESSING):
+        stages.append(image_variants_task.si(job_id))
     return chain(*stages, finalize_task.si(job_id))
 
 
@@ -182,7 +180,7 @@ def jobs_rescue_task() -> None:
     for job in stalled:
         if not services.job_resume(job_id=job.id):
             continue
-        logger.warning("job %s: no heartbeat in %s, resuming it from %s", job.id, job.status, job.status)
+        logger.warning("job %s: its worker went silent in %s; running that stage again", job.id, job.status)
         if job.status == Job.Status.PROBING:
             probe_task.delay(str(job.id))
         else:

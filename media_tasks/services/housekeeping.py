@@ -29,8 +29,10 @@ def jobs_needing_rescue() -> tuple[list[Job], list[Job]]:
         status=Status.QUEUED, enqueued_at__isnull=True, created_at__lt=now - timedelta(seconds=60)
     )
     stale = now - timedelta(seconds=settings.MEDIA_JOB_STALL_S)
-    stalled = Job.objects.filter(status__in=RUNNING_STATUSES).filter(
-        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, updated_at__lt=stale)
+    stalled = (
+        Job.objects.select_related("asset")
+        .filter(status__in=RUNNING_STATUSES)
+        .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, updated_at__lt=stale))
     )
     return list(never_queued), list(stalled)
 
