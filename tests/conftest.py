@@ -266,9 +266,10 @@ def delete_test_queues():
     try:
         with app.connection_for_write() as conn:
             channel = conn.default_channel
-            for queue in settings.CELERY_TASK_QUEUES:
-                channel.queue_delete(queue.name)
-                channel.exchange_delete(queue.exchange.name)
+            names = [queue.name for queue in settings.CELERY_TASK_QUEUES] + [settings.MEDIA_QUEUE_DEAD]
+            for name in names:  # each queue's exchange has its name
+                channel.queue_delete(name)
+                channel.exchange_delete(name)
     except Exception as exc:
         print(f"could not delete test queues: {exc}", file=sys.stderr)
 
