@@ -40,6 +40,7 @@ def test_broker_reset_deletes_empty_queues_and_refuses_full_ones():
     assert refused.returncode != 0 and "holds 1 messages" in refused.stderr
     forced = run(["broker_reset", "--force"], prefix)
     assert forced.returncode == 0, forced.stderr
-    assert forced.stdout.count("deleted ") == 4 and f"deleted {prefix}.short (1 messages)" in forced.stdout
+    assert forced.stdout.count("deleted ") == 3 and f"deleted {prefix}.short (1 messages)" in forced.stdout
+    assert f"no queue {prefix}.dead" in forced.stdout  # only workers declare the dead-letter queue
     again = run(["broker_reset"], prefix)  # nothing left: still succeeds
     assert again.returncode == 0 and f"no queue {prefix}.short" in again.stdout
