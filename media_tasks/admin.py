@@ -1,8 +1,9 @@
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from . import services
 from .models import Asset, Job, Rendition, Worker
 
 RENDITION_COLUMNS = (
@@ -54,6 +55,26 @@ class AssetAdmin(admin.ModelAdmin):
     )
     exclude = ("probe",)
     inlines = (JobInline, RenditionInline)
+    actions = ("reencode",)
+
+    @admin.action(description="Re-encode with the current ladder")
+    def reencode(self, request, queryset) -> None:
+        started, busy = 0, 0
+        for asset in queryset:
+            try:
+                services.asset_reprocess(asset_id=asset.pk)
+                started += 1
+            except ValueError:
+                busy += 1
+        self.message_user(request, f"{started} re-encode(s) queued; {busy} still processing, left alone.")
+
+    # Deleting goes through the service so that stored files go too, and running work stops.
+    def delete_model(self, request, obj: Asset) -> None:
+        services.asset_delete(asset_id=obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for asset_id in queryset.values_list("pk", flat=True):
+            services.asset_delete(asset_id=asset_id)
 
     @admin.display(description="Probe metadata")
     def probe_metadata(self, obj: Asset) -> str:
@@ -67,6 +88,24 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ("id", "correlation_id", "asset__original_filename", "asset__id")
     list_select_related = ("asset",)
     readonly_fields = [f.name for f in Job._meta.fields]
+    actions = ("retry", "cancel")
+
+    @admin.action(description="Retry (a new job for each failed or cancelled one)")
+    def retry(self, request, queryset) -> None:
+        retried = 0
+        for job in queryset.filter(status__in=(Job.Status.FAILED, Job.Status.CANCELLED)):
+            if job.asset.latest_job == job:
+                services.asset_reprocess(asset_id=job.asset_id)
+                retried += 1
+        self.message_user(request, f"{retried} job(s) queued again.")
+
+    @admin.action(description="Cancel (stops ffmpeg within a second)")
+    def cancel(self, request, queryset) -> None:
+        cancelled = sum(
+            services.job_cancel(job_id=job_id, reason=f"Cancelled by {request.user.get_username()}.")
+            for job_id in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{cancelled} job(s) cancelled.", messages.SUCCESS if cancelled else messages.INFO)
 
 
 @admin.register(Rendition)

@@ -158,6 +158,10 @@ def download_file(key: str, path: Path) -> None:
         shutil.copyfileobj(src, dst, _CHUNK)
 
 
+def delete_key(key: str) -> None:
+    get_storage().delete(key)
+
+
 def exists(key: str) -> bool:
     return get_storage().exists(key)
 
@@ -196,3 +200,34 @@ def abort_incomplete_uploads(*, older_than_s: int) -> int:
                 )
                 aborted += 1
     return aborted
+
+
+def delete_asset_files(asset_id: uuid.UUID | str) -> int:
+    """Delete every stored object of an asset, in every area. Returns how many were deleted."""
+    storage = get_storage()
+    deleted = 0
+    for area in AREAS:
+        prefix = f"{area}/{uuid.UUID(str(asset_id))}/"
+        if _s3(storage):
+            bucket = storage.bucket
+            with _transient_as_unavailable(f"deleting {prefix}"):
+                keys = [{"Key": obj.key} for obj in bucket.objects.filter(Prefix=prefix)]
+                for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at most
+                    bucket.delete_objects(Delete={"Objects": keys[start : start + 1000], "Quiet": True})
+            deleted += len(keys)
+        else:
+            deleted += _delete_tree(storage, prefix.rstrip("/"))
+    return deleted
+
+
+def _delete_tree(storage: Storage, path: str) -> int:
+    if not storage.exists(path):
+        return 0
+    folders, files = storage.listdir(path)
+    count = 0
+    for name in files:
+        storage.delete(f"{path}/{name}")
+        count += 1
+    for folder in folders:
+        count += _delete_tree(storage, f"{path}/{folder}")
+    return count

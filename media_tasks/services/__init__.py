@@ -4,9 +4,10 @@ Views, admin actions and Celery tasks call these functions and nothing else writ
 models (HackSoft's "services write, selectors read"). One module per entity or concern.
 """
 
-from .assets import UploadResult, asset_create
+from .assets import UploadResult, asset_create, asset_delete, asset_reprocess
 from .housekeeping import job_mark_enqueued, job_resume, jobs_needing_rescue, workdirs_remove_stale
 from .jobs import (
+    job_cancel,
     job_finalize,
     job_make_image_variants,
     job_make_thumbnails,
@@ -20,6 +21,9 @@ from .workers import worker_heartbeat, worker_prune, worker_register, worker_unr
 __all__ = [
     "UploadResult",
     "asset_create",
+    "asset_delete",
+    "asset_reprocess",
+    "job_cancel",
     "job_finalize",
     "job_make_image_variants",
     "job_make_thumbnails",

@@ -84,3 +84,35 @@ def _display_name(filename: str) -> str:
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()
     return name[:255] or "upload"
+
+
+def asset_delete(*, asset_id: uuid.UUID | str) -> int:
+    """Stop the asset's work, delete its stored files, then its rows. Returns the files deleted.
+
+    Files go first: if deleting them fails, the asset is still listed and can be
+    deleted again, instead of leaving objects nobody can find.
+    """
+    from .jobs import job_cancel
+
+    for job_id in (
+        Job.objects.filter(asset_id=asset_id).exclude(status__in=Job.FINAL_STATUSES).values_list("id", flat=True)
+    ):
+        job_cancel(job_id=job_id, reason="The asset was deleted.")
+    deleted = storage.delete_asset_files(asset_id)
+    Asset.objects.filter(pk=asset_id).delete()
+    logger.info("asset %s deleted with %d stored files", asset_id, deleted)
+    return deleted
+
+
+def asset_reprocess(*, asset_id: uuid.UUID | str) -> Job:
+    """A new job for an asset whose last one ended: retry after a failure, or re-encode with today's ladder."""
+    from ..tasks import job_enqueue
+
+    asset = Asset.objects.get(pk=asset_id)
+    latest = asset.latest_job
+    if latest is not None and not latest.is_final:
+        raise ValueError("The asset is still being processed.")
+    with transaction.atomic():
+        job = Job.objects.create(asset=asset, correlation_id=uuid.uuid4().hex)
+        transaction.on_commit(lambda: job_enqueue(job_id=job.id))
+    return job

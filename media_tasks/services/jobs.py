@@ -78,6 +78,17 @@ def job_mark_failed(*, job_id: uuid.UUID | str, reason: str) -> bool:
     return bool(updated)
 
 
+def job_cancel(*, job_id: uuid.UUID | str, reason: str = "Cancelled.") -> bool:
+    """Cancel a job that has not ended. A running ffmpeg is stopped at its next progress
+    report (within about a second): the reporter finds the job no longer in its stage."""
+    now = timezone.now()
+    return bool(
+        Job.objects.filter(pk=job_id)
+        .exclude(status__in=Job.FINAL_STATUSES)
+        .update(status=Status.CANCELLED, error=reason, finished_at=now, updated_at=now)
+    )
+
+
 def job_mark_internal_error(*, job_id: uuid.UUID | str, stage: str) -> bool:
     """For a crash that is ours, not the file's: say so without leaking internals."""
     return job_mark_failed(
@@ -255,6 +266,10 @@ def job_transcode(
             codec=top.codecs,
             encoder=encoder,
         )
+        # A re-encode with a shorter ladder leaves rungs that no longer exist: drop them.
+        for stale in asset.renditions.filter(kind=Rendition.Kind.MP4).exclude(profile__in=[v.name for v in videos]):
+            storage.delete_key(stale.storage_key)
+            stale.delete()
 
     return _run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
 

@@ -41,3 +41,34 @@ def test_worker_admin_shows_why_an_encoder_was_refused(client, admin_user):
     client.force_login(admin_user)
     page = client.get(reverse("admin:media_tasks_worker_change", args=[Worker.objects.get().pk]))
     assert page.status_code == 200 and b"Cannot load libcuda.so.1" in page.content
+
+
+def test_admin_actions_cancel_retry_reencode_and_delete(
+    client, admin_user, fs_storage, monkeypatch, django_capture_on_commit_callbacks
+):
+    from media_tasks import storage
+    from media_tasks.models import Asset, Job
+
+    queued: list = []
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: queued.append(job_id))
+    job = services.asset_create(owner=admin_user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108).job
+    client.force_login(admin_user)
+    jobs_url = reverse("admin:media_tasks_job_changelist")
+
+    client.post(jobs_url, {"action": "cancel", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.status == "cancelled" and job.error == f"Cancelled by {admin_user.username}."
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(jobs_url, {"action": "retry", "_selected_action": [job.pk]})
+    retried = Asset.objects.get(pk=job.asset_id).latest_job
+    assert retried.pk != job.pk and retried.status == "queued" and queued[-1] == retried.pk
+
+    assets_url = reverse("admin:media_tasks_asset_changelist")
+    client.post(assets_url, {"action": "reencode", "_selected_action": [job.asset_id]})
+    assert Job.objects.filter(asset_id=job.asset_id).count() == 2, "still processing: re-encode refused"
+
+    assert storage.exists(job.asset.original_key)
+    client.post(assets_url, {"action": "delete_selected", "_selected_action": [job.asset_id], "post": "yes"})
+    assert not Asset.objects.filter(pk=job.asset_id).exists()
+    assert not storage.exists(job.asset.original_key), "deleting in admin removes the stored files too"
