@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from . import services
-from .models import Asset, Job, Rendition, Worker
+from .models import Asset, Job, JobEvent, Rendition, Worker
 
 RENDITION_COLUMNS = (
     "kind",
@@ -81,8 +81,20 @@ class AssetAdmin(admin.ModelAdmin):
         return format_html("<pre>{}</pre>", json.dumps(obj.probe, indent=2, sort_keys=True))
 
 
+class JobEventInline(admin.TabularInline):
+    model = JobEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "type", "stage", "message", "worker_hostname")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
+    inlines = (JobEventInline,)
     list_display = ("id", "asset", "status", "progress", "attempts", "worker_hostname", "created_at")
     list_filter = ("status", "asset__kind", "created_at")
     search_fields = ("id", "correlation_id", "asset__original_filename", "asset__id")

@@ -81,6 +81,35 @@ class Job(models.Model):
         return self.status in self.FINAL_STATUSES
 
 
+class JobEvent(models.Model):
+    """One thing that happened to a job, in order: the history on the status page and in admin.
+
+    Written only through media_tasks.events.publish, which also hands each event to
+    the subscribers (the single internal event stream).
+    """
+
+    class Type(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        STAGE = "stage", "Stage started"
+        NOTE = "note", "Note"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=16, choices=Type.choices)
+    stage = models.CharField(max_length=16, blank=True)
+    message = models.TextField(blank=True)
+    worker_hostname = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()}: {self.message or self.stage}"
+
+
 class Rendition(models.Model):
     class Kind(models.TextChoices):
         MP4 = "mp4", "MP4"

@@ -49,6 +49,16 @@ def job_status(*, job: Job) -> dict[str, Any]:
         "is_final": job.is_final,
         "kind": job.asset.kind or None,
         "updated_at": job.updated_at.isoformat(),
+        "events": [
+            {
+                "at": e.created_at.isoformat(),
+                "type": e.type,
+                "stage": e.stage,
+                "message": e.message,
+                "worker": e.worker_hostname,
+            }
+            for e in job.events.all()
+        ],
         "renditions": [
             {
                 "kind": r.kind,

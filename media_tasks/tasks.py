@@ -143,6 +143,11 @@ def transcode_task(self: JobTask, job_id: str, encoder: str | None = None) -> No
         logger.warning(
             "job %s: %s failed on %s (%s); handing it to the CPU queue", job_id, chosen, self.request.hostname, exc
         )
+        services.job_note(
+            job_id=job_id,
+            message=f"{chosen} failed on this worker; the transcode moves to a CPU encoder.",
+            worker=self.request.hostname or "",
+        )
         cpu = settings.MEDIA_QUEUE_TRANSCODE_CPU
         raise self.replace(transcode_task.si(job_id, encoder=CPU_ENCODER).set(queue=cpu, routing_key=cpu)) from exc
 

@@ -13,6 +13,7 @@ from .jobs import (
     job_make_thumbnails,
     job_mark_failed,
     job_mark_internal_error,
+    job_note,
     job_probe,
     job_transcode,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "job_mark_enqueued",
     "job_mark_failed",
     "job_mark_internal_error",
+    "job_note",
     "job_probe",
     "job_resume",
     "job_transcode",

@@ -11,8 +11,8 @@ from typing import IO
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from .. import storage
-from ..models import Asset, Job
+from .. import events, storage
+from ..models import Asset, Job, JobEvent
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def asset_create(
             sha256=sha256,
         )
         job = Job.objects.create(asset=asset, correlation_id=correlation_id or uuid.uuid4().hex)
+        events.publish(job_id=job.id, type=JobEvent.Type.QUEUED, message="Uploaded; waiting for a worker.")
         transaction.on_commit(lambda: job_enqueue(job_id=job.id))
     logger.info("asset %s uploaded as job %s [%s]", asset.id, job.id, job.correlation_id)
     return UploadResult(job=job)
@@ -114,5 +115,6 @@ def asset_reprocess(*, asset_id: uuid.UUID | str) -> Job:
         raise ValueError("The asset is still being processed.")
     with transaction.atomic():
         job = Job.objects.create(asset=asset, correlation_id=uuid.uuid4().hex)
+        events.publish(job_id=job.id, type=JobEvent.Type.QUEUED, message="Queued again (retry or re-encode).")
         transaction.on_commit(lambda: job_enqueue(job_id=job.id))
     return job

@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import Job
-from .jobs import Status, job_mark_failed
+from .jobs import Status, job_mark_failed, job_note
 
 RUNNING_STATUSES = (Status.PROBING, Status.TRANSCODING, Status.THUMBNAILING, Status.PROCESSING, Status.FINALIZING)
 
@@ -50,11 +50,15 @@ def job_resume(*, job_id: uuid.UUID | str) -> bool:
             reason=f"Processing stopped responding {job.attempts} times; the job was given up.",
         )
     now = timezone.now()
-    return bool(
-        Job.objects.filter(pk=job_id, status=job.status).update(
-            attempts=F("attempts") + 1, heartbeat_at=now, updated_at=now
-        )
+    resumed = Job.objects.filter(pk=job_id, status=job.status).update(
+        attempts=F("attempts") + 1, heartbeat_at=now, updated_at=now
     )
+    if resumed:
+        job_note(
+            job_id=job_id,
+            message=f"The worker went silent during {job.get_status_display().lower()}; running that stage again.",
+        )
+    return bool(resumed)
 
 
 def workdirs_remove_stale(*, max_age_s: int) -> int:

@@ -16,8 +16,8 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from .. import storage
-from ..models import Asset, Job, Rendition
+from .. import events, storage
+from ..models import Asset, Job, JobEvent, Rendition
 from ..pipeline import images as image_ops
 from ..pipeline import thumbnails as thumbnail_ops
 from ..pipeline import video as video_ops
@@ -49,21 +49,28 @@ ENTERED_FROM = {
 
 
 def _job_advance(*, job_id: uuid.UUID | str, to: Status, worker: str) -> bool:
-    """Move the job into stage `to` if it is in an allowed state; False if it is not."""
-    allowed = (*ENTERED_FROM[to], to)
+    """Move the job into stage `to` if it is in an allowed state; False if it is not.
+
+    Entering from the previous stage is a start; entering from `to` itself is a
+    redelivery after a worker was lost, and the history says so.
+    """
     now = timezone.now()
-    updated = Job.objects.filter(pk=job_id, status__in=allowed).update(
-        status=to,
-        progress=PROGRESS_SPANS[to][0],
-        worker_hostname=worker[:255],
-        updated_at=now,
-    )
-    if updated and to == Status.PROBING:
+    changes = {"status": to, "progress": PROGRESS_SPANS[to][0], "worker_hostname": worker[:255], "updated_at": now}
+    again = False
+    updated = Job.objects.filter(pk=job_id, status__in=ENTERED_FROM[to]).update(**changes)
+    if not updated:
+        updated = Job.objects.filter(pk=job_id, status=to).update(**changes)
+        again = True
+    if not updated:
+        return False
+    if to == Status.PROBING:
         # Each start of the first stage is an attempt: the first delivery, a
         # redelivery after a lost worker, or a retry.
         Job.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)
         Job.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
-    return bool(updated)
+    message = f"{to.label} started again: the previous try was interrupted." if again else f"{to.label} started."
+    events.publish(job_id=job_id, type=JobEvent.Type.STAGE, stage=to, message=message, worker=worker)
+    return True
 
 
 def job_mark_failed(*, job_id: uuid.UUID | str, reason: str) -> bool:
@@ -75,6 +82,7 @@ def job_mark_failed(*, job_id: uuid.UUID | str, reason: str) -> bool:
     )
     if updated:
         logger.warning("job %s failed: %s", job_id, reason)
+        events.publish(job_id=job_id, type=JobEvent.Type.FAILED, message=reason)
     return bool(updated)
 
 
@@ -82,11 +90,19 @@ def job_cancel(*, job_id: uuid.UUID | str, reason: str = "Cancelled.") -> bool:
     """Cancel a job that has not ended. A running ffmpeg is stopped at its next progress
     report (within about a second): the reporter finds the job no longer in its stage."""
     now = timezone.now()
-    return bool(
+    cancelled = (
         Job.objects.filter(pk=job_id)
         .exclude(status__in=Job.FINAL_STATUSES)
         .update(status=Status.CANCELLED, error=reason, finished_at=now, updated_at=now)
     )
+    if cancelled:
+        events.publish(job_id=job_id, type=JobEvent.Type.CANCELLED, message=reason)
+    return bool(cancelled)
+
+
+def job_note(*, job_id: uuid.UUID | str, message: str, worker: str = "") -> None:
+    """Record something worth knowing in the job's history (a fallback, a resume)."""
+    events.publish(job_id=job_id, type=JobEvent.Type.NOTE, message=message, worker=worker)
 
 
 def job_mark_internal_error(*, job_id: uuid.UUID | str, stage: str) -> bool:
@@ -367,6 +383,7 @@ def job_finalize(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     if finished:
         # The fault tests count this line: exactly one per job, however many deliveries.
         logger.info("job %s succeeded", job_id)
+        events.publish(job_id=job_id, type=JobEvent.Type.SUCCEEDED, message="Ready.", worker=worker)
     return bool(finished)
 
 

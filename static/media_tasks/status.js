@@ -7,7 +7,25 @@
   const bar = document.getElementById("job-progress");
   const percent = document.getElementById("job-percent");
   const error = document.getElementById("job-error");
+  const history = document.getElementById("job-events");
   let delay = 1000;
+
+  function renderEvents(events) {
+    if (!history || events.length === history.children.length) return;
+    history.replaceChildren(...events.map((e) => {
+      const item = document.createElement("li");
+      const at = document.createElement("time");
+      at.textContent = new Date(e.at).toLocaleTimeString([], {hour12: false});
+      item.append(at, " " + e.message);
+      if (e.worker) {
+        const who = document.createElement("span");
+        who.className = "meta";
+        who.textContent = " (" + e.worker + ")";
+        item.append(who);
+      }
+      return item;
+    }));
+  }
 
   async function poll() {
     try {
@@ -18,6 +36,7 @@
         bar.value = s.progress;
         percent.textContent = s.progress + "%";
         if (s.error) { error.textContent = s.error; error.hidden = false; }
+        renderEvents(s.events || []);
         if (s.is_final) { window.location.reload(); return; }
         delay = 1000;
       } else {

@@ -87,6 +87,9 @@ def test_sigkill_during_transcodes_loses_nothing(
     )
     assert kills >= 10
     assert all(finished[str(j.id)] == 1 for j in jobs), finished
+    for job in jobs:  # the history tells of each interrupted try
+        if kills_per_job[str(job.id)]:
+            assert job.events.filter(message__contains="started again").exists(), job.id
     assert not list(Path(settings.MEDIA_WORK_DIR).glob("job-*")) or True  # swept at the next start
 
 

@@ -81,6 +81,7 @@ def test_gpu_failure_at_run_time_sends_the_work_back_to_the_cpu_queue(
     mp4 = job.asset.renditions.get(kind="mp4")
     assert (mp4.encoder, mp4.worker_hostname) == ("libx264", celery_worker.name)
     assert "handing it to the CPU queue" in gpu.log_tail(20000)
+    assert job.events.filter(type="note", message__startswith="h264_nvenc failed", worker_hostname=gpu.name).exists()
 
 
 def test_gpu_queue_nobody_consumes_spills_to_the_cpu_queue(celery_worker, alice_client, s3_storage, clip):

@@ -61,7 +61,9 @@ def test_json_upload_is_accepted_with_ids_and_status_url(alice_client, fs_storag
     assert body["correlation_id"] == job.correlation_id == "req-123"
     status = alice_client.get(body["status_url"], HTTP_ACCEPT="application/json")
     assert status.status_code == 200
-    assert status.json() | {"updated_at": None} == {
+    body_status = status.json()
+    assert [(e["type"], e["message"]) for e in body_status["events"]] == [("queued", "Uploaded; waiting for a worker.")]
+    assert body_status | {"updated_at": None, "events": None} == {
         "asset_id": body["asset_id"],
         "job_id": body["job_id"],
         "status": "queued",
@@ -71,6 +73,7 @@ def test_json_upload_is_accepted_with_ids_and_status_url(alice_client, fs_storag
         "is_final": False,
         "kind": None,
         "updated_at": None,
+        "events": None,
         "renditions": [],
     }
 
