@@ -8,6 +8,7 @@
   const percent = document.getElementById("job-percent");
   const error = document.getElementById("job-error");
   const history = document.getElementById("job-events");
+  const kind = document.getElementById("asset-kind");
   let delay = 1000;
 
   function renderEvents(events) {
@@ -37,6 +38,7 @@
         percent.textContent = s.progress + "%";
         if (s.error) { error.textContent = s.error; error.hidden = false; }
         renderEvents(s.events || []);
+        if (s.kind && kind) kind.textContent = s.kind.charAt(0).toUpperCase() + s.kind.slice(1);
         if (s.is_final) { window.location.reload(); return; }
         delay = 1000;
       } else {
