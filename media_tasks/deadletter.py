@@ -42,8 +42,8 @@ def death_reason(headers: dict[str, Any]) -> str:
     reason = headers.get("x-first-death-reason") or (deaths[0].get("reason") if deaths else "")
     if reason in ("delivery_limit", "rejected") or not reason:
         return (
-            f"Processing stopped the worker {settings.MEDIA_DELIVERY_LIMIT} times in a row, so this job was "
-            "given up. The file probably makes the encoder crash."
+            f"Processing stopped the worker more than {settings.MEDIA_DELIVERY_LIMIT} times in a row, so this job "
+            "was given up. The file probably makes the encoder crash."
         )
     return f"The job's message was dropped by the broker ({reason}, {count}×)."
 

@@ -14,6 +14,9 @@ os.environ.setdefault("MEDIA_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:10]}")
 os.environ.setdefault("MEDIA_DATA_DIR", tempfile.mkdtemp(prefix="mediaplatform-test-"))
 # Short, so the test of a GPU queue nobody consumes sees RabbitMQ move the job to the CPU queue.
 os.environ.setdefault("MEDIA_GPU_QUEUE_TTL_S", "5")
+# The chaos test kills workers at random: a message held by several killed workers in a
+# row must not hit the delivery limit by bad luck. The poison test reads the value.
+os.environ.setdefault("MEDIA_DELIVERY_LIMIT", "8")
 # The corpus and chaos tests upload dozens of files a minute; one test checks the limit itself.
 os.environ.setdefault("MEDIA_UPLOAD_RATE_PER_MINUTE", "1000")
 for name in ("S3_ENDPOINT_URL", "S3_BUCKET"):  # filesystem storage unless a test switches
