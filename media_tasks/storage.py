@@ -162,6 +162,10 @@ def delete_key(key: str) -> None:
     get_storage().delete(key)
 
 
+def size(key: str) -> int:
+    return get_storage().size(key)
+
+
 def exists(key: str) -> bool:
     return get_storage().exists(key)
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -141,6 +141,53 @@ def asset_file(request: HttpRequest, asset_id: uuid.UUID, name: str) -> HttpResp
     url = None if key.endswith(_PROXIED_SUFFIXES) else storage.presigned_url(key)
     if url:
         return redirect(url)
-    response = FileResponse(storage.open_file(key), content_type=storage.content_type_for(key))
+    response = _file_response(key, request.headers.get("Range", ""))
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _file_response(key: str, range_header: str) -> HttpResponse:
+    """Stream a stored file, honouring a single byte range so that <video> can seek.
+
+    S3 answers ranges itself (presigned redirect); this is the filesystem default's
+    path. Several ranges in one request are answered with the whole file, as RFC 9110
+    allows.
+    """
+    size = storage.size(key)
+    content_type = storage.content_type_for(key)
+    match = _RANGE.match(range_header.strip())
+    if not match or not any(match.groups()):
+        response = FileResponse(storage.open_file(key), content_type=content_type)
+        response["Accept-Ranges"] = "bytes"
+        return response
+    first, last = match.groups()
+    if first:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    else:  # "bytes=-N": the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    if start >= size or start > end:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    fileobj = storage.open_file(key)
+    fileobj.seek(start)
+    response = StreamingHttpResponse(_read_span(fileobj, end - start + 1), status=206, content_type=content_type)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _read_span(fileobj, length: int, chunk: int = 512 * 1024):
+    try:
+        while length > 0:
+            data = fileobj.read(min(chunk, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        fileobj.close()
