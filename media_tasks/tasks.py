@@ -10,6 +10,7 @@ import logging
 import uuid
 
 import botocore.exceptions
+import kombu.exceptions
 from celery import Task, chain, shared_task
 from celery.canvas import Signature
 from celery.exceptions import SoftTimeLimitExceeded
@@ -32,6 +33,7 @@ TRANSIENT_ERRORS = (
     TimeoutError,
     botocore.exceptions.ConnectionError,  # S3 calls made outside storage.py's transfers
     botocore.exceptions.HTTPClientError,
+    kombu.exceptions.OperationalError,  # a broker hiccup while publishing the next stage
     OperationalError,
     InterfaceError,
 )
