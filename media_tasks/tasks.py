@@ -22,6 +22,7 @@ from .models import Asset, Job
 from .pipeline.encoders import CPU_ENCODER
 from .pipeline.exceptions import HardwareEncoderError
 from .pipeline.probe import VIDEO
+from .services.jobs import ffmpeg_timeout_s
 from .worker import local_capabilities
 
 logger = logging.getLogger(__name__)
@@ -62,14 +63,15 @@ class JobTask(Task):
 
 
 def stage_time_limits(duration_s: float | None) -> dict[str, float]:
-    """Celery soft/hard limits for a stage over a source this long: 10× real time plus 15 minutes.
+    """Celery soft/hard limits for a stage over a source this long.
 
-    Above ffmpeg's own timeout, so they only catch a stage stuck outside ffmpeg.
-    RabbitMQ's consumer_timeout must exceed the hard limit for the longest source
-    allowed (MEDIA_MAX_DURATION_S), or the broker closes the channel of a long
-    transcode (README, "Never lose work, let nothing in"; deploy/rabbitmq.conf).
+    ffmpeg's own timeout plus 5 minutes for download, packaging and uploads, so the
+    soft limit only catches a stage stuck outside ffmpeg. RabbitMQ's consumer_timeout
+    must exceed the hard limit for the longest source allowed (MEDIA_MAX_DURATION_S),
+    or the broker closes the channel of a long transcode (README, "Never lose work,
+    let nothing in"; deploy/rabbitmq.conf).
     """
-    soft = 900 + 10 * (duration_s or 0)
+    soft = ffmpeg_timeout_s(duration_s) + 300
     return {"soft_time_limit": soft, "time_limit": soft + 120}
 
 

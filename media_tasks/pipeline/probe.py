@@ -176,6 +176,7 @@ def _probe_av(path: Path) -> MediaInfo:
     if duration is None or duration <= 0:
         raise UnsupportedMediaError("The video has no readable duration; it may be damaged or cut short.")
     rotation = _rotation(video)
+    frame_rate = _frame_rate(video)
     width, height = _display_size(coded_w, coded_h, video.get("sample_aspect_ratio"))
     if rotation in (90, 270):
         width, height = height, width
@@ -186,13 +187,13 @@ def _probe_av(path: Path) -> MediaInfo:
         height=height,
         duration=round(duration, 3),
         rotation=rotation,
-        frame_rate=_frame_rate(video),
+        frame_rate=frame_rate,
         video_codec=video.get("codec_name"),
         audio_codec=audio.get("codec_name") if audio else None,
         has_audio=audio is not None,
         video_stream_index=int(video["index"]),
         audio_stream_index=int(audio["index"]) if audio else None,
-        frames=int(video.get("nb_frames") or 0) or max(1, round(duration * (_frame_rate(video) or 1))),
+        frames=int(video.get("nb_frames") or 0) or max(1, round(duration * (frame_rate or 1))),
     )
 
 

@@ -248,9 +248,9 @@ def job_transcode(
             workdir / "renditions",
             settings=video_ops.EncodeSettings(preset=settings.MEDIA_X264_PRESET, encoder=encoder, hw_decode=hw_decode),
             on_progress=_progress_reporter(job_id, Status.TRANSCODING),
-            timeout=_encode_timeout(info),
+            timeout=ffmpeg_timeout_s(info.duration),
         )
-        hls = video_ops.package_hls(videos, workdir / "hls", timeout=_encode_timeout(info))
+        hls = video_ops.package_hls(videos, workdir / "hls", timeout=ffmpeg_timeout_s(info.duration))
         # Upload everything first and record afterwards: a row never points at a
         # file that is missing or half written.
         for v in videos:
@@ -392,6 +392,11 @@ def _require_kind(asset: Asset, kind: str) -> None:
         raise UnsupportedMediaError(f"Expected {kind} content, found {asset.kind or 'nothing usable'}.")
 
 
-def _encode_timeout(info: MediaInfo) -> float:
-    # Generous: 20× real time plus ten minutes, so only a stuck ffmpeg hits it.
-    return 600 + 20 * (info.duration or 0)
+def ffmpeg_timeout_s(duration_s: float | None) -> float:
+    """How long one ffmpeg run over a source this long may take: 10× real time plus 10 minutes.
+
+    Generous (the ladder runs at about 1.6× real time on 2 cores), so only a stuck
+    ffmpeg hits it. The Celery stage limits (tasks.stage_time_limits) are built on
+    this number, so ffmpeg's own timeout always comes first.
+    """
+    return 600 + 10 * (duration_s or 0)
