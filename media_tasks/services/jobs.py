@@ -253,15 +253,16 @@ def job_transcode(
         hls = video_ops.package_hls(videos, workdir / "hls", timeout=ffmpeg_timeout_s(info.duration))
         # Upload everything first and record afterwards: a row never points at a
         # file that is missing or half written.
+        keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
         for v in videos:
-            storage.upload_file(v.path, storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4"))
+            storage.upload_file(v.path, keys[v.name])
         storage.upload_tree(hls.directory, storage.HLS, asset.id)
         for v in videos:
             _record(
                 job,
                 Rendition.Kind.MP4,
                 v.name,
-                storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4"),
+                keys[v.name],
                 width=v.width,
                 height=v.height,
                 bitrate=v.bitrate,
@@ -345,14 +346,15 @@ def job_make_image_variants(*, job_id: uuid.UUID | str, worker: str = "") -> boo
         variants = image_ops.make_image_variants(
             source, workdir / "images", settings.MEDIA_IMAGE_WIDTHS, max_pixels=settings.MEDIA_MAX_PIXELS
         )
+        keys = {v.name: storage.asset_key(storage.IMAGES, asset.id, v.name) for v in variants}
         for variant in variants:
-            storage.upload_file(variant.path, storage.asset_key(storage.IMAGES, asset.id, variant.name))
+            storage.upload_file(variant.path, keys[variant.name])
         for variant in variants:
             _record(
                 job,
                 Rendition.Kind.IMAGE,
                 variant.name,
-                storage.asset_key(storage.IMAGES, asset.id, variant.name),
+                keys[variant.name],
                 width=variant.width,
                 height=variant.height,
                 size_bytes=variant.size_bytes,
