@@ -8,9 +8,13 @@ run: setup  ## set everything up, start web + worker + Flower, print the URLs
 	VENV=$(VENV) scripts/run.sh
 
 test: setup  ## lint and run the whole test suite
+	WITH_BROWSER=1 scripts/ensure-system.sh
 	VENV=$(VENV) scripts/test.sh
 
-setup: system $(VENV)/.installed
+setup: system $(VENV)/.installed static/vendor
+
+static/vendor: package.json package-lock.json scripts/vendor-static.sh
+	scripts/vendor-static.sh
 
 system:
 	scripts/ensure-system.sh
@@ -32,4 +36,4 @@ format:
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache node_modules static/vendor

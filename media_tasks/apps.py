@@ -13,3 +13,8 @@ class MediaTasksConfig(AppConfig):
         # Pillow refuses images past twice this (DecompressionBombError) in every
         # process, whatever code path opens them.
         Image.MAX_IMAGE_PIXELS = settings.MEDIA_MAX_PIXELS
+
+        from . import events
+        from .services.webhooks import webhook_on_event
+
+        events.subscribe(webhook_on_event)

@@ -1,7 +1,8 @@
 """The one internal event stream of jobs: publish() records a JobEvent and tells the subscribers.
 
-The status page and admin read the recorded events; webhooks and metrics are meant
-to subscribe here rather than hook into the services themselves (publish-subscribe).
+The status page and admin read the recorded events; webhooks subscribe here (see
+MediaTasksConfig.ready) and metrics read the recorded stream, rather than each
+hooking into the services themselves (publish-subscribe).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+
+from django.utils import timezone
 
 from .models import JobEvent
 
@@ -30,10 +33,15 @@ def unsubscribe(subscriber: Subscriber) -> None:
         _subscribers.remove(subscriber)
 
 
-def publish(*, job_id: uuid.UUID | str, type: str, stage: str = "", message: str = "", worker: str = "") -> JobEvent:
-    event = JobEvent.objects.create(
-        job_id=job_id, type=type, stage=stage, message=message[:2000], worker_hostname=worker[:255]
-    )
+def publish(
+    *, job_id: uuid.UUID | str, type: str, stage: str = "", message: str = "", worker: str = "", record: bool = True
+) -> JobEvent:
+    """Record the event in the job's history (unless `record` is False: progress ticks) and hand it on."""
+    event = JobEvent(job_id=job_id, type=type, stage=stage, message=message[:2000], worker_hostname=worker[:255])
+    if record:
+        event.save()
+    else:
+        event.created_at = timezone.now()
     for subscriber in list(_subscribers):
         try:
             subscriber(event)

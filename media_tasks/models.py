@@ -95,7 +95,11 @@ class JobEvent(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # Published to subscribers (webhooks) but not stored: the Job row holds the percent.
+        PROGRESS = "progress", "Progress"
 
+    # The id webhook receivers see ("evt_<hex>"), to tell a redelivery from a new event.
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=16, choices=Type.choices)
     stage = models.CharField(max_length=16, blank=True)
@@ -131,6 +135,8 @@ class Rendition(models.Model):
     # Who made it and with what: "libx264", "h264_nvenc", ... (empty for stills).
     encoder = models.CharField(max_length=32, blank=True)
     worker_hostname = models.CharField(max_length=255, blank=True)
+    # SSIM against the source scaled to this size (1.0 = identical), when measured.
+    ssim = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -162,3 +168,133 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+
+class Upload(models.Model):
+    """A direct upload in progress: a multipart upload to S3 (or to our own part store on the
+    filesystem backend) that becomes an Asset, with this id, once it is completed.
+
+    The server chooses the key; the browser or API client only ever gets URLs for
+    its parts, signed for a few minutes, and only while it owns the upload.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Uploading"
+        COMPLETED = "completed", "Completed"
+        ABORTED = "aborted", "Aborted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads")
+    filename = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(help_text="as declared by the client; checked on completion")
+    storage_key = models.CharField(max_length=512)
+    # S3's UploadId; empty on the filesystem backend.
+    s3_upload_id = models.CharField(max_length=1024, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    correlation_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a SHA-256 of the secret is stored: it is shown once, at creation."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    # The first characters of the token, to tell tokens apart in lists (not secret enough to matter).
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create request that carried an Idempotency-Key, replayed on retries."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # The operation and a hash of its input: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="unique_idempotency_key_per_owner")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class WebhookEndpoint(models.Model):
+    """Where a user wants to be told about their jobs (the callback pattern)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    # Signs every delivery (HMAC-SHA256); shown to its owner so they can verify.
+    secret = models.CharField(max_length=64)
+    # Event types ("job.succeeded", ...); empty means all of them.
+    events = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint, and how sending it went (every attempt is logged)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Delivered"
+        FAILED = "failed", "Gave up"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=64, db_index=True)
+    event_type = models.CharField(max_length=32)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint}"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.status_code or self.error}"

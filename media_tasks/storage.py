@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -235,3 +236,97 @@ def _delete_tree(storage: Storage, path: str) -> int:
     for folder in folders:
         count += _delete_tree(storage, f"{path}/{folder}")
     return count
+
+
+# --- Direct multipart uploads ---------------------------------------------------
+# S3: the browser PUTs each part to a presigned URL; the server starts, lists,
+# completes and aborts the upload with boto3. Filesystem: the same protocol, with the
+# parts PUT to our own endpoint and kept as files until they are joined.
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    size: int
+    etag: str
+
+
+def multipart_supported() -> bool:
+    """Whether browsers upload straight to the storage (S3) rather than through us."""
+    return _s3(get_storage())
+
+
+def _client(public: bool = False):
+    storage = get_storage()
+    if public and "public" in settings.STORAGES:
+        storage = storages["public"]
+    return storage.connection.meta.client, storage.bucket_name
+
+
+def multipart_start(key: str) -> str:
+    client, bucket = _client()
+    with _transient_as_unavailable(f"starting an upload to {key}"):
+        return client.create_multipart_upload(Bucket=bucket, Key=key, ContentType="application/octet-stream")[
+            "UploadId"
+        ]
+
+
+def multipart_part_url(key: str, upload_id: str, part_number: int, expires_s: int) -> str:
+    # Signed for the host browsers reach (S3_PUBLIC_ENDPOINT_URL); signing is local.
+    client, bucket = _client(public=True)
+    return client.generate_presigned_url(
+        "upload_part",
+        Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+        ExpiresIn=expires_s,
+    )
+
+
+def multipart_parts(key: str, upload_id: str) -> list[UploadedPart]:
+    client, bucket = _client()
+    parts = []
+    with _transient_as_unavailable(f"listing the parts of {key}"):
+        for page in client.get_paginator("list_parts").paginate(Bucket=bucket, Key=key, UploadId=upload_id):
+            parts += [UploadedPart(p["PartNumber"], p["Size"], p["ETag"]) for p in page.get("Parts", [])]
+    return parts
+
+
+def multipart_complete(key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+    client, bucket = _client()
+    with _transient_as_unavailable(f"completing the upload of {key}"):
+        client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+        )
+
+
+def multipart_abort(key: str, upload_id: str) -> None:
+    client, bucket = _client()
+    with _transient_as_unavailable(f"aborting the upload of {key}"):
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+
+def bucket_cors_ensure(origins: list[str]) -> None:
+    """Let pages on `origins` PUT parts and read them back (ETag) and fetch HLS segments.
+
+    Browsers need this for direct uploads and hls.js; MinIO allows every origin by
+    default, AWS S3 and others need the rule. https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html
+    """
+    if not _s3(get_storage()) or not origins:
+        return
+    client, bucket = _client()
+    client.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": origins,
+                    "AllowedMethods": ["GET", "HEAD", "PUT"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag", "Content-Length", "Content-Range"],
+                    "MaxAgeSeconds": 3600,
+                }
+            ]
+        },
+    )

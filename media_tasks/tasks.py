@@ -199,3 +199,19 @@ def jobs_rescue_task() -> None:
 @shared_task(name="media_tasks.uploads_abort_incomplete")
 def uploads_abort_incomplete_task() -> None:
     storage.abort_incomplete_uploads(older_than_s=settings.MEDIA_MULTIPART_MAX_AGE_S)
+
+
+@shared_task(
+    bind=True,
+    name="media_tasks.webhook_deliver",
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    max_retries=None,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def webhook_deliver_task(self: Task, delivery_id: str) -> None:
+    """One attempt; the next one is scheduled with the service's backoff (a countdown on RabbitMQ)."""
+    outcome = services.webhook_deliver(delivery_id=delivery_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)

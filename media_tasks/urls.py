@@ -7,5 +7,9 @@ urlpatterns = [
     path("assets/", views.asset_list, name="asset_list"),
     path("assets/<uuid:asset_id>/", views.asset_detail, name="asset_detail"),
     path("assets/<uuid:asset_id>/status/", views.asset_status, name="asset_status"),
+    path("assets/<uuid:asset_id>/retry/", views.asset_retry, name="asset_retry"),
+    path("assets/<uuid:asset_id>/cancel/", views.asset_cancel, name="asset_cancel"),
     path("assets/<uuid:asset_id>/files/<path:name>", views.asset_file, name="asset_file"),
+    path("files/<str:token>", views.file_signed, name="file_signed"),
+    path("settings/tokens/", views.token_list, name="token_list"),
 ]

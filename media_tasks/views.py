@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from functools import wraps
@@ -10,13 +11,23 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.core import signing
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import selectors, services, storage
 from .forms import UploadForm
+from .models import Asset, Job, Rendition
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Small text files are served through Django even with S3, so that the relative
@@ -54,9 +65,7 @@ def asset_upload(request: HttpRequest) -> HttpResponse:
         if wants_json:
             response = JsonResponse({"error": {"code": "rate_limited", "message": message}}, status=429)
         else:
-            response = render(
-                request, "media_tasks/asset_upload.html", {"form": UploadForm(), "error": message}, status=429
-            )
+            response = _upload_page(request, UploadForm(), status=429, error=message)
         response["Retry-After"] = "60"
         return response
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
@@ -93,29 +102,111 @@ def asset_upload(request: HttpRequest) -> HttpResponse:
                 {"error": {"code": "invalid", "message": "The upload was refused.", "fields": form.errors}},
                 status=400,
             )
-        return render(request, "media_tasks/asset_upload.html", {"form": form}, status=400)
-    return render(request, "media_tasks/asset_upload.html", {"form": form})
+        return _upload_page(request, form, status=400)
+    return _upload_page(request, form)
+
+
+def _upload_page(request: HttpRequest, form: UploadForm, status: int = 200, error: str = "") -> HttpResponse:
+    context = {
+        "form": form,
+        "error": error,
+        "max_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
+        "direct": storage.multipart_supported(),
+    }
+    return render(request, "media_tasks/asset_upload.html", context, status=status)
 
 
 @login_required
 @require_GET
 def asset_list(request: HttpRequest) -> HttpResponse:
-    assets = selectors.asset_list_for(user=request.user)
-    return render(request, "media_tasks/asset_list.html", {"assets": assets})
+    if request.GET.get("fragment") == "rows":
+        return _unchanged_or(
+            request,
+            selectors.asset_list_etag(user=request.user),
+            lambda: render(request, "media_tasks/_asset_rows.html", _list_context(request)),
+        )
+    return render(request, "media_tasks/asset_list.html", _list_context(request))
+
+
+def _list_context(request: HttpRequest) -> dict:
+    assets = list(selectors.asset_list_for(user=request.user)[:200])
+    return {"assets": assets, "any_running": any(a.job_status not in Job.FINAL_STATUSES for a in assets)}
 
 
 @login_required
 @require_GET
 def asset_detail(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    if request.GET.get("fragment") == "live":
+        # htmx asks every second while the job runs: an unchanged job costs two small
+        # queries and a 304, no rendering.
+        return _unchanged_or(
+            request,
+            selectors.asset_live_etag(asset=asset),
+            lambda: render(request, "media_tasks/_asset_live.html", _detail_context(asset)),
+        )
+    return render(request, "media_tasks/asset_detail.html", _detail_context(asset))
+
+
+def _detail_context(asset: Asset) -> dict:
     job = asset.latest_job
-    context = {
+    renditions = selectors.asset_renditions(asset=asset)
+    return {
         "asset": asset,
         "job": job,
-        "status": selectors.job_status(job=job) if job else None,
-        "renditions": selectors.asset_renditions(asset=asset),
+        "timeline": selectors.job_timeline(job=job) if job else [],
+        "eta": selectors.job_eta_s(job=job) if job and not job.is_final else None,
+        "planned": selectors.asset_planned_renditions(asset=asset, job=job) if job else [],
+        "renditions": renditions,
+        "srcsets": selectors.image_srcsets(renditions[Rendition.Kind.IMAGE]),
     }
-    return render(request, "media_tasks/asset_detail.html", context)
+
+
+def _unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
+    tag = f'W/"{hashlib.sha256(etag.encode()).hexdigest()[:32]}"'
+    response = HttpResponseNotModified() if request.headers.get("If-None-Match") == tag else render_page()
+    response["ETag"] = tag
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@login_required
+@require_POST
+def asset_retry(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    latest = asset.latest_job
+    if latest is None or latest.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        messages.info(request, "Only a failed or cancelled job can be retried.")
+    else:
+        services.asset_reprocess(asset_id=asset.id)
+        messages.info(request, "Queued again.")
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+@login_required
+@require_POST
+def asset_cancel(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    latest = asset.latest_job
+    if latest is not None and services.job_cancel(job_id=latest.id, reason="Cancelled by its owner."):
+        messages.info(request, "Cancelled.")
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+@require_GET
+def file_signed(request: HttpRequest, token: str) -> HttpResponse:
+    """A download link made by selectors.download_url: valid for minutes, for whoever holds it."""
+    try:
+        asset_id, name = selectors.download_unsign(token)
+        asset = Asset.objects.get(pk=asset_id)
+        key = selectors.asset_file_key(asset=asset, name=name)
+    except (signing.BadSignature, Asset.DoesNotExist, ValueError, KeyError) as exc:
+        raise Http404 from exc
+    if not storage.exists(key):
+        raise Http404
+    response = _file_response(key, request.headers.get("Range", ""))
+    response["Content-Disposition"] = f'attachment; filename="{asset.id}-{name.rsplit("/", 1)[-1]}"'
+    return response
 
 
 @_login_required
@@ -191,3 +282,18 @@ def _read_span(fileobj, length: int, chunk: int = 512 * 1024):
             yield data
     finally:
         fileobj.close()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_list(request: HttpRequest) -> HttpResponse:
+    """API tokens of the signed-in user: create one (its secret is shown once), revoke one."""
+    created = None
+    if request.method == "POST":
+        if revoke := request.POST.get("revoke"):
+            if revoke.isdigit() and services.api_token_revoke(owner=request.user, token_id=int(revoke)):
+                messages.info(request, "Token revoked.")
+            return redirect("token_list")
+        created = services.api_token_create(owner=request.user, name=request.POST.get("name", ""))
+    tokens = request.user.api_tokens.all()
+    return render(request, "media_tasks/token_list.html", {"tokens": tokens, "created": created})

@@ -32,6 +32,23 @@ def _worker_heartbeat(**kwargs) -> None:
     on_heartbeat()
 
 
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _log_correlation_id(logger, **kwargs) -> None:
+    """Worker log lines carry the correlation id of the job being worked on."""
+    from media_tasks.correlation import CorrelationIdFilter
+
+    for handler in logger.handlers:
+        handler.addFilter(CorrelationIdFilter())
+
+
+@signals.task_prerun.connect
+def _bind_correlation_id(task_id=None, task=None, args=(), kwargs=None, **extra) -> None:
+    from media_tasks.correlation import bind_for_task
+
+    bind_for_task(kwargs or {}, tuple(args or ()))
+
+
 @signals.worker_shutdown.connect
 def _worker_shutdown(**kwargs) -> None:
     from media_tasks.worker import on_worker_shutdown

@@ -67,11 +67,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",
     "media_tasks",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "media_tasks.correlation.CorrelationIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -229,6 +231,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One message at a time per process: a long encode must not sit on reserved work.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = False
+# The job's correlation id in every worker log line (filter added in mediaplatform/celery.py).
+CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] [%(correlation_id)s] %(message)s"
+CELERY_WORKER_TASK_LOG_FORMAT = (
+    "[%(asctime)s: %(levelname)s/%(processName)s] [%(correlation_id)s] %(task_name)s[%(task_id)s]: %(message)s"
+)
 CELERY_WORKER_SEND_TASK_EVENTS = True  # for Flower
 CELERY_TASK_SEND_SENT_EVENT = True
 
@@ -308,6 +315,17 @@ MEDIA_JOB_HEARTBEAT_S = env_int("MEDIA_JOB_HEARTBEAT_S", 20)
 MEDIA_JOB_STALL_S = env_int("MEDIA_JOB_STALL_S", 600)
 MEDIA_JOB_MAX_ATTEMPTS = env_int("MEDIA_JOB_MAX_ATTEMPTS", 5)
 # S3 multipart uploads (interrupted uploads) older than this are aborted.
+# Webhooks. Private, loopback and link-local targets are refused (SSRF) unless allowed,
+# for local development and tests only.
+MEDIA_WEBHOOK_ALLOW_PRIVATE = env_bool("MEDIA_WEBHOOK_ALLOW_PRIVATE", False)
+MEDIA_WEBHOOK_MAX_ATTEMPTS = env_int("MEDIA_WEBHOOK_MAX_ATTEMPTS", 8)
+MEDIA_WEBHOOK_BACKOFF_BASE_S = float(env("MEDIA_WEBHOOK_BACKOFF_BASE_S", "10"))
+MEDIA_WEBHOOK_BACKOFF_MAX_S = float(env("MEDIA_WEBHOOK_BACKOFF_MAX_S", "3600"))
+MEDIA_WEBHOOK_CONNECT_TIMEOUT_S = float(env("MEDIA_WEBHOOK_CONNECT_TIMEOUT_S", "3"))
+MEDIA_WEBHOOK_READ_TIMEOUT_S = float(env("MEDIA_WEBHOOK_READ_TIMEOUT_S", "10"))
+# Origins whose pages may upload straight to the bucket and play from it (bucket CORS,
+# set by `manage.py storage_setup`).
+MEDIA_CORS_ORIGINS = env_list("MEDIA_CORS_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 MEDIA_MULTIPART_MAX_AGE_S = env_int("MEDIA_MULTIPART_MAX_AGE_S", 86400)
 # Worker temp directories untouched this long are leftovers of a killed worker.
 MEDIA_WORKDIR_MAX_AGE_S = env_int("MEDIA_WORKDIR_MAX_AGE_S", 6 * 3600)
@@ -328,8 +346,9 @@ FLOWER_URL = env("FLOWER_URL", "http://127.0.0.1:5555/")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"correlation_id": {"()": "media_tasks.correlation.CorrelationIdFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["correlation_id"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
 }

@@ -11,6 +11,10 @@ missing=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 { command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || missing+=(ffmpeg)
 { command -v rabbitmq-server || [ -x /usr/sbin/rabbitmq-server ]; } >/dev/null 2>&1 || missing+=(rabbitmq-server)
+# npm vendors the browser libraries into static/vendor (scripts/vendor-static.sh).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# The test suite drives Debian's Chromium with Playwright (it cannot download its own browser).
+if [ "${WITH_BROWSER:-0}" = 1 ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -qq

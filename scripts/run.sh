@@ -18,6 +18,7 @@ export PATH="$PWD/$VENV/bin:$PATH"  # the Procfile names gunicorn and celery
 
 "$VENV/bin/python" manage.py migrate --noinput
 "$VENV/bin/python" manage.py collectstatic --noinput -v 0
+"$VENV/bin/python" manage.py storage_setup
 "$VENV/bin/python" manage.py ensure_admin
 
 "$VENV/bin/honcho" start -f Procfile &

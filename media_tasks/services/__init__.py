@@ -5,7 +5,9 @@ models (HackSoft's "services write, selectors read"). One module per entity or c
 """
 
 from .assets import UploadResult, asset_create, asset_delete, asset_reprocess
+from .errors import ServiceError
 from .housekeeping import job_mark_enqueued, job_resume, jobs_needing_rescue, workdirs_remove_stale
+from .idempotency import idempotent
 from .jobs import (
     job_cancel,
     job_finalize,
@@ -17,13 +19,20 @@ from .jobs import (
     job_probe,
     job_transcode,
 )
+from .tokens import api_token_authenticate, api_token_create, api_token_revoke
+from .webhooks import webhook_deliver, webhook_endpoint_create, webhook_endpoint_delete, webhook_redeliver
 from .workers import worker_heartbeat, worker_prune, worker_register, worker_unregister
 
 __all__ = [
+    "ServiceError",
     "UploadResult",
+    "api_token_authenticate",
+    "api_token_create",
+    "api_token_revoke",
     "asset_create",
     "asset_delete",
     "asset_reprocess",
+    "idempotent",
     "job_cancel",
     "job_finalize",
     "job_make_image_variants",
@@ -36,6 +45,10 @@ __all__ = [
     "job_resume",
     "job_transcode",
     "jobs_needing_rescue",
+    "webhook_deliver",
+    "webhook_endpoint_create",
+    "webhook_endpoint_delete",
+    "webhook_redeliver",
     "workdirs_remove_stale",
     "worker_heartbeat",
     "worker_prune",

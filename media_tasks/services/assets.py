@@ -36,14 +36,10 @@ def asset_create(
 ) -> UploadResult:
     """Store an upload and queue its processing.
 
-    The file is streamed to storage chunk by chunk. The job is enqueued only once
-    the transaction has committed, so a worker never looks for a row that is not
-    there yet. The same bytes uploaded again by the same owner are recognised by
+    The file is streamed to storage chunk by chunk. The same bytes uploaded again by the same owner are recognised by
     their SHA-256 and answered with the earlier asset, unless that one failed or
     was cancelled (then a new try is what the user wants).
     """
-    from ..tasks import job_enqueue  # tasks import services; import here to break the cycle
-
     digest = hashlib.sha256()
     fileobj.seek(0)
     for chunk in iter(lambda: fileobj.read(_CHUNK), b""):
@@ -56,12 +52,40 @@ def asset_create(
     key = storage.original_key(asset_id)
     fileobj.seek(0)
     storage.save_stream(key, fileobj)
+    job = asset_register(
+        asset_id=asset_id,
+        owner=owner,
+        key=key,
+        filename=filename,
+        size_bytes=size_bytes,
+        sha256=sha256,
+        correlation_id=correlation_id,
+    )
+    return UploadResult(job=job)
+
+
+def asset_register(
+    *,
+    asset_id: uuid.UUID,
+    owner: AbstractBaseUser,
+    key: str,
+    filename: str,
+    size_bytes: int,
+    sha256: str,
+    correlation_id: str | None,
+) -> Job:
+    """Create the asset for a stored original and its job; the job is queued once this commits.
+
+    Queued only after the commit, so a worker never looks for a row that is not there yet.
+    """
+    from ..tasks import job_enqueue  # tasks import services; import here to break the cycle
+
     with transaction.atomic():
         asset = Asset.objects.create(
             id=asset_id,
             owner=owner,
             original_key=key,
-            original_filename=_display_name(filename),
+            original_filename=display_name(filename),
             size_bytes=size_bytes,
             sha256=sha256,
         )
@@ -69,7 +93,7 @@ def asset_create(
         events.publish(job_id=job.id, type=JobEvent.Type.QUEUED, message="Uploaded; waiting for a worker.")
         transaction.on_commit(lambda: job_enqueue(job_id=job.id))
     logger.info("asset %s uploaded as job %s [%s]", asset.id, job.id, job.correlation_id)
-    return UploadResult(job=job)
+    return job
 
 
 def _earlier_upload(*, owner: AbstractBaseUser, sha256: str) -> Job | None:
@@ -80,7 +104,7 @@ def _earlier_upload(*, owner: AbstractBaseUser, sha256: str) -> Job | None:
     return None
 
 
-def _display_name(filename: str) -> str:
+def display_name(filename: str) -> str:
     # Kept for display only; still, no path parts and no control characters.
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()

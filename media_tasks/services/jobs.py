@@ -117,11 +117,18 @@ def _progress_reporter(job_id: uuid.UUID | str, status: Status) -> Callable[[flo
     """A callback for the pipeline that writes percent done, and stops the work if the job ended."""
     start, end = PROGRESS_SPANS[status]
 
+    last_step = [start // 10]
+
     def report(fraction: float) -> None:
         percent = int(start + (end - start) * max(0.0, min(1.0, fraction)))
         still_running = Job.objects.filter(pk=job_id, status=status).update(progress=percent, updated_at=timezone.now())
         if not still_running:
             raise ProcessingCancelled("The job was stopped.")
+        if percent // 10 > last_step[0]:  # subscribers hear of every 10 %, not every tick
+            last_step[0] = percent // 10
+            events.publish(
+                job_id=job_id, type=JobEvent.Type.PROGRESS, stage=status, message=f"{percent}%", record=False
+            )
 
     return report
 

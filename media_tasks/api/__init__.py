@@ -1,0 +1,91 @@
+"""The JSON API, /api/v1/ (django-ninja: typed endpoints, OpenAPI schema at /api/v1/openapi.json,
+docs at /api/v1/docs). Thin like the views: validate, call a service or selector, respond.
+
+Authentication: `Authorization: Bearer <token>` (personal tokens, see services.tokens)
+or the browser session with its CSRF token, which is how the upload page uses the same
+upload endpoints as API clients.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import HttpBearer, django_auth
+
+from .. import services
+from ..services.errors import ServiceError
+from ..storage import StorageUnavailable
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        user = services.api_token_authenticate(plaintext=token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="Media platform API",
+    version="1",
+    description="Upload videos and images, follow their processing, fetch renditions, get webhooks.",
+    urls_namespace="api-1",
+    auth=[TokenAuth(), django_auth],
+)
+
+
+def error(request: HttpRequest, status: int, code: str, message: str, **extra) -> HttpResponse:
+    return api.create_response(request, {"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+@api.exception_handler(ServiceError)
+def _service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    response = error(request, exc.status, exc.code, exc.message, field=exc.field)
+    if exc.status == 429:
+        response["Retry-After"] = "60"
+    return response
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    fields = [{"field": _field_name(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors]
+    return error(request, 422, "validation_error", "Some fields are missing or wrong.", fields=fields)
+
+
+def _field_name(loc) -> str:
+    """("body", "payload", "size") → "size"; ("query", "status") → "status"."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "form", "file"):
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] in ("payload", "filters"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error(request, 404, "not_found", "No such object.")
+
+
+api.exception_handler(ObjectDoesNotExist)(_not_found)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error(request, 401, "not_authenticated", "Send a valid API token (Authorization: Bearer …) or sign in.")
+
+
+@api.exception_handler(StorageUnavailable)
+def _storage_unavailable(request: HttpRequest, exc: StorageUnavailable) -> HttpResponse:
+    response = error(request, 503, "storage_unavailable", "Storage is not reachable right now; try again shortly.")
+    response["Retry-After"] = "30"
+    return response
+
+
+from . import assets, uploads, webhooks  # noqa: E402  (routers use `api` and `error`)
+
+api.add_router("/uploads", uploads.router)
+api.add_router("/assets", assets.router)
+api.add_router("/webhooks", webhooks.router)

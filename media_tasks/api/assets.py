@@ -1,0 +1,158 @@
+"""Assets: create from a small file, list, retrieve, delete, retry, cancel, re-encode."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpRequest
+from django.urls import reverse
+from ninja import Status, File, Header, Query, Router, Schema
+from ninja.files import UploadedFile
+from ninja.pagination import PageNumberPagination, paginate
+
+from .. import correlation, selectors, services
+from ..forms import UploadForm
+from ..models import Asset, Job
+from ..services.errors import ServiceError
+from ..services.uploads import upload_check_allowed
+from .schemas import Accepted, AssetOut, AssetSummary, Error, JobOut
+from .uploads import ERRORS, accepted
+
+router = Router(tags=["assets"])
+
+
+class AssetFilter(Schema):
+    status: Job.Status | None = None
+    kind: Asset.Kind | None = None
+
+
+def _url(request: HttpRequest, asset_id: uuid.UUID) -> str:
+    return request.build_absolute_uri(reverse("api-1:asset_get", args=[asset_id]))
+
+
+def _summary(request: HttpRequest, asset: Asset, job: Job | None) -> dict:
+    return {
+        "id": asset.id,
+        "filename": asset.original_filename,
+        "kind": asset.kind or None,
+        "size_bytes": asset.size_bytes,
+        "created_at": asset.created_at,
+        "status": job.status if job else None,
+        "progress": job.progress if job else 0,
+        "url": _url(request, asset.id),
+    }
+
+
+@router.post(
+    "",
+    response={200: Accepted, 202: Accepted, **ERRORS},
+    url_name="asset_create",
+    summary="Upload a small file in one request",
+)
+def asset_create(request: HttpRequest, file: File[UploadedFile], idempotency_key: str | None = Header(None)):
+    """202 with the asset, its job and its status URL; 200 if the same bytes were uploaded before.
+    Files larger than a few hundred MB should use the direct upload endpoints instead."""
+    upload_check_allowed(owner=request.user, size_bytes=file.size or 0)
+    form = UploadForm(files={"file": file})
+    if not form.is_valid():
+        raise ServiceError(form.errors["file"][0], field="file")
+
+    def run() -> tuple[int, dict]:
+        result = services.asset_create(
+            owner=request.user,
+            fileobj=file,
+            filename=file.name or "upload",
+            size_bytes=file.size,
+            correlation_id=correlation.get(),
+        )
+        return (200 if result.duplicate else 202), accepted(request, result)
+
+    return Status(
+        *services.idempotent(
+            owner=request.user,
+            key=idempotency_key,
+            operation="asset_create",
+            request_data={"name": file.name, "size": file.size},
+            run=run,
+        )
+    )
+
+
+@router.get("", response=list[AssetSummary], url_name="asset_list")
+@paginate(PageNumberPagination, page_size=20)
+def asset_list(request: HttpRequest, filters: Query[AssetFilter]):
+    assets = selectors.asset_list_for(user=request.user, status=filters.status, kind=filters.kind)
+    return [{**_summary(request, a, None), "status": a.job_status, "progress": a.job_progress or 0} for a in assets]
+
+
+@router.get("/{uuid:asset_id}", response={200: AssetOut, **ERRORS}, url_name="asset_get")
+def asset_get(request: HttpRequest, asset_id: uuid.UUID):
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    job = asset.latest_job
+    renditions = [
+        {
+            "kind": r.kind,
+            "profile": r.profile,
+            "width": r.width,
+            "height": r.height,
+            "bitrate": r.bitrate,
+            "size_bytes": r.size_bytes,
+            "codec": r.codec,
+            "encoder": r.encoder,
+            "ssim": r.ssim,
+            "url": request.build_absolute_uri(selectors.download_url(asset=asset, key=r.storage_key)),
+        }
+        for r in asset.renditions.all()
+    ]
+    return {
+        **_summary(request, asset, job),
+        "job_id": job.id if job else None,
+        "stage": job.get_status_display() if job else None,
+        "error": (job.error or None) if job else None,
+        "correlation_id": job.correlation_id if job else None,
+        "probe": asset.probe,
+        "renditions": renditions,
+    }
+
+
+@router.delete("/{uuid:asset_id}", response={204: None, **ERRORS}, url_name="asset_delete")
+def asset_delete(request: HttpRequest, asset_id: uuid.UUID):
+    """Stops its work and deletes the asset with every stored file."""
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    services.asset_delete(asset_id=asset.id)
+    return Status(204, None)
+
+
+def _reprocess(request: HttpRequest, asset_id: uuid.UUID, *, only_after_failure: bool) -> Status:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    latest = asset.latest_job
+    if only_after_failure and (latest is None or latest.status not in (Job.Status.FAILED, Job.Status.CANCELLED)):
+        raise ServiceError("Only a failed or cancelled job can be retried.", code="not_retryable", status=409)
+    try:
+        job = services.asset_reprocess(asset_id=asset.id)
+    except ValueError as exc:
+        raise ServiceError(str(exc), code="busy", status=409) from exc
+    return Status(202, {"asset_id": asset.id, "job_id": job.id, "status": job.status})
+
+
+@router.post("/{uuid:asset_id}/retry", response={202: JobOut, **ERRORS}, url_name="asset_retry")
+def asset_retry(request: HttpRequest, asset_id: uuid.UUID):
+    """A new job for an asset whose last job failed or was cancelled."""
+    return _reprocess(request, asset_id, only_after_failure=True)
+
+
+@router.post("/{uuid:asset_id}/reencode", response={202: JobOut, **ERRORS}, url_name="asset_reencode")
+def asset_reencode(request: HttpRequest, asset_id: uuid.UUID):
+    """Process again with the current ladder (after any finished job)."""
+    return _reprocess(request, asset_id, only_after_failure=False)
+
+
+@router.post("/{uuid:asset_id}/cancel", response={200: JobOut, 409: Error, **ERRORS}, url_name="asset_cancel")
+def asset_cancel(request: HttpRequest, asset_id: uuid.UUID):
+    """Stops the running job (its ffmpeg too, within about a second)."""
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    job = asset.latest_job
+    if job is None or not services.job_cancel(job_id=job.id, reason="Cancelled by its owner."):
+        raise ServiceError("Nothing is running for this asset.", code="not_running", status=409)
+    job.refresh_from_db()
+    return {"asset_id": asset.id, "job_id": job.id, "status": job.status}

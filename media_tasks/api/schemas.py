@@ -1,0 +1,131 @@
+"""Request and response shapes of the API (they are the OpenAPI schema)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from ninja import Field, Schema
+
+
+class ErrorDetail(Schema):
+    code: str = Field(examples=["not_found"])
+    message: str
+    field: str | None = None
+    fields: list[dict[str, Any]] | None = None
+
+
+class Error(Schema):
+    error: ErrorDetail
+
+
+class UploadStartIn(Schema):
+    filename: str = Field(min_length=1, max_length=1000)
+    size: int = Field(gt=0, description="bytes")
+
+
+class UploadOut(Schema):
+    upload_id: uuid.UUID
+    key: str
+    status: str
+    multipart: bool = Field(description="true: PUT parts to the signed URLs; false: PUT them to this API")
+    max_part_bytes: int
+
+
+class PartTargetOut(Schema):
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_in: int
+
+
+class PartOut(Schema):
+    part_number: int
+    size: int
+    etag: str
+
+
+class PartIn(Schema):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class UploadCompleteIn(Schema):
+    parts: list[PartIn] = Field(default_factory=list, max_length=10_000)
+
+
+class Accepted(Schema):
+    asset_id: uuid.UUID
+    job_id: uuid.UUID
+    status: str
+    status_url: str
+    correlation_id: str
+    duplicate: bool = False
+
+
+class RenditionOut(Schema):
+    kind: str
+    profile: str
+    width: int
+    height: int
+    bitrate: int
+    size_bytes: int
+    codec: str
+    encoder: str
+    ssim: float | None = None
+    url: str = Field(description="short-lived download URL")
+
+
+class AssetSummary(Schema):
+    id: uuid.UUID
+    filename: str
+    kind: str | None
+    size_bytes: int
+    created_at: datetime
+    status: str | None
+    progress: int
+    url: str
+
+
+class AssetOut(AssetSummary):
+    job_id: uuid.UUID | None
+    stage: str | None
+    error: str | None
+    correlation_id: str | None
+    probe: dict[str, Any]
+    renditions: list[RenditionOut]
+
+
+class JobOut(Schema):
+    asset_id: uuid.UUID
+    job_id: uuid.UUID
+    status: str
+
+
+class WebhookIn(Schema):
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[str] = Field(default_factory=list, description="empty: every event type")
+
+
+class WebhookOut(Schema):
+    id: int
+    url: str
+    events: list[str]
+    is_active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="signs each delivery; shown once")
+
+
+class DeliveryOut(Schema):
+    id: uuid.UUID
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None
+    last_status_code: int | None

@@ -1,0 +1,142 @@
+"""Direct uploads: start → part URLs → (resume: list parts) → complete or abort.
+
+S3 storage: parts go from the client straight to S3 on presigned URLs. Filesystem
+storage: the part URLs point at `PUT /uploads/{id}/parts/{n}` here instead; the
+client cannot tell the difference.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from ninja import Status, Header, Router
+
+from .. import correlation, selectors, services
+from ..services import uploads as upload_service
+from .schemas import Accepted, Error, PartOut, PartTargetOut, UploadCompleteIn, UploadOut, UploadStartIn
+
+router = Router(tags=["uploads"])
+
+ERRORS = {400: Error, 401: Error, 404: Error, 409: Error, 413: Error, 422: Error, 429: Error, 503: Error}
+
+
+def _upload_out(upload) -> dict:
+    return UploadOut(
+        upload_id=upload.id,
+        key=upload.storage_key,
+        status=upload.status,
+        multipart=bool(upload.s3_upload_id),
+        max_part_bytes=upload_service.MAX_PART_BYTES,
+    ).model_dump(mode="json")
+
+
+def accepted(request: HttpRequest, result: services.UploadResult) -> dict:
+    job = result.job
+    return Accepted(
+        asset_id=job.asset_id,
+        job_id=job.id,
+        status=job.status,
+        status_url=request.build_absolute_uri(reverse("api-1:asset_get", args=[job.asset_id])),
+        correlation_id=job.correlation_id,
+        duplicate=result.duplicate,
+    ).model_dump(mode="json")
+
+
+@router.post("", response={201: UploadOut, **ERRORS}, url_name="upload_start", summary="Start a direct upload")
+def upload_start(request: HttpRequest, payload: UploadStartIn, idempotency_key: str | None = Header(None)):
+    """The server picks the storage key. Send `Idempotency-Key` to make a retry safe."""
+    return Status(
+        *services.idempotent(
+            owner=request.user,
+            key=idempotency_key,
+            operation="upload_start",
+            request_data=payload.model_dump(),
+            run=lambda: (
+                201,
+                _upload_out(
+                    upload_service.upload_start(
+                        owner=request.user,
+                        filename=payload.filename,
+                        size_bytes=payload.size,
+                        correlation_id=correlation.get(),
+                    )
+                ),
+            ),
+        )
+    )
+
+
+@router.get("/{uuid:upload_id}", response={200: UploadOut, **ERRORS}, url_name="upload_get")
+def upload_get(request: HttpRequest, upload_id: uuid.UUID):
+    return _upload_out(selectors.upload_get_for(user=request.user, upload_id=upload_id))
+
+
+@router.get("/{uuid:upload_id}/parts", response={200: list[PartOut], **ERRORS}, url_name="upload_parts")
+def upload_parts(request: HttpRequest, upload_id: uuid.UUID):
+    """The parts received so far: an interrupted upload resumes after them."""
+    upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
+    return [
+        {"part_number": p.number, "size": p.size, "etag": p.etag} for p in upload_service.upload_parts(upload=upload)
+    ]
+
+
+@router.post(
+    "/{uuid:upload_id}/parts/{int:part_number}/url",
+    response={200: PartTargetOut, **ERRORS},
+    url_name="upload_part_url",
+    summary="Get a URL to PUT one part to",
+)
+def upload_part_url(request: HttpRequest, upload_id: uuid.UUID, part_number: int):
+    upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
+    target = upload_service.upload_part_target(upload=upload, part_number=part_number)
+    return {
+        "url": request.build_absolute_uri(target.url) if target.url.startswith("/") else target.url,
+        "method": target.method,
+        "headers": target.headers or {},
+        "expires_in": settings.MEDIA_PRESIGNED_EXPIRY_S,
+    }
+
+
+@router.put(
+    "/{uuid:upload_id}/parts/{int:part_number}",
+    response={200: PartOut, **ERRORS},
+    url_name="upload_part_put",
+    summary="Send one part (filesystem storage only; S3 parts go to their signed URL)",
+    openapi_extra={
+        "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    },
+)
+def upload_part_put(request: HttpRequest, upload_id: uuid.UUID, part_number: int):
+    upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = 0
+    part = upload_service.upload_part_store(upload=upload, part_number=part_number, stream=request, size_bytes=length)
+    response = api_response(request, {"part_number": part.number, "size": part.size, "etag": part.etag})
+    response["ETag"] = part.etag  # as S3 answers, so one client handles both
+    return response
+
+
+@router.post("/{uuid:upload_id}/complete", response={202: Accepted, **ERRORS}, url_name="upload_complete")
+def upload_complete(request: HttpRequest, upload_id: uuid.UUID, payload: UploadCompleteIn):
+    """Join the parts and queue processing: 202 with the asset, its job and where to follow it."""
+    upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
+    result = upload_service.upload_complete(upload=upload, parts=[(p.part_number, p.etag) for p in payload.parts])
+    return Status(202, accepted(request, result))
+
+
+@router.delete("/{uuid:upload_id}", response={204: None, **ERRORS}, url_name="upload_abort")
+def upload_abort(request: HttpRequest, upload_id: uuid.UUID):
+    upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
+    upload_service.upload_abort(upload=upload)
+    return Status(204, None)
+
+
+def api_response(request: HttpRequest, data: dict, status: int = 200) -> HttpResponse:
+    from . import api
+
+    return api.create_response(request, data, status=status)

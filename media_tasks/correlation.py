@@ -1,0 +1,69 @@
+"""A correlation id follows each asset from the upload request through every task, log line,
+event and webhook, so one grep finds everything that happened to it.
+
+Requests take the caller's X-Correlation-ID (or get a new one) and answer with it;
+a Job stores it; each task binds its job's id before it runs (mediaplatform/celery.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponse
+
+HEADER = "X-Correlation-ID"
+_VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_current: ContextVar[str] = ContextVar("correlation_id", default="-")
+
+
+def get() -> str:
+    return _current.get()
+
+
+def bind(value: str | None) -> None:
+    _current.set(value or "-")
+
+
+def from_header(value: str | None) -> str:
+    """The caller's id when it is a sane token, else a new one."""
+    return value if value and _VALID.match(value) else uuid.uuid4().hex
+
+
+class CorrelationIdFilter(logging.Filter):
+    """Adds %(correlation_id)s to every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = _current.get()
+        return True
+
+
+class CorrelationIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.correlation_id = from_header(request.headers.get(HEADER))
+        token = _current.set(request.correlation_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        response[HEADER] = request.correlation_id
+        return response
+
+
+def bind_for_task(task_kwargs: dict, task_args: tuple) -> None:
+    """Before a task runs: bind the correlation id of the job it works on (if any)."""
+    from .models import Job
+
+    job_id = task_kwargs.get("job_id") or (task_args[0] if task_args else None)
+    value = None
+    if job_id:
+        try:
+            value = Job.objects.filter(pk=job_id).values_list("correlation_id", flat=True).first()
+        except Exception:  # a malformed id or an unreachable database: logging must not fail the task
+            value = None
+    bind(value)

@@ -1,0 +1,226 @@
+"""Webhooks: a subscriber of the job event stream that delivers signed JSON to the owner's endpoints.
+
+Signed like Stripe and Mux: `Webhook-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
+"<t>.<body>" under the endpoint's secret>`, so a receiver can check both who sent it
+and that it is fresh. Sent by a Celery task with exponential backoff and full jitter
+(https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/), every
+attempt logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import random
+import secrets
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from .. import correlation
+from ..models import Job, JobEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Webhook-Signature"
+EVENT_TYPES = ("job.queued", "job.started", "job.stage", "job.progress", "job.succeeded", "job.failed", "job.cancelled")
+_TYPE_OF = {
+    JobEvent.Type.QUEUED: "job.queued",
+    JobEvent.Type.STAGE: "job.stage",
+    JobEvent.Type.PROGRESS: "job.progress",
+    JobEvent.Type.SUCCEEDED: "job.succeeded",
+    JobEvent.Type.FAILED: "job.failed",
+    JobEvent.Type.CANCELLED: "job.cancelled",
+}
+_EXCERPT = 500
+
+
+def sign(*, secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def _check_target(url: str) -> None:
+    """Refuse URLs that would make us call into our own network (SSRF), unless allowed by setting."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ServiceError("The URL must be http:// or https:// with a host.", code="invalid_url", field="url")
+    if settings.MEDIA_WEBHOOK_ALLOW_PRIVATE:
+        return
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+    except socket.gaierror as exc:
+        raise ServiceError(f"The host {parts.hostname} does not resolve.", code="invalid_url", field="url") from exc
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            raise ServiceError(
+                "Webhook URLs must point to a public address, not a private, loopback or link-local one.",
+                code="forbidden_target",
+                field="url",
+            )
+
+
+def webhook_endpoint_create(*, owner: AbstractBaseUser, url: str, events: list[str] | None = None) -> WebhookEndpoint:
+    unknown = sorted(set(events or ()) - set(EVENT_TYPES))
+    if unknown:
+        raise ServiceError(f"Unknown event types: {', '.join(unknown)}.", code="invalid_events", field="events")
+    _check_target(url)
+    return WebhookEndpoint.objects.create(
+        owner=owner, url=url, secret="whsec_" + secrets.token_urlsafe(24), events=sorted(set(events or ()))
+    )
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def _payload(event: JobEvent, job: Job, event_type: str) -> dict:
+    asset = job.asset
+    return {
+        "id": f"evt_{event.event_id.hex}",
+        "type": event_type,
+        "created_at": (event.created_at or timezone.now()).isoformat(),
+        "correlation_id": job.correlation_id,
+        "data": {
+            "message": event.message,
+            "asset": {
+                "id": str(asset.id),
+                "filename": asset.original_filename,
+                "kind": asset.kind or None,
+                "size_bytes": asset.size_bytes,
+            },
+            "job": {
+                "id": str(job.id),
+                "status": job.status,
+                "stage": job.get_status_display(),
+                "progress": job.progress,
+                "error": job.error or None,
+            },
+        },
+    }
+
+
+def webhook_on_event(event: JobEvent) -> None:
+    """The event-stream subscriber: one delivery per interested endpoint, sent after commit."""
+    from ..tasks import webhook_deliver_task
+
+    event_type = _TYPE_OF.get(event.type)
+    if event_type is None:
+        return
+    if event_type == "job.stage" and event.stage == Job.Status.PROBING and "again" not in event.message:
+        event_type = "job.started"
+    job = Job.objects.select_related("asset").get(pk=event.job_id)
+    endpoints = WebhookEndpoint.objects.filter(owner_id=job.asset.owner_id, is_active=True)
+    for endpoint in endpoints:
+        if endpoint.events and event_type not in endpoint.events:
+            continue
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_id=f"evt_{event.event_id.hex}",
+            event_type=event_type,
+            payload=_payload(event, job, event_type),
+        )
+        transaction.on_commit(lambda pk=delivery.pk: webhook_deliver_task.delay(str(pk)))
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    delivered: bool
+    # Seconds until the next attempt; None when there is none (delivered, or given up).
+    retry_in: float | None = None
+
+
+def backoff_s(attempt: int) -> float:
+    """Full jitter: uniform in [0, min(cap, base·2^(attempt-1))]."""
+    ceiling = min(settings.MEDIA_WEBHOOK_BACKOFF_MAX_S, settings.MEDIA_WEBHOOK_BACKOFF_BASE_S * 2 ** (attempt - 1))
+    return random.uniform(0, ceiling)  # noqa: S311 (spreading retries, not a secret)
+
+
+def webhook_deliver(*, delivery_id: uuid.UUID | str) -> DeliveryOutcome:
+    """One attempt at sending a delivery; says whether and when to try again."""
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if delivery.status != WebhookDelivery.Status.PENDING:
+        return DeliveryOutcome(delivered=delivery.status == WebhookDelivery.Status.SUCCEEDED)
+    correlation.bind(delivery.payload.get("correlation_id"))
+    endpoint = delivery.endpoint
+    number = delivery.attempts + 1
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "mediaplatform-webhooks/1",
+        SIGNATURE_HEADER: sign(secret=endpoint.secret, timestamp=timestamp, body=body),
+        "Webhook-Id": delivery.event_id,
+        "X-Correlation-ID": delivery.payload.get("correlation_id", ""),
+    }
+    status_code, excerpt, error = None, "", ""
+    started = time.monotonic()
+    try:
+        _check_target(endpoint.url)  # again now: DNS may have changed since the endpoint was saved
+        response = requests.post(
+            endpoint.url,
+            data=body,
+            headers=headers,
+            timeout=(settings.MEDIA_WEBHOOK_CONNECT_TIMEOUT_S, settings.MEDIA_WEBHOOK_READ_TIMEOUT_S),
+            allow_redirects=False,
+            stream=True,
+        )
+        status_code = response.status_code
+        excerpt = response.raw.read(_EXCERPT, decode_content=True).decode("utf-8", "replace")
+        response.close()
+    except ServiceError as exc:
+        error = exc.message
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    latency_ms = int((time.monotonic() - started) * 1000)
+    delivered = status_code is not None and 200 <= status_code < 300
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        status_code=status_code,
+        latency_ms=latency_ms,
+        response_excerpt=excerpt,
+        error=error or ("" if delivered else f"HTTP {status_code}"),
+    )
+    if delivered:
+        status = WebhookDelivery.Status.SUCCEEDED
+    elif number >= settings.MEDIA_WEBHOOK_MAX_ATTEMPTS:
+        status = WebhookDelivery.Status.FAILED
+    else:
+        status = WebhookDelivery.Status.PENDING
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=number, status=status, delivered_at=timezone.now() if delivered else None
+    )
+    logger.info(
+        "webhook %s %s to %s: attempt %d → %s in %d ms",
+        delivery.event_id,
+        delivery.event_type,
+        endpoint.url,
+        number,
+        status_code or error,
+        latency_ms,
+    )
+    if status == WebhookDelivery.Status.PENDING:
+        return DeliveryOutcome(delivered=False, retry_in=backoff_s(number))
+    return DeliveryOutcome(delivered=delivered)
+
+
+def webhook_redeliver(*, delivery_id: uuid.UUID | str) -> None:
+    """Send a delivery again from the first attempt (admin action), keeping its log."""
+    from ..tasks import webhook_deliver_task
+
+    WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDelivery.Status.PENDING, attempts=0)
+    transaction.on_commit(lambda: webhook_deliver_task.delay(str(delivery_id)))

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Vendors the browser libraries (Uppy, hls.js, htmx) from the npm registry into
+# static/vendor/, at build time: pages never load code from a CDN. Versions are
+# pinned in package.json / package-lock.json; re-runs are no-ops when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=static/vendor
+stamp="$out/.lock-$(sha256sum package-lock.json | cut -c1-16)"
+[ -f "$stamp" ] && exit 0
+
+echo "==> npm ci (Uppy, hls.js, htmx) into $out"
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+rm -rf "$out" && mkdir -p "$out"
+cp node_modules/uppy/dist/uppy.min.js node_modules/uppy/dist/uppy.min.css "$out/"
+cp node_modules/hls.js/dist/hls.min.js "$out/"
+cp node_modules/htmx.org/dist/htmx.min.js "$out/"
+for pkg in uppy hls.js htmx.org; do cp "node_modules/$pkg/LICENSE"* "$out/LICENSE.$pkg" 2>/dev/null || true; done
+touch "$stamp"

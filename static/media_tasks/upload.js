@@ -1,0 +1,154 @@
+// The upload page: Uppy's AwsS3 multipart uploader (vendored from npm) against our
+// upload API. With S3 the parts go straight to the bucket on presigned URLs; with the
+// filesystem backend the same API hands out URLs of its own. GoldenRetriever keeps
+// the upload state across a reload; choosing the same file again resumes it after
+// the parts the server lists as received.
+(function () {
+  const root = document.getElementById("uploader");
+  if (!root || !window.Uppy) return;
+  const api = root.dataset.api;  // .../api/v1/uploads
+  const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+  const MiB = 1024 * 1024;
+  const list = document.getElementById("upload-list");
+  const rows = list.querySelector("tbody");
+  const note = document.getElementById("restore-note");
+
+  async function call(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(csrf), Accept: "application/json"},
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error((data.error && data.error.message) || `The server answered ${response.status}.`);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  const uppy = new Uppy.Uppy({
+    autoProceed: true,
+    restrictions: {maxFileSize: Number(root.dataset.maxBytes) || null},
+  });
+  uppy.use(Uppy.AwsS3, {
+    shouldUseMultipart: () => true,
+    limit: 4,  // parts in flight, across all files
+    // 8 MiB parts, bigger for huge files so that no upload needs more than 10,000 parts.
+    getChunkSize: (file) => Math.max(8 * MiB, Math.ceil(file.size / 10000)),
+    async createMultipartUpload(file) {
+      const upload = await call("POST", api, {filename: file.name, size: file.size});
+      return {uploadId: upload.upload_id, key: upload.key};
+    },
+    async listParts(file, {uploadId}) {
+      const parts = await call("GET", `${api}/${uploadId}/parts`);
+      return parts.map((p) => ({PartNumber: p.part_number, Size: p.size, ETag: p.etag}));
+    },
+    async signPart(file, {uploadId, partNumber}) {
+      const target = await call("POST", `${api}/${uploadId}/parts/${partNumber}/url`);
+      const headers = {...target.headers};
+      if (new URL(target.url, location.href).origin === location.origin) headers["X-CSRFToken"] = decodeURIComponent(csrf);
+      return {method: target.method, url: target.url, headers};
+    },
+    async completeMultipartUpload(file, {uploadId, parts}) {
+      const accepted = await call("POST", `${api}/${uploadId}/complete`, {
+        parts: parts.map((p) => ({part_number: p.PartNumber, etag: p.ETag})),
+      });
+      return {location: root.dataset.detailUrl.replace("00000000-0000-0000-0000-000000000000", accepted.asset_id), ...accepted};
+    },
+    async abortMultipartUpload(file, {uploadId}) {
+      if (uploadId) await call("DELETE", `${api}/${uploadId}`);
+    },
+  });
+  uppy.use(Uppy.DropTarget, {target: document.getElementById("dropzone")});
+  uppy.use(Uppy.GoldenRetriever, {serviceWorker: false});
+
+  // --- One row per file: name, bar, speed, time left, cancel; a link once it is queued.
+  const human = (bytes) => bytes >= MiB ? (bytes / MiB).toFixed(1) + " MB" : Math.round(bytes / 1024) + " kB";
+  const duration = (s) => !isFinite(s) ? "…" : s < 60 ? Math.ceil(s) + " s" : Math.floor(s / 60) + " min " + Math.ceil(s % 60) + " s";
+
+  function row(file) {
+    let tr = rows.querySelector(`tr[data-file="${CSS.escape(file.id)}"]`);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.file = file.id;
+      tr.innerHTML = `<td class="name"></td><td><progress max="100" value="0"></progress> <span class="percent">0%</span>
+        <div class="state meta"></div></td><td class="speed"></td><td class="eta"></td><td><button class="secondary cancel" type="button">Cancel</button></td>`;
+      tr.querySelector(".name").textContent = file.name;
+      tr.querySelector(".cancel").addEventListener("click", () => uppy.removeFile(file.id));
+      rows.append(tr);
+      list.hidden = false;
+    }
+    return tr;
+  }
+
+  function state(file, text, kind) {
+    const el = row(file).querySelector(".state");
+    el.textContent = text;
+    el.className = "state " + (kind || "meta");
+  }
+
+  uppy.on("file-added", (file) => { row(file); state(file, file.isGhost ? "Choose this file again to resume." : "Waiting…"); });
+  uppy.on("upload-progress", (file, progress) => {
+    const tr = row(file);
+    const done = progress.bytesUploaded, total = progress.bytesTotal || file.size;
+    const percent = total ? Math.floor(100 * done / total) : 0;
+    tr.querySelector("progress").value = percent;
+    tr.querySelector(".percent").textContent = percent + "%";
+    const started = file.progress.uploadStarted;
+    const seconds = started ? (Date.now() - started) / 1000 : 0;
+    const speed = seconds > 0.2 ? done / seconds : 0;
+    tr.querySelector(".speed").textContent = speed ? human(speed) + "/s" : "";
+    tr.querySelector(".eta").textContent = speed ? duration((total - done) / speed) : "";
+    state(file, `${human(done)} of ${human(total)}`);
+  });
+  uppy.on("upload-success", (file, response) => {
+    const tr = row(file);
+    tr.querySelector("progress").value = 100;
+    tr.querySelector(".percent").textContent = "100%";
+    tr.querySelector(".eta").textContent = "";
+    tr.querySelector(".cancel").remove();
+    const body = response.body || {};
+    const cell = tr.querySelector(".state");
+    cell.className = "state";
+    cell.innerHTML = "Uploaded: <a class=\"status-link\"></a>";
+    const link = cell.querySelector("a");
+    link.href = body.location || response.uploadURL;
+    link.textContent = "processing — follow it live";
+    tr.dataset.assetId = body.asset_id || "";
+  });
+  uppy.on("upload-error", (file, error) => state(file, error.message || "The upload failed.", "error"));
+  uppy.on("restriction-failed", (file, error) => {
+    if (file) { row(file); state(file, error.message, "error"); }
+  });
+  uppy.on("file-removed", (file) => {
+    const tr = rows.querySelector(`tr[data-file="${CSS.escape(file.id)}"]`);
+    if (tr && !tr.dataset.assetId) { state(file, "Cancelled.", "meta"); tr.querySelector(".cancel")?.remove(); }
+  });
+  uppy.on("restored", () => {
+    const ghosts = uppy.getFiles().filter((f) => f.isGhost).length;
+    note.hidden = false;
+    note.textContent = ghosts
+      ? `${ghosts} upload(s) stopped before they finished. Choose the same file(s) again to go on from where they stopped.`
+      : "Going on with the uploads that were interrupted.";
+    uppy.getFiles().forEach((f) => { row(f); state(f, f.isGhost ? "Choose this file again to resume." : "Resuming…"); });
+    if (!ghosts) uppy.emit("restore-confirmed");
+  });
+
+  const input = document.getElementById("file-input");
+  input.addEventListener("change", () => {
+    for (const file of input.files) {
+      try {
+        uppy.addFile({name: file.name, type: file.type, data: file, source: "file input"});
+      } catch (error) {
+        // Uppy has already reported restrictions (restriction-failed) on the row.
+      }
+    }
+    input.value = "";
+    if (uppy.getState().recoveredState && !uppy.getFiles().some((f) => f.isGhost)) uppy.emit("restore-confirmed");
+  });
+  window.mediaUploader = uppy;  // for the browser tests and the curious
+})();
