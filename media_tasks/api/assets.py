@@ -6,7 +6,7 @@ import uuid
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Status, File, Header, Query, Router, Schema
+from ninja import File, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 

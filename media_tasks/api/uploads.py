@@ -12,7 +12,7 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import Status, Header, Router
+from ninja import Header, Router, Status
 
 from .. import correlation, selectors, services
 from ..services import uploads as upload_service

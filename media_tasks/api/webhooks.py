@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Status, Router
+from ninja import Router, Status
 
 from .. import services
 from ..models import WebhookEndpoint
