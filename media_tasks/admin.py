@@ -4,7 +4,18 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from . import services
-from .models import Asset, Job, JobEvent, Rendition, Worker
+from .models import (
+    ApiToken,
+    Asset,
+    Job,
+    JobEvent,
+    Rendition,
+    Upload,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    Worker,
+)
 
 RENDITION_COLUMNS = (
     "kind",
@@ -14,6 +25,7 @@ RENDITION_COLUMNS = (
     "bitrate",
     "size_bytes",
     "codec",
+    "ssim",
     "encoder",
     "worker_hostname",
 )
@@ -96,7 +108,7 @@ class JobEventInline(admin.TabularInline):
 class JobAdmin(admin.ModelAdmin):
     inlines = (JobEventInline,)
     list_display = ("id", "asset", "status", "progress", "attempts", "worker_hostname", "created_at")
-    list_filter = ("status", "asset__kind", "created_at")
+    list_filter = ("status", "asset__kind", "asset__owner", "created_at")
     search_fields = ("id", "correlation_id", "asset__original_filename", "asset__id")
     list_select_related = ("asset",)
     readonly_fields = [f.name for f in Job._meta.fields]
@@ -141,6 +153,111 @@ class WorkerAdmin(admin.ModelAdmin):
         return format_html("<pre>{}</pre>", json.dumps(obj.capabilities, indent=2, sort_keys=True))
 
     def has_add_permission(self, request) -> bool:  # rows come from workers themselves
+        return False
+
+
+@admin.register(JobEvent)
+class JobEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "job", "type", "stage", "message", "worker_hostname")
+    list_filter = ("type", "stage", "created_at")
+    search_fields = ("job__id", "job__correlation_id", "job__asset__original_filename", "message")
+    list_select_related = ("job__asset",)
+    readonly_fields = ("event_id", "job", "type", "stage", "message", "worker_hostname", "created_at")
+
+    def has_add_permission(self, request) -> bool:  # written by events.publish only
+        return False
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    list_display = ("filename", "owner", "status", "size_bytes", "created_at", "completed_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("id", "filename", "correlation_id", "owner__username")
+    readonly_fields = [f.name for f in Upload._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made here or on the user's own page; the secret is shown once, after saving."""
+
+    list_display = ("name", "owner", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at", "created_at")
+    search_fields = ("name", "prefix", "owner__username")
+    fields = ("owner", "name")
+    actions = ("revoke",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("owner", "name", "prefix", "created_at", "last_used_at", "revoked_at") if obj else ()
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj) or self.fields
+
+    def save_model(self, request, obj: ApiToken, form, change) -> None:
+        if change:
+            return
+        created = services.api_token_create(owner=obj.owner, name=obj.name)
+        obj.pk = created.token.pk
+        self.message_user(
+            request,
+            f"Token for {obj.owner}: {created.plaintext} — copy it now, it is not shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke")
+    def revoke(self, request, queryset) -> None:
+        revoked = sum(services.api_token_revoke(owner=t.owner, token_id=t.pk) for t in queryset)
+        self.message_user(request, f"{revoked} token(s) revoked.")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ("url", "owner", "events", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("url", "owner__username")
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ("number", "created_at", "status_code", "latency_ms", "response_excerpt", "error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: every attempt's status code, latency and response excerpt."""
+
+    list_display = ("event_type", "endpoint", "status", "attempts", "created_at", "delivered_at")
+    list_filter = ("status", "event_type", "created_at")
+    search_fields = ("event_id", "endpoint__url", "payload__correlation_id")
+    readonly_fields = (
+        "id",
+        "endpoint",
+        "event_id",
+        "event_type",
+        "status",
+        "attempts",
+        "created_at",
+        "delivered_at",
+        "payload",
+    )
+    inlines = (WebhookAttemptInline,)
+    actions = ("redeliver",)
+
+    @admin.action(description="Redeliver")
+    def redeliver(self, request, queryset) -> None:
+        for delivery_id in queryset.values_list("pk", flat=True):
+            services.webhook_redeliver(delivery_id=delivery_id)
+        self.message_user(request, f"{queryset.count()} delivery(ies) queued again.")
+
+    def has_add_permission(self, request) -> bool:
         return False
 
 

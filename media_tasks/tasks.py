@@ -23,6 +23,7 @@ from .pipeline.encoders import CPU_ENCODER
 from .pipeline.exceptions import HardwareEncoderError
 from .pipeline.probe import VIDEO
 from .services.jobs import ffmpeg_timeout_s
+from .services.uploads import uploads_abort_stale
 from .worker import local_capabilities
 
 logger = logging.getLogger(__name__)
@@ -198,6 +199,8 @@ def jobs_rescue_task() -> None:
 
 @shared_task(name="media_tasks.uploads_abort_incomplete")
 def uploads_abort_incomplete_task() -> None:
+    """Hourly: direct uploads abandoned for a day, then any multipart upload S3 still holds (parts are billed)."""
+    uploads_abort_stale(older_than_s=settings.MEDIA_MULTIPART_MAX_AGE_S)
     storage.abort_incomplete_uploads(older_than_s=settings.MEDIA_MULTIPART_MAX_AGE_S)
 
 
@@ -214,4 +217,11 @@ def webhook_deliver_task(self: Task, delivery_id: str) -> None:
     """One attempt; the next one is scheduled with the service's backoff (a countdown on RabbitMQ)."""
     outcome = services.webhook_deliver(delivery_id=delivery_id)
     if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in)
+        raise self.retry(countdown=outcome.retry_in)  # whole seconds ≥ 1 (RabbitMQ delayed delivery)
+
+
+@shared_task(name="media_tasks.webhooks_resend_stalled")
+def webhooks_resend_stalled_task() -> None:
+    """Beat: a delivery whose retry message was lost (a broker failure) is sent again."""
+    for delivery_id in services.webhook_deliveries_stalled():
+        webhook_deliver_task.delay(str(delivery_id))

@@ -12,4 +12,5 @@ urlpatterns = [
     path("assets/<uuid:asset_id>/files/<path:name>", views.asset_file, name="asset_file"),
     path("files/<str:token>", views.file_signed, name="file_signed"),
     path("settings/tokens/", views.token_list, name="token_list"),
+    path("metrics", views.metrics, name="metrics"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import uuid
 from functools import wraps
@@ -297,3 +298,25 @@ def token_list(request: HttpRequest) -> HttpResponse:
         created = services.api_token_create(owner=request.user, name=request.POST.get("name", ""))
     tokens = request.user.api_tokens.all()
     return render(request, "media_tasks/token_list.html", {"tokens": tokens, "created": created})
+
+
+_registry = None
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus scrape endpoint. With MEDIA_METRICS_TOKEN set, it wants `Authorization: Bearer <token>`."""
+    global _registry
+    expected = settings.MEDIA_METRICS_TOKEN
+    if expected and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {expected}"):
+        return HttpResponse("metrics need a token\n", status=401, content_type="text/plain")
+    if _registry is None:
+        from prometheus_client import CollectorRegistry
+
+        from .metrics import MediaCollector
+
+        _registry = CollectorRegistry()
+        _registry.register(MediaCollector())
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return HttpResponse(generate_latest(_registry), content_type=CONTENT_TYPE_LATEST)

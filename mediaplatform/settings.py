@@ -308,6 +308,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-registry-prune": {"task": "media_tasks.worker_prune", "schedule": 600.0},
     "jobs-rescue-stalled": {"task": "media_tasks.jobs_rescue", "schedule": 60.0},
     "uploads-abort-incomplete": {"task": "media_tasks.uploads_abort_incomplete", "schedule": 3600.0},
+    "webhooks-resend-stalled": {"task": "media_tasks.webhooks_resend_stalled", "schedule": 300.0},
 }
 # A running stage touches its job's heartbeat every MEDIA_JOB_HEARTBEAT_S; silent for
 # MEDIA_JOB_STALL_S, the job is resumed (or failed after MEDIA_JOB_MAX_ATTEMPTS).
@@ -326,6 +327,8 @@ MEDIA_WEBHOOK_READ_TIMEOUT_S = float(env("MEDIA_WEBHOOK_READ_TIMEOUT_S", "10"))
 # Origins whose pages may upload straight to the bucket and play from it (bucket CORS,
 # set by `manage.py storage_setup`).
 MEDIA_CORS_ORIGINS = env_list("MEDIA_CORS_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
+# Prometheus scrape endpoint /metrics; when set, scrapers send `Authorization: Bearer <token>`.
+MEDIA_METRICS_TOKEN = env("MEDIA_METRICS_TOKEN")
 MEDIA_MULTIPART_MAX_AGE_S = env_int("MEDIA_MULTIPART_MAX_AGE_S", 86400)
 # Worker temp directories untouched this long are leftovers of a killed worker.
 MEDIA_WORKDIR_MAX_AGE_S = env_int("MEDIA_WORKDIR_MAX_AGE_S", 6 * 3600)

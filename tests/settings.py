@@ -19,6 +19,11 @@ os.environ.setdefault("MEDIA_GPU_QUEUE_TTL_S", "5")
 os.environ.setdefault("MEDIA_DELIVERY_LIMIT", "8")
 # The corpus and chaos tests upload dozens of files a minute; one test checks the limit itself.
 os.environ.setdefault("MEDIA_UPLOAD_RATE_PER_MINUTE", "1000")
+# Webhook receivers in the tests listen on 127.0.0.1, and retries must come quickly.
+os.environ.setdefault("MEDIA_WEBHOOK_ALLOW_PRIVATE", "1")
+os.environ.setdefault("MEDIA_WEBHOOK_BACKOFF_BASE_S", "0.5")
+os.environ.setdefault("MEDIA_WEBHOOK_BACKOFF_MAX_S", "2")
+os.environ.setdefault("MEDIA_WEBHOOK_MAX_ATTEMPTS", "4")
 for name in ("S3_ENDPOINT_URL", "S3_BUCKET"):  # filesystem storage unless a test switches
     os.environ.pop(name, None)
 

@@ -1,6 +1,5 @@
 """Assets: create from a small file, list, retrieve, delete, retry, cancel, re-encode."""
-
-from __future__ import annotations
+# No `from __future__ import annotations` in the API modules: django-ninja reads the annotations at run time.
 
 import uuid
 

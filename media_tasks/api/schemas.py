@@ -1,7 +1,5 @@
 """Request and response shapes of the API (they are the OpenAPI schema)."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from typing import Any

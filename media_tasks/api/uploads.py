@@ -5,8 +5,6 @@ storage: the part URLs point at `PUT /uploads/{id}/parts/{n}` here instead; the
 client cannot tell the difference.
 """
 
-from __future__ import annotations
-
 import uuid
 
 from django.conf import settings

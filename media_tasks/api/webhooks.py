@@ -1,7 +1,5 @@
 """Webhook endpoints of the signed-in user, and their delivery log."""
 
-from __future__ import annotations
-
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status

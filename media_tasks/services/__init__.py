@@ -20,7 +20,13 @@ from .jobs import (
     job_transcode,
 )
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
-from .webhooks import webhook_deliver, webhook_endpoint_create, webhook_endpoint_delete, webhook_redeliver
+from .webhooks import (
+    webhook_deliver,
+    webhook_deliveries_stalled,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_redeliver,
+)
 from .workers import worker_heartbeat, worker_prune, worker_register, worker_unregister
 
 __all__ = [
@@ -46,6 +52,7 @@ __all__ = [
     "job_transcode",
     "jobs_needing_rescue",
     "webhook_deliver",
+    "webhook_deliveries_stalled",
     "webhook_endpoint_create",
     "webhook_endpoint_delete",
     "webhook_redeliver",

@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import IO
 
 from django.conf import settings
@@ -214,6 +215,15 @@ def upload_abort(*, upload: Upload) -> None:
             storage.delete_key(_part_key(upload, part.number))
     Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.ABORTED)
     logger.info("upload %s aborted", upload.id)
+
+
+def uploads_abort_stale(*, older_than_s: int) -> int:
+    """Abort direct uploads left open longer than `older_than_s` (the browser went away for good)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    stale = list(Upload.objects.filter(status=Upload.Status.OPEN, created_at__lt=cutoff)[:1000])
+    for upload in stale:
+        upload_abort(upload=upload)
+    return len(stale)
 
 
 class _HashingReader:

@@ -14,18 +14,21 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import random
 import secrets
 import socket
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .. import correlation
@@ -140,13 +143,29 @@ def webhook_on_event(event: JobEvent) -> None:
 class DeliveryOutcome:
     delivered: bool
     # Seconds until the next attempt; None when there is none (delivered, or given up).
-    retry_in: float | None = None
+    retry_in: int | None = None
 
 
-def backoff_s(attempt: int) -> float:
-    """Full jitter: uniform in [0, min(cap, base·2^(attempt-1))]."""
+def backoff_s(attempt: int) -> int:
+    """Full jitter: uniform in [1, min(cap, base·2^(attempt-1))] whole seconds.
+
+    At least one second: RabbitMQ's delayed delivery counts whole seconds, and a
+    countdown of 0 is refused by Celery.
+    """
     ceiling = min(settings.MEDIA_WEBHOOK_BACKOFF_MAX_S, settings.MEDIA_WEBHOOK_BACKOFF_BASE_S * 2 ** (attempt - 1))
-    return random.uniform(0, ceiling)  # noqa: S311 (spreading retries, not a secret)
+    return max(1, math.ceil(random.uniform(0, ceiling)))  # noqa: S311 (spreading retries, not a secret)
+
+
+def webhook_deliveries_stalled() -> list[uuid.UUID]:
+    """Pending deliveries nobody is going to send (their retry message was lost): beat resends them.
+
+    A scheduled retry waits at most MEDIA_WEBHOOK_BACKOFF_MAX_S, so one quiet for
+    longer than that plus five minutes has no message left in the broker.
+    """
+    quiet_since = timezone.now() - timedelta(seconds=settings.MEDIA_WEBHOOK_BACKOFF_MAX_S + 300)
+    pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, created_at__lt=quiet_since)
+    recent = WebhookAttempt.objects.filter(delivery=OuterRef("pk"), created_at__gte=quiet_since)
+    return list(pending.exclude(Exists(recent)).values_list("pk", flat=True)[:500])
 
 
 def webhook_deliver(*, delivery_id: uuid.UUID | str) -> DeliveryOutcome:

@@ -1,4 +1,5 @@
 import pytest
+from django.test import Client
 
 from media_tasks import services
 
@@ -16,7 +17,7 @@ def api(client, token):
 
 
 @pytest.fixture
-def other_api(client_class, other_user):
-    other = client_class()
+def other_api(other_user):
+    other = Client()
     other.defaults["HTTP_AUTHORIZATION"] = f"Bearer {services.api_token_create(owner=other_user, name='x').plaintext}"
     return other

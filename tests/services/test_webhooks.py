@@ -1,0 +1,119 @@
+"""Webhook delivery, one attempt at a time (the Celery task only schedules the next one)."""
+
+import pytest
+
+from media_tasks import events, services
+from media_tasks.models import JobEvent, WebhookDelivery
+from media_tasks.services.errors import ServiceError
+from media_tasks.services.webhooks import backoff_s, sign
+from tests.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def job(user, fs_storage):
+    import io
+
+    return services.asset_create(owner=user, fileobj=io.BytesIO(b"x" * 10), filename="a.png", size_bytes=10).job
+
+
+def deliveries_for(endpoint, event_type):
+    return list(WebhookDelivery.objects.filter(endpoint=endpoint, event_type=event_type))
+
+
+def test_signature_is_hmac_sha256_over_timestamp_and_body():
+    header = sign(secret="s3cret", timestamp=1700000000, body=b'{"a":1}')
+    assert header == "t=1700000000,v1=" + __import__("hmac").new(b"s3cret", b'1700000000.{"a":1}', "sha256").hexdigest()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://localhost:8000/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://0.0.0.0/hook",
+    ],
+)
+def test_private_loopback_and_link_local_targets_are_refused(user, settings, url):
+    settings.MEDIA_WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(ServiceError) as refused:
+        services.webhook_endpoint_create(owner=user, url=url)
+    assert refused.value.code == "forbidden_target" and refused.value.field == "url"
+
+
+def test_other_schemes_and_unknown_events_are_refused(user):
+    with pytest.raises(ServiceError):
+        services.webhook_endpoint_create(owner=user, url="file:///etc/passwd")
+    with pytest.raises(ServiceError):
+        services.webhook_endpoint_create(owner=user, url="http://127.0.0.1/", events=["job.exploded"])
+
+
+def test_failed_attempts_are_logged_and_retried_until_it_is_accepted(job, user):
+    with Receiver(answers={"job.failed": [500, 503]}) as receiver:
+        endpoint = services.webhook_endpoint_create(owner=user, url=receiver.url, events=["job.failed"])
+        receiver.secret = endpoint.secret
+        services.job_mark_failed(job_id=job.id, reason="It broke.")
+        (delivery,) = deliveries_for(endpoint, "job.failed")
+        outcomes = [services.webhook_deliver(delivery_id=delivery.pk) for _ in range(3)]
+    assert [o.delivered for o in outcomes] == [False, False, True]
+    assert all(o.retry_in is not None for o in outcomes[:2]) and outcomes[2].retry_in is None
+    log = list(delivery.attempt_log.values_list("number", "status_code"))
+    assert log == [(1, 500), (2, 503), (3, 200)]
+    assert delivery.attempt_log.last().response_excerpt == "ok"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.SUCCEEDED, 3)
+    received = receiver.of_type("job.failed")
+    assert all(r["valid"] for r in received)
+    assert {r["payload"]["id"] for r in received} == {delivery.event_id}  # retries keep the event id
+    body = received[-1]["payload"]
+    assert body["correlation_id"] == job.correlation_id == received[-1]["headers"]["X-Correlation-ID"]
+    assert body["data"]["asset"]["id"] == str(job.asset_id) and body["data"]["job"]["error"] == "It broke."
+
+
+def test_it_gives_up_after_the_maximum_attempts(job, user, settings):
+    settings.MEDIA_WEBHOOK_MAX_ATTEMPTS = 2
+    with Receiver(answers={"job.cancelled": [500] * 5}) as receiver:
+        endpoint = services.webhook_endpoint_create(owner=user, url=receiver.url)
+        services.job_cancel(job_id=job.id)
+        (delivery,) = deliveries_for(endpoint, "job.cancelled")
+        first = services.webhook_deliver(delivery_id=delivery.pk)
+        second = services.webhook_deliver(delivery_id=delivery.pk)
+    assert first.retry_in is not None and second.retry_in is None and not second.delivered
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+
+
+def test_redirects_are_not_followed_and_slow_receivers_time_out(job, user, settings):
+    settings.MEDIA_WEBHOOK_READ_TIMEOUT_S = 0.5
+    with Receiver(answers={"job.failed": [302]}) as receiver:
+        endpoint = services.webhook_endpoint_create(owner=user, url=receiver.url, events=["job.failed"])
+        services.job_mark_failed(job_id=job.id, reason="x")
+        (delivery,) = deliveries_for(endpoint, "job.failed")
+        services.webhook_deliver(delivery_id=delivery.pk)
+        assert len(receiver.received) == 1  # nobody went to the Location
+        receiver.delay_s = 2
+        services.webhook_deliver(delivery_id=delivery.pk)
+    codes = list(delivery.attempt_log.values_list("status_code", "error"))
+    assert codes[0] == (302, "HTTP 302")
+    assert codes[1][0] is None and "Timeout" in codes[1][1]
+
+
+def test_only_chosen_events_and_progress_is_not_recorded(job, user):
+    with Receiver() as receiver:
+        endpoint = services.webhook_endpoint_create(owner=user, url=receiver.url, events=["job.progress"])
+        events.publish(job_id=job.id, type=JobEvent.Type.PROGRESS, message="40%", record=False)
+        events.publish(job_id=job.id, type=JobEvent.Type.NOTE, message="note")
+    assert [d.event_type for d in WebhookDelivery.objects.filter(endpoint=endpoint)] == ["job.progress"]
+    assert not JobEvent.objects.filter(job=job, type=JobEvent.Type.PROGRESS).exists()
+
+
+def test_backoff_grows_with_full_jitter(settings):
+    settings.MEDIA_WEBHOOK_BACKOFF_BASE_S, settings.MEDIA_WEBHOOK_BACKOFF_MAX_S = 10, 3600
+    samples = [backoff_s(5) for _ in range(200)]
+    assert min(samples) >= 1 and max(samples) <= 160 and max(samples) > 80  # spread over [1, 10·2⁴]
+    assert max(backoff_s(30) for _ in range(50)) <= 3600
