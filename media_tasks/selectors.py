@@ -230,7 +230,8 @@ def asset_live_etag(*, asset: Asset) -> str:
     if job is None:
         return f"{asset.pk}-none"
     last_event = job.events.aggregate(Max("id"))["id__max"]
-    return f"{job.pk}-{job.updated_at.timestamp()}-{last_event}-{asset.renditions.count()}"
+    changes = (job.pk, job.status, job.progress, job.updated_at.timestamp(), last_event, asset.renditions.count())
+    return "-".join(map(str, changes))
 
 
 def asset_list_etag(*, user: AbstractBaseUser) -> str:

@@ -11,3 +11,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("media_tasks.urls")),
 ]
+
+handler404 = "media_tasks.views.not_found"

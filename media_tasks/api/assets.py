@@ -48,7 +48,9 @@ def _summary(request: HttpRequest, asset: Asset, job: Job | None) -> dict:
     url_name="asset_create",
     summary="Upload a small file in one request",
 )
-def asset_create(request: HttpRequest, file: File[UploadedFile], idempotency_key: str | None = Header(None)):
+def asset_create(
+    request: HttpRequest, file: File[UploadedFile], idempotency_key: str | None = Header(None, alias="Idempotency-Key")
+):
     """202 with the asset, its job and its status URL; 200 if the same bytes were uploaded before.
     Files larger than a few hundred MB should use the direct upload endpoints instead."""
     upload_check_allowed(owner=request.user, size_bytes=file.size or 0)

@@ -6,17 +6,19 @@ client cannot tell the difference.
 """
 
 import uuid
+from typing import Annotated
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import Header, Router, Status
+from ninja import Header, Path, Router, Status
 
 from .. import correlation, selectors, services
 from ..services import uploads as upload_service
 from .schemas import Accepted, Error, PartOut, PartTargetOut, UploadCompleteIn, UploadOut, UploadStartIn
 
 router = Router(tags=["uploads"])
+PartNumber = Annotated[int, Path(ge=1, le=upload_service.MAX_PARTS)]
 
 ERRORS = {400: Error, 401: Error, 404: Error, 409: Error, 413: Error, 422: Error, 429: Error, 503: Error}
 
@@ -44,7 +46,9 @@ def accepted(request: HttpRequest, result: services.UploadResult) -> dict:
 
 
 @router.post("", response={201: UploadOut, **ERRORS}, url_name="upload_start", summary="Start a direct upload")
-def upload_start(request: HttpRequest, payload: UploadStartIn, idempotency_key: str | None = Header(None)):
+def upload_start(
+    request: HttpRequest, payload: UploadStartIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")
+):
     """The server picks the storage key. Send `Idempotency-Key` to make a retry safe."""
     return Status(
         *services.idempotent(
@@ -82,12 +86,12 @@ def upload_parts(request: HttpRequest, upload_id: uuid.UUID):
 
 
 @router.post(
-    "/{uuid:upload_id}/parts/{int:part_number}/url",
+    "/{uuid:upload_id}/parts/{part_number}/url",
     response={200: PartTargetOut, **ERRORS},
     url_name="upload_part_url",
     summary="Get a URL to PUT one part to",
 )
-def upload_part_url(request: HttpRequest, upload_id: uuid.UUID, part_number: int):
+def upload_part_url(request: HttpRequest, upload_id: uuid.UUID, part_number: PartNumber):
     upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
     target = upload_service.upload_part_target(upload=upload, part_number=part_number)
     return {
@@ -99,7 +103,7 @@ def upload_part_url(request: HttpRequest, upload_id: uuid.UUID, part_number: int
 
 
 @router.put(
-    "/{uuid:upload_id}/parts/{int:part_number}",
+    "/{uuid:upload_id}/parts/{part_number}",
     response={200: PartOut, **ERRORS},
     url_name="upload_part_put",
     summary="Send one part (filesystem storage only; S3 parts go to their signed URL)",
@@ -107,7 +111,7 @@ def upload_part_url(request: HttpRequest, upload_id: uuid.UUID, part_number: int
         "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
     },
 )
-def upload_part_put(request: HttpRequest, upload_id: uuid.UUID, part_number: int):
+def upload_part_put(request: HttpRequest, upload_id: uuid.UUID, part_number: PartNumber):
     upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
     try:
         length = int(request.headers.get("Content-Length") or 0)
