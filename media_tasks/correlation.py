@@ -32,12 +32,20 @@ def from_header(value: str | None) -> str:
     return value if value and _VALID.match(value) else uuid.uuid4().hex
 
 
-class CorrelationIdFilter(logging.Filter):
-    """Adds %(correlation_id)s to every log record."""
+def install_log_record_factory() -> None:
+    """Every record made in this process carries `correlation_id`, whichever logger or
+    handler it goes through (billiard's and Celery's own handlers have no filters)."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "adds_correlation_id", False):
+        return
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def make_record(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
         record.correlation_id = _current.get()
-        return True
+        return record
+
+    make_record.adds_correlation_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)
 
 
 class CorrelationIdMiddleware:

@@ -4,7 +4,11 @@ import os
 
 from celery import Celery, signals
 
+from media_tasks import correlation
 from media_tasks.deadletter import DeadLetterConsumer
+
+# Log lines everywhere (web, workers, billiard's pool) carry the job's correlation id.
+correlation.install_log_record_factory()
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaplatform.settings")
 
@@ -30,16 +34,6 @@ def _worker_heartbeat(**kwargs) -> None:
     from media_tasks.worker import on_heartbeat
 
     on_heartbeat()
-
-
-@signals.after_setup_logger.connect
-@signals.after_setup_task_logger.connect
-def _log_correlation_id(logger, **kwargs) -> None:
-    """Worker log lines carry the correlation id of the job being worked on."""
-    from media_tasks.correlation import CorrelationIdFilter
-
-    for handler in logger.handlers:
-        handler.addFilter(CorrelationIdFilter())
 
 
 @signals.task_prerun.connect

@@ -231,7 +231,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One message at a time per process: a long encode must not sit on reserved work.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = False
-# The job's correlation id in every worker log line (filter added in mediaplatform/celery.py).
+# The job's correlation id in every worker log line (media_tasks/correlation.py adds it to every record).
 CELERY_WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] [%(correlation_id)s] %(message)s"
 CELERY_WORKER_TASK_LOG_FORMAT = (
     "[%(asctime)s: %(levelname)s/%(processName)s] [%(correlation_id)s] %(task_name)s[%(task_id)s]: %(message)s"
@@ -349,9 +349,8 @@ FLOWER_URL = env("FLOWER_URL", "http://127.0.0.1:5555/")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation_id": {"()": "media_tasks.correlation.CorrelationIdFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["correlation_id"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
 }
