@@ -205,6 +205,8 @@ FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
 MEDIA_LADDER = [int(h) for h in env_list("MEDIA_LADDER", "1080,720,480,360")]
 MEDIA_IMAGE_WIDTHS = [int(w) for w in env_list("MEDIA_IMAGE_WIDTHS", "320,640,1280,2048")]
 MEDIA_X264_PRESET = env("MEDIA_X264_PRESET", "veryfast")
+# SSIM of each rendition against the scaled source, on every Nth frame (0: not measured).
+MEDIA_SSIM_EVERY_NTH = env_int("MEDIA_SSIM_EVERY_NTH", 5)
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 5 * 1024**3)
 MEDIA_MAX_DURATION_S = env_int("MEDIA_MAX_DURATION_S", 4 * 3600)
 MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 100_000_000)

@@ -17,9 +17,9 @@ from .jobs import (
     job_mark_internal_error,
     job_note,
     job_probe,
-    job_transcode,
 )
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
+from .transcode import job_transcode
 from .webhooks import (
     webhook_deliver,
     webhook_deliveries_stalled,

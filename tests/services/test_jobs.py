@@ -76,6 +76,8 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
         ("poster", "poster", 640, 360),
         ("sprite", "sprite", 160, 90),
     ]
+    (mp4,) = asset.renditions.filter(kind="mp4")
+    assert 0.9 < mp4.ssim <= 1.0, "SSIM against the scaled source is stored per rendition"
     for rendition in asset.renditions.all():
         assert storage.exists(rendition.storage_key), rendition.storage_key
     for name in ("hls/360p/index.m3u8", "hls/360p/seg_00000.ts", "thumbs/sprite.vtt"):
