@@ -38,6 +38,16 @@ class EncodeSettings:
     encoder: str = CPU_ENCODER
     # Decode and scale on the GPU (NVDEC + scale_cuda); only where a worker measured it faster.
     hw_decode: bool = False
+    # x264 threads per encode (0: x264 decides). Pinned to 1 to measure scaling across workers.
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of the source in its own timestamps (seconds); `end` None runs to the end."""
+
+    start: float
+    end: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,8 +109,15 @@ def encode_ladder_command(
     rungs: Sequence[Rung],
     out_dir: Path,
     settings: EncodeSettings,
+    *,
+    span: Span | None = None,
 ) -> list[str]:
     """One ffmpeg command: decode once, `split` the picture, encode every rung.
+
+    With `span`, only that stretch of the picture is encoded, without sound (a chunk
+    of a chunked encode): the input is seeked a little early and `trim` cuts on the
+    source's own timestamps (`-copyts`), so consecutive spans share no frame and miss
+    none.
 
     ffmpeg turns rotated sources upright itself (autorotate), so the sizes in
     `rungs`, which are display sizes, come out as planned. That rotation runs on
@@ -111,8 +128,13 @@ def encode_ladder_command(
     input_options = dict(SAFE_INPUT_OPTIONS)
     if hw_decode:
         input_options.update(hwaccel="cuda", hwaccel_output_format="cuda")
+    if span is not None and span.start > 1:
+        input_options["ss"] = span.start - 1  # keyframe seek; trim below makes the exact cut
     source = ffmpeg.input(str(src), **input_options)
     picture = source[str(info.video_stream_index)]
+    if span is not None:
+        bounds = {"start": span.start} if span.end is None else {"start": span.start, "end": span.end}
+        picture = picture.filter("trim", **bounds).filter("setpts", "PTS-STARTPTS")
     fps = info.frame_rate or 30.0
     if fps > MAX_FPS:
         picture = picture.filter("fps", MAX_FPS)
@@ -133,12 +155,14 @@ def encode_ladder_command(
                 scaled = scaled.filter(name, **options)
         streams = [scaled]
         audio_args = {}
-        if info.has_audio:
+        if info.has_audio and span is None:
             streams.append(source[str(info.audio_stream_index)])
             audio_args = {"c:a": "aac", "b:a": f"{rung.audio_kbps}k", "ac": 2, "ar": 48000}
         video_args = profile.output_args(
             preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=gop
         )
+        if settings.threads and profile.name == CPU_ENCODER:
+            video_args["threads"] = settings.threads
         outputs.append(
             ffmpeg.output(
                 *streams,
@@ -153,7 +177,7 @@ def encode_ladder_command(
             )
         )
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
-    cmd[1:1] = [*QUIET_ARGS, *profile.global_args()]
+    cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
     return cmd
 
 
@@ -166,13 +190,15 @@ def transcode_ladder(
     settings: EncodeSettings | None = None,
     on_progress: ProgressCallback | None = None,
     timeout: float | None = None,
+    span: Span | None = None,
 ) -> list[VideoFile]:
-    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4`."""
+    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` (only `span`, if given)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = settings or EncodeSettings()
-    cmd = encode_ladder_command(src, info, rungs, out_dir, settings)
+    cmd = encode_ladder_command(src, info, rungs, out_dir, settings, span=span)
+    length = info.duration if span is None else ((span.end or info.duration or 0) - span.start) or None
     try:
-        run_ffmpeg(cmd, duration=info.duration, on_progress=on_progress, timeout=timeout)
+        run_ffmpeg(cmd, duration=length, on_progress=on_progress, timeout=timeout)
     except ProcessingError as exc:
         if EncoderProfile(settings.encoder).is_hardware or settings.hw_decode:
             raise HardwareEncoderError(f"{settings.encoder} (hw decode {settings.hw_decode}): {exc}") from exc
