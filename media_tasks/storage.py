@@ -35,7 +35,9 @@ RENDITIONS = "renditions"
 HLS = "hls"
 THUMBS = "thumbs"
 IMAGES = "images"
-AREAS = (ORIGINALS, RENDITIONS, HLS, THUMBS, IMAGES)
+# Pieces of a chunked encode, waiting to be joined (deleted after the join).
+CHUNKS = "chunks"
+AREAS = (ORIGINALS, RENDITIONS, HLS, THUMBS, IMAGES, CHUNKS)
 
 # A file name inside an asset's area: server-made names only (letters, digits,
 # dot, dash, underscore, one level of folders for HLS variants).
@@ -209,20 +211,21 @@ def abort_incomplete_uploads(*, older_than_s: int) -> int:
 
 def delete_asset_files(asset_id: uuid.UUID | str) -> int:
     """Delete every stored object of an asset, in every area. Returns how many were deleted."""
+    return sum(delete_prefix(area, asset_id) for area in AREAS)
+
+
+def delete_prefix(area: str, asset_id: uuid.UUID | str) -> int:
+    """Delete everything an asset has in one area. Returns how many objects were deleted."""
     storage = get_storage()
-    deleted = 0
-    for area in AREAS:
-        prefix = f"{area}/{uuid.UUID(str(asset_id))}/"
-        if _s3(storage):
-            bucket = storage.bucket
-            with _transient_as_unavailable(f"deleting {prefix}"):
-                keys = [{"Key": obj.key} for obj in bucket.objects.filter(Prefix=prefix)]
-                for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at most
-                    bucket.delete_objects(Delete={"Objects": keys[start : start + 1000], "Quiet": True})
-            deleted += len(keys)
-        else:
-            deleted += _delete_tree(storage, prefix.rstrip("/"))
-    return deleted
+    prefix = f"{area}/{uuid.UUID(str(asset_id))}/"
+    if not _s3(storage):
+        return _delete_tree(storage, prefix.rstrip("/"))
+    bucket = storage.bucket
+    with _transient_as_unavailable(f"deleting {prefix}"):
+        keys = [{"Key": obj.key} for obj in bucket.objects.filter(Prefix=prefix)]
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at most
+            bucket.delete_objects(Delete={"Objects": keys[start : start + 1000], "Quiet": True})
+    return len(keys)
 
 
 def _delete_tree(storage: Storage, path: str) -> int:

@@ -11,7 +11,7 @@ import uuid
 
 import botocore.exceptions
 import kombu.exceptions
-from celery import Task, chain, shared_task
+from celery import Task, chain, chord, shared_task
 from celery.canvas import Signature
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -123,11 +123,24 @@ def _transcode_signature(job_id: str) -> Signature:
     """Route by capability: the GPU queue while a GPU worker is live, else the CPU queue.
 
     If every GPU worker then vanishes, RabbitMQ dead-letters the waiting message to
-    the CPU queue after MEDIA_GPU_QUEUE_TTL_S (see settings).
+    the CPU queue after MEDIA_GPU_QUEUE_TTL_S (see settings). A long source becomes a
+    chord: one task per chunk, on whichever workers are free, then the join.
     """
     gpu = selectors.gpu_worker_online()
     queue = settings.MEDIA_QUEUE_TRANSCODE_GPU if gpu else settings.MEDIA_QUEUE_TRANSCODE_CPU
-    return transcode_task.si(job_id).set(queue=queue, routing_key=queue)
+    count = services.transcode_chunk_count(job_id=job_id)
+    if not count:
+        return transcode_task.si(job_id).set(queue=queue, routing_key=queue)
+    chunk_limits = stage_time_limits(settings.MEDIA_CHUNK_SECONDS)
+    return chord(
+        [
+            transcode_chunk_task.si(job_id, index).set(queue=queue, routing_key=queue, **chunk_limits)
+            for index in range(count)
+        ],
+        transcode_join_task.si(job_id).set(
+            queue=settings.MEDIA_QUEUE_TRANSCODE_CPU, routing_key=settings.MEDIA_QUEUE_TRANSCODE_CPU
+        ),
+    )
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.transcode", stage_description="transcoding")
@@ -155,6 +168,26 @@ def transcode_task(self: JobTask, job_id: str, encoder: str | None = None) -> No
         )
         cpu = settings.MEDIA_QUEUE_TRANSCODE_CPU
         raise self.replace(transcode_task.si(job_id, encoder=CPU_ENCODER).set(queue=cpu, routing_key=cpu)) from exc
+
+
+@shared_task(
+    base=JobTask, bind=True, name="media_tasks.transcode_chunk", stage_description="transcoding", ignore_result=False
+)
+def transcode_chunk_task(self: JobTask, job_id: str, index: int) -> None:
+    """One chunk of a chunked transcode; its (empty) result lets the chord count it."""
+    capabilities = local_capabilities()
+    services.job_transcode_chunk(
+        job_id=job_id,
+        index=index,
+        worker=self.request.hostname or "",
+        encoder=capabilities.encoder,
+        hw_decode=capabilities.hw_decode,
+    )
+
+
+@shared_task(base=JobTask, bind=True, name="media_tasks.transcode_join", stage_description="transcoding")
+def transcode_join_task(self: JobTask, job_id: str) -> None:
+    services.job_transcode_join(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.thumbnails", stage_description="making thumbnails")

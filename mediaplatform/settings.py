@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",
+    "django_celery_results",
     "media_tasks",
 ]
 
@@ -205,6 +206,12 @@ FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
 MEDIA_LADDER = [int(h) for h in env_list("MEDIA_LADDER", "1080,720,480,360")]
 MEDIA_IMAGE_WIDTHS = [int(w) for w in env_list("MEDIA_IMAGE_WIDTHS", "320,640,1280,2048")]
 MEDIA_X264_PRESET = env("MEDIA_X264_PRESET", "veryfast")
+# Sources longer than this (s) are encoded in chunks of about MEDIA_CHUNK_SECONDS as a
+# Celery chord across workers, then joined by stream copy (0: never chunk).
+MEDIA_CHUNK_THRESHOLD_S = env_int("MEDIA_CHUNK_THRESHOLD_S", 120)
+MEDIA_CHUNK_SECONDS = env_int("MEDIA_CHUNK_SECONDS", 30)
+# x264 threads per encode (0: x264 decides); 1 pins each worker process to one core.
+MEDIA_X264_THREADS = env_int("MEDIA_X264_THREADS", 0)
 # SSIM of each rendition against the scaled source, on every Nth frame (0: not measured).
 MEDIA_SSIM_EVERY_NTH = env_int("MEDIA_SSIM_EVERY_NTH", 5)
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 5 * 1024**3)
@@ -223,8 +230,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
-# Job state lives in the database; no result backend.
+# Job state lives in the database; tasks keep no results.
 CELERY_TASK_IGNORE_RESULT = True
+# Only the chunk tasks of a chunked transcode keep a result: a chord counts them in the
+# database (django-celery-results' ChordCounter), no other result store is run.
+# https://docs.celeryq.dev/en/stable/userguide/canvas.html#chords
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXPIRES = 86400
 # Ack after the work is done and requeue when a worker dies mid-task, so a killed
 # worker delays a job instead of losing it. Tasks are idempotent for this reason.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late

@@ -19,7 +19,7 @@ from .jobs import (
     job_probe,
 )
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
-from .transcode import job_transcode
+from .transcode import job_transcode, job_transcode_chunk, job_transcode_join, transcode_chunk_count
 from .webhooks import (
     webhook_deliver,
     webhook_deliveries_stalled,
@@ -50,7 +50,10 @@ __all__ = [
     "job_probe",
     "job_resume",
     "job_transcode",
+    "job_transcode_chunk",
+    "job_transcode_join",
     "jobs_needing_rescue",
+    "transcode_chunk_count",
     "webhook_deliver",
     "webhook_deliveries_stalled",
     "webhook_endpoint_create",

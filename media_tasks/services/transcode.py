@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import F
+from django.db.models.functions import Least
+from django.utils import timezone
 
-from .. import storage
-from ..models import Job, Rendition
+from .. import events, storage
+from ..models import Asset, Job, JobEvent, Rendition
+from ..pipeline import chunks as chunk_ops
 from ..pipeline import quality as quality_ops
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
-from ..pipeline.exceptions import PipelineError
+from ..pipeline.exceptions import HardwareEncoderError, PipelineError, ProcessingCancelled
 from ..pipeline.probe import VIDEO, MediaInfo
-from .jobs import Status, _media_info, _progress_reporter, _record, _require_kind, _run_stage, _source, ffmpeg_timeout_s
+from .jobs import (
+    PROGRESS_SPANS,
+    Status,
+    _heartbeat,
+    _media_info,
+    _progress_reporter,
+    _record,
+    _require_kind,
+    _run_stage,
+    _source,
+    _workdir,
+    ffmpeg_timeout_s,
+    job_mark_failed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,49 +58,11 @@ def job_transcode(
             info,
             rungs,
             workdir / "renditions",
-            settings=video_ops.EncodeSettings(preset=settings.MEDIA_X264_PRESET, encoder=encoder, hw_decode=hw_decode),
+            settings=_encode_settings(encoder, hw_decode),
             on_progress=_progress_reporter(job_id, Status.TRANSCODING),
             timeout=ffmpeg_timeout_s(info.duration),
         )
-        hls = video_ops.package_hls(videos, workdir / "hls", timeout=ffmpeg_timeout_s(info.duration))
-        ssim = _quality(source, info, videos, workdir / "ssim")
-        # Upload everything first and record afterwards: a row never points at a
-        # file that is missing or half written.
-        keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
-        for v in videos:
-            storage.upload_file(v.path, keys[v.name])
-        storage.upload_tree(hls.directory, storage.HLS, asset.id)
-        for v in videos:
-            _record(
-                job,
-                Rendition.Kind.MP4,
-                v.name,
-                keys[v.name],
-                width=v.width,
-                height=v.height,
-                bitrate=v.bitrate,
-                size_bytes=v.size_bytes,
-                codec=v.codecs,
-                encoder=encoder,
-                ssim=ssim.get(v.name),
-            )
-        top = videos[0]
-        _record(
-            job,
-            Rendition.Kind.HLS,
-            "master",
-            storage.asset_key(storage.HLS, asset.id, "master.m3u8"),
-            width=top.width,
-            height=top.height,
-            bitrate=top.bitrate,
-            size_bytes=sum(p.stat().st_size for p in hls.directory.rglob("*") if p.is_file()),
-            codec=top.codecs,
-            encoder=encoder,
-        )
-        # A re-encode with a shorter ladder leaves rungs that no longer exist: drop them.
-        for stale in asset.renditions.filter(kind=Rendition.Kind.MP4).exclude(profile__in=[v.name for v in videos]):
-            storage.delete_key(stale.storage_key)
-            stale.delete()
+        _store_ladder(job, source, info, videos, encoder, workdir)
 
     return _run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
 
@@ -103,3 +83,206 @@ def _quality(source: Path, info: MediaInfo, videos: list, workdir: Path) -> dict
     except (PipelineError, ValueError, OSError) as exc:
         logger.warning("SSIM measurement failed: %s", exc)
         return {}
+
+
+def _store_ladder(
+    job: Job, source: Path, info: MediaInfo, videos: list[video_ops.VideoFile], encoder: str, workdir: Path
+) -> None:
+    """HLS from the MP4s (stream copy), SSIM, uploads, then the rows."""
+    asset = job.asset
+    hls = video_ops.package_hls(videos, workdir / "hls", timeout=ffmpeg_timeout_s(info.duration))
+    ssim = _quality(source, info, videos, workdir / "ssim")
+    # Upload everything first and record afterwards: a row never points at a
+    # file that is missing or half written.
+    keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
+    for v in videos:
+        storage.upload_file(v.path, keys[v.name])
+    storage.upload_tree(hls.directory, storage.HLS, asset.id)
+    for v in videos:
+        _record(
+            job,
+            Rendition.Kind.MP4,
+            v.name,
+            keys[v.name],
+            width=v.width,
+            height=v.height,
+            bitrate=v.bitrate,
+            size_bytes=v.size_bytes,
+            codec=v.codecs,
+            encoder=encoder,
+            ssim=ssim.get(v.name),
+        )
+    top = videos[0]
+    _record(
+        job,
+        Rendition.Kind.HLS,
+        "master",
+        storage.asset_key(storage.HLS, asset.id, "master.m3u8"),
+        width=top.width,
+        height=top.height,
+        bitrate=top.bitrate,
+        size_bytes=sum(p.stat().st_size for p in hls.directory.rglob("*") if p.is_file()),
+        codec=top.codecs,
+        encoder=encoder,
+    )
+    # A re-encode with a shorter ladder leaves rungs that no longer exist: drop them.
+    for stale in asset.renditions.filter(kind=Rendition.Kind.MP4).exclude(profile__in=[v.name for v in videos]):
+        storage.delete_key(stale.storage_key)
+        stale.delete()
+
+
+def _encode_settings(encoder: str, hw_decode: bool = False) -> video_ops.EncodeSettings:
+    return video_ops.EncodeSettings(
+        preset=settings.MEDIA_X264_PRESET, encoder=encoder, hw_decode=hw_decode, threads=settings.MEDIA_X264_THREADS
+    )
+
+
+# --- Chunked transcodes of long sources --------------------------------------------
+# tasks.py runs job_transcode_chunk for every span as a Celery chord across workers,
+# then job_transcode_join; the chunks wait in storage under chunks/<asset>/.
+
+
+def transcode_chunk_count(*, job_id: uuid.UUID | str) -> int:
+    """How many chunks this job's transcode is cut into; 0 when it is encoded whole."""
+    info = _media_info(Asset.objects.get(jobs__id=job_id))
+    threshold = settings.MEDIA_CHUNK_THRESHOLD_S
+    if not threshold or not info.duration or info.duration <= threshold:
+        return 0
+    return len(chunk_ops.plan_spans(info.duration, settings.MEDIA_CHUNK_SECONDS))
+
+
+def _chunk_key(asset_id: uuid.UUID, rung: str, index: int) -> str:
+    return storage.asset_key(storage.CHUNKS, asset_id, f"{rung}/{index:05d}.mp4")
+
+
+def _enter_chunked(job_id: uuid.UUID | str, worker: str, count: int) -> bool:
+    """The first chunk to start moves the job into transcoding; the others find it there."""
+    now = timezone.now()
+    moved = Job.objects.filter(pk=job_id, status=Status.PROBING).update(
+        status=Status.TRANSCODING,
+        progress=PROGRESS_SPANS[Status.TRANSCODING][0],
+        worker_hostname=worker,
+        updated_at=now,
+    )
+    if moved:
+        events.publish(
+            job_id=job_id,
+            type=JobEvent.Type.STAGE,
+            stage=Status.TRANSCODING,
+            message=f"Transcoding started, in {count} chunks across the workers.",
+            worker=worker,
+        )
+        return True
+    return Job.objects.filter(pk=job_id, status=Status.TRANSCODING).exists()
+
+
+def job_transcode_chunk(
+    *, job_id: uuid.UUID | str, index: int, worker: str = "", encoder: str = CPU_ENCODER, hw_decode: bool = False
+) -> bool:
+    """Encode one span of the picture into every rung (one decode) and store the pieces.
+
+    A redelivered chunk (its worker was lost) is encoded again and overwrites its own
+    pieces only; a chunk whose pieces are all stored already is not redone.
+    """
+    count = transcode_chunk_count(job_id=job_id)
+    if not _enter_chunked(job_id, worker, count):
+        logger.info("job %s: skipping chunk %d, the job is not transcoding", job_id, index)
+        return False
+    job = Job.objects.select_related("asset").get(pk=job_id)
+    asset = job.asset
+    info = _media_info(asset)
+    rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
+    keys = {rung.name: _chunk_key(asset.id, rung.name, index) for rung in rungs}
+    if all(storage.exists(key) for key in keys.values()):
+        return True
+    try:
+        with _heartbeat(job_id), _workdir(job_id, f"chunk{index}") as workdir:
+            source = _source(job, workdir)
+            span = chunk_ops.plan_spans(
+                info.duration, settings.MEDIA_CHUNK_SECONDS, chunk_ops.video_start_time(source)
+            )[index]
+            encode = functools.partial(
+                video_ops.transcode_ladder,
+                source,
+                info,
+                rungs,
+                workdir / "out",
+                on_progress=_still_transcoding(job_id),
+                timeout=ffmpeg_timeout_s(settings.MEDIA_CHUNK_SECONDS),
+                span=span,
+            )
+            try:
+                videos = encode(settings=_encode_settings(encoder, hw_decode))
+            except HardwareEncoderError as exc:  # the GPU failed, not the file: this chunk on the CPU
+                logger.warning("job %s chunk %d: %s failed (%s); encoding it with libx264", job_id, index, encoder, exc)
+                videos = encode(settings=_encode_settings(CPU_ENCODER))
+            for v in videos:
+                storage.upload_file(v.path, keys[v.name])
+            logger.info(
+                "job %s: chunk %d of %d encoded (%.1f s from %.1f s)",
+                job_id,
+                index,
+                count,
+                (span.end or info.duration) - span.start,
+                span.start,
+            )
+    except PipelineError as exc:
+        job_mark_failed(job_id=job_id, reason=str(exc))
+        return False
+    share = max(1, (PROGRESS_SPANS[Status.TRANSCODING][1] - PROGRESS_SPANS[Status.TRANSCODING][0] - 5) // count)
+    Job.objects.filter(pk=job_id, status=Status.TRANSCODING).update(
+        progress=Least(F("progress") + share, PROGRESS_SPANS[Status.TRANSCODING][1] - 1), updated_at=timezone.now()
+    )
+    return True
+
+
+def _still_transcoding(job_id: uuid.UUID | str):
+    """Stops a chunk's ffmpeg (within a second) once the job has been cancelled or has failed."""
+
+    def check(fraction: float) -> None:
+        if not Job.objects.filter(pk=job_id, status=Status.TRANSCODING).exists():
+            raise ProcessingCancelled("The job was stopped.")
+
+    return check
+
+
+def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: str = CPU_ENCODER) -> bool:
+    """Encode the sound once, join each rung's pieces by stream copy, then HLS, SSIM, store, record."""
+    job = Job.objects.select_related("asset").get(pk=job_id)
+    if job.status != Status.TRANSCODING:
+        logger.info("job %s: skipping the join, the job is %s", job_id, job.status)
+        return False
+    asset = job.asset
+    info = _media_info(asset)
+    rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
+    count = transcode_chunk_count(job_id=job_id)
+    timeout = ffmpeg_timeout_s(info.duration)
+    try:
+        with _heartbeat(job_id), _workdir(job_id, "join") as workdir:
+            source = _source(job, workdir)
+            sound = {}
+            if info.has_audio:
+                for kbps in {rung.audio_kbps for rung in rungs}:
+                    sound[kbps] = chunk_ops.encode_audio(
+                        source, info, kbps, workdir / f"audio{kbps}.m4a", timeout=timeout
+                    )
+            videos = []
+            for rung in rungs:
+                pieces = []
+                for index in range(count):
+                    piece = workdir / "pieces" / rung.name / f"{index:05d}.mp4"
+                    storage.download_file(_chunk_key(asset.id, rung.name, index), piece)
+                    pieces.append(piece)
+                out = workdir / "renditions" / f"{rung.name}.mp4"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                chunk_ops.join(pieces, sound.get(rung.audio_kbps), out, timeout=timeout)
+                videos.append(video_ops.describe_video(rung.name, out))
+            _store_ladder(job, source, info, videos, encoder, workdir)
+    except PipelineError as exc:
+        job_mark_failed(job_id=job_id, reason=str(exc))
+        return False
+    storage.delete_prefix(storage.CHUNKS, asset.id)
+    Job.objects.filter(pk=job_id, status=Status.TRANSCODING).update(
+        progress=PROGRESS_SPANS[Status.TRANSCODING][1], updated_at=timezone.now()
+    )
+    return True

@@ -1,5 +1,6 @@
 """A chunked encode must be indistinguishable from a whole-file one (checked with ffprobe)."""
 
+import itertools
 import json
 import subprocess
 
@@ -72,7 +73,7 @@ def keyframes(path) -> list[float]:
 def test_spans_cover_the_picture_on_the_keyframe_grid(duration, chunk, expected):
     spans = chunks.plan_spans(duration, chunk, start_time=0.5)
     assert len(spans) == expected and spans[0].start == 0.5 and spans[-1].end is None
-    assert all(a.end == b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(spans))
     assert all((s.start - 0.5) % video.GOP_SECONDS == 0 for s in spans)
 
 
@@ -94,7 +95,7 @@ def test_chunked_encode_matches_the_whole_file_encode(tmp_path):
     for a, b in zip(whole, joined, strict=True):
         whole_frames, joined_frames = frames(a.path), frames(b.path)
         assert len(joined_frames) == len(whole_frames) == 270, (a.name, len(whole_frames), len(joined_frames))
-        assert all(x < y for x, y in zip(joined_frames, joined_frames[1:], strict=False)), "timestamps not monotonic"
+        assert all(x < y for x, y in itertools.pairwise(joined_frames)), "timestamps not monotonic"
         assert joined_frames == pytest.approx(whole_frames, abs=1e-3)
         durations = stream_durations(b.path)
         assert abs(durations["video"] - durations["audio"]) < 0.040, durations
