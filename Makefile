@@ -25,8 +25,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $@
 
-bench: setup  ## end-to-end time vs the raw ffmpeg ladder, side by side
-	$(VENV)/bin/python bench/e2e_vs_ffmpeg.py
+bench: setup  ## ratios against raw ffmpeg and naive code, side by side; writes docs/benchmarks.md
+	$(VENV)/bin/python bench/run.py
 
 lint:
 	$(VENV)/bin/ruff check .

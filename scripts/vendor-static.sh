@@ -5,14 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=static/vendor
-stamp="$out/.lock-$(sha256sum package-lock.json | cut -c1-16)"
+stamp="$out/.lock-$(cat package-lock.json "$0" | sha256sum | cut -c1-16)"
 [ -f "$stamp" ] && exit 0
 
 echo "==> npm ci (Uppy, hls.js, htmx) into $out"
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 rm -rf "$out" && mkdir -p "$out"
-cp node_modules/uppy/dist/uppy.min.js node_modules/uppy/dist/uppy.min.css "$out/"
-cp node_modules/hls.js/dist/hls.min.js "$out/"
+# The source maps too: the bundles name them, and collectstatic's manifest insists they exist.
+cp node_modules/uppy/dist/uppy.min.js node_modules/uppy/dist/uppy.min.js.map node_modules/uppy/dist/uppy.min.css "$out/"
+cp node_modules/hls.js/dist/hls.min.js node_modules/hls.js/dist/hls.min.js.map "$out/"
 cp node_modules/htmx.org/dist/htmx.min.js "$out/"
 for pkg in uppy hls.js htmx.org; do cp "node_modules/$pkg/LICENSE"* "$out/LICENSE.$pkg" 2>/dev/null || true; done
 touch "$stamp"

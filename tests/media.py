@@ -22,6 +22,7 @@ def make_video(
     rotate: int | None = None,
     black_lead_in: float = 0.0,
     tone: int = 440,
+    noise: bool = False,
 ) -> Path:
     """An H.264 (+AAC) MP4 of testsrc2 (and a sine tone); `rotate` adds display-matrix metadata.
 
@@ -29,6 +30,8 @@ def make_video(
     upload: vary `tone` to get distinct files.
     """
     video = f"testsrc2=size={width}x{height}:rate={rate}:duration={duration}"
+    if noise:  # film-grain-like noise: much harder to encode than the clean pattern (benchmarks)
+        video += ",noise=alls=12:allf=t+u"
     if black_lead_in:
         video = (
             f"color=black:size={width}x{height}:rate={rate}:duration={black_lead_in}[b];"

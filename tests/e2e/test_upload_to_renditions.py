@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # The closing note's figure used a 10 s clip: E2E_CLIP_SECONDS=10 (see bench/e2e_vs_ffmpeg.py).
 CLIP_SECONDS = float(os.environ.get("E2E_CLIP_SECONDS", "3"))
+CLIP_NOISE = os.environ.get("E2E_CLIP_NOISE") == "1"
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def fetch(s3, key: str, dest: Path) -> Path:
 
 def test_video_upload_becomes_a_playable_ladder_on_s3(live, alice_client, tmp_path):
     worker, s3 = live
-    clip = make_video(tmp_path / "holiday.mov", width=1920, height=1080, duration=CLIP_SECONDS)
+    clip = make_video(tmp_path / "holiday.mov", width=1920, height=1080, duration=CLIP_SECONDS, noise=CLIP_NOISE)
     started = time.monotonic()
     accepted = post(alice_client, clip)
     assert accepted["status_url"].endswith(f"/assets/{accepted['asset_id']}/status/")

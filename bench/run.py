@@ -1,0 +1,398 @@
+"""`make bench`: the platform measured against raw ffmpeg and naive code, side by side in one run.
+
+Every comparison runs its contenders interleaved (A, B, A, B, ...) on the same
+generated inputs, so machine noise hits both alike; the ratios are the result,
+absolute times are context. Writes docs/benchmarks.md and docs/benchmarks.png.
+
+    .venv/bin/python bench/run.py [--reps 2] [--only ladder images chunks throughput web]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PIL import Image, ImageOps  # noqa: E402
+
+from media_tasks.pipeline import chunks, images, video  # noqa: E402
+from media_tasks.pipeline.probe import ProbeLimits, probe  # noqa: E402
+from tests.media import make_video  # noqa: E402
+
+LADDER = [1080, 720, 480, 360]
+WIDTHS = [320, 640, 1280, 2048]
+LIMITS = ProbeLimits(max_duration_s=86400, max_pixels=10**9)
+results: dict[str, dict] = {}
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+class CpuMeter:
+    """Share of all cores busy while a block runs (from /proc/stat)."""
+
+    def __enter__(self):
+        self.start = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        end = self._read()
+        busy, total = end[0] - self.start[0], end[1] - self.start[1]
+        self.busy = busy / total if total else 0.0
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, sum(fields)
+
+
+def interleave(reps: int, **contenders) -> dict[str, float]:
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(reps):
+        for name, fn in contenders.items():
+            times[name].append(timed(fn))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+# --- (a) (b) (c): the ladder --------------------------------------------------------
+
+
+def one_decode(clip: Path, out: Path, threads: int = 0) -> None:
+    info = probe(clip, LIMITS)
+    out.mkdir(parents=True, exist_ok=True)
+    rungs = video.plan_ladder(info, LADDER)
+    subprocess.run(
+        video.encode_ladder_command(clip, info, rungs, out, video.EncodeSettings(threads=threads)), check=True
+    )
+
+
+def per_rung(clip: Path, out: Path) -> None:
+    info = probe(clip, LIMITS)
+    out.mkdir(parents=True, exist_ok=True)
+    for rung in video.plan_ladder(info, LADDER):  # the naive way: one ffmpeg (one decode) per rung
+        subprocess.run(video.encode_ladder_command(clip, info, [rung], out, video.EncodeSettings()), check=True)
+
+
+def platform(seconds: float, noise: bool = True) -> float:
+    """Upload accepted → all renditions, HLS, thumbnails and SSIM stored, through RabbitMQ, a real
+    worker and moto S3 (the e2e test, which generates the same clip)."""
+    env = {**os.environ, "E2E_CLIP_SECONDS": str(seconds), "E2E_CLIP_NOISE": "1" if noise else "0"}
+    test = "tests/e2e/test_upload_to_renditions.py::test_video_upload_becomes_a_playable_ladder_on_s3"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:logging", test],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"job succeeded in ([\d.]+)s", proc.stdout)
+    if proc.returncode != 0 or not match:
+        sys.exit(f"the end-to-end run failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return float(match.group(1))
+
+
+def bench_ladder(tmp: Path, reps: int, seconds: float) -> None:
+    clip = make_video(tmp / "clip.mp4", width=1920, height=1080, duration=seconds, noise=True)
+    raw: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+    for rep in range(reps):
+        raw["a"].append(timed(lambda rep=rep: one_decode(clip, tmp / f"a{rep}")))
+        raw["b"].append(timed(lambda rep=rep: per_rung(clip, tmp / f"b{rep}")))
+        raw["c"].append(platform(seconds))
+        print(f"  rep {rep + 1}: (a) {raw['a'][-1]:.2f}s (b) {raw['b'][-1]:.2f}s (c) {raw['c'][-1]:.2f}s", flush=True)
+    med = {k: statistics.median(v) for k, v in raw.items()}
+    short = make_video(tmp / "short.mp4", width=1920, height=1080, duration=2.0, noise=True)
+    short_a, short_c = [], []
+    for _ in range(reps):
+        short_a.append(timed(lambda: one_decode(short, tmp / "sa")))
+        short_c.append(platform(2.0))
+    results["ladder"] = {
+        "seconds": seconds,
+        **{f"{k}_s": v for k, v in med.items()},
+        "c_over_a": med["c"] / med["a"],
+        "b_over_c": med["b"] / med["c"],
+        "short_a_s": statistics.median(short_a),
+        "short_c_s": statistics.median(short_c),
+        "fixed_overhead_s": statistics.median(short_c) - statistics.median(short_a),
+    }
+
+
+# --- Images ---------------------------------------------------------------------------
+
+
+def naive_variants(src: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:  # decode the full 12 MP picture again for every width
+        with Image.open(src) as opened:
+            im = ImageOps.exif_transpose(opened).convert("RGB")
+            small = im.resize((width, round(im.height * width / im.width)), Image.Resampling.LANCZOS)
+            small.save(out / f"{width}.jpg", quality=85)
+            small.save(out / f"{width}.webp", quality=80)
+
+
+def vips_variants(src: Path, out: Path) -> None:
+    import pyvips
+
+    out.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:  # thumbnail() shrinks on load (JPEG DCT scaling), like our draft() path
+        thumb = pyvips.Image.thumbnail(str(src), width)
+        thumb.jpegsave(str(out / f"{width}.jpg"), Q=85, keep=0)
+        thumb.webpsave(str(out / f"{width}.webp"), Q=80, keep=0)
+
+
+def bench_images(tmp: Path, reps: int) -> None:
+    sources = []
+    for i in range(3):
+        path = tmp / f"photo{i}.jpg"
+        base = Image.effect_mandelbrot((4000, 3000), (-2.2 + i * 0.1, -1.2, 1.0, 1.2), 80).convert("RGB")
+        grain = Image.effect_noise((4000, 3000), 40).convert("RGB")
+        Image.blend(base, grain, 0.25).save(path, quality=92)
+        sources.append(path)
+    contenders = {
+        "naive": lambda: [naive_variants(s, tmp / "naive") for s in sources],
+        "project": lambda: [images.make_image_variants(s, tmp / "proj", WIDTHS, max_pixels=10**9) for s in sources],
+    }
+    try:
+        import pyvips  # noqa: F401
+
+        contenders["pyvips"] = lambda: [vips_variants(s, tmp / "vips") for s in sources]
+    except ImportError:
+        print("  pyvips not installed: skipped")
+    med = interleave(reps, **contenders)
+    results["images"] = {
+        **{f"{k}_s": v for k, v in med.items()},
+        "naive_over_project": med["naive"] / med["project"],
+        **({"project_over_pyvips": med["project"] / med["pyvips"]} if "pyvips" in med else {}),
+    }
+
+
+# --- Chunked encoding -----------------------------------------------------------------
+
+
+def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: float) -> None:
+    """The chunk stage as the workers run it: each chunk's whole ladder from one decode,
+    `workers` at a time, then the sound once and the join by stream copy."""
+    info = probe(clip, LIMITS)
+    rungs = video.plan_ladder(info, LADDER)
+    spans = chunks.plan_spans(info.duration, chunk_seconds, chunks.video_start_time(clip))
+    settings = video.EncodeSettings(threads=threads)
+
+    def encode(i: int) -> list[video.VideoFile]:
+        return video.transcode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=spans[i])
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # each thread drives one ffmpeg process
+        pieces = list(pool.map(encode, range(len(spans))))
+    audio = chunks.encode_audio(clip, info, 128, out / "a.m4a")
+    for r, rung in enumerate(rungs):
+        chunks.join([p[r].path for p in pieces], audio, out / f"{rung.name}.mp4")
+
+
+def bench_chunks(tmp: Path, reps: int, seconds: float) -> None:
+    clip = make_video(tmp / "long.mp4", width=1920, height=1080, duration=seconds, noise=True, tone=300)
+    cores = os.cpu_count() or 1
+    pinned = interleave(
+        reps,
+        whole_1_worker=lambda: one_decode(clip, tmp / "w1", threads=1),
+        chunked_2_workers=lambda: chunked(clip, tmp / "c2", workers=2, threads=1, chunk_seconds=seconds / 4),
+    )
+    mine = {}
+    for name, fn in {
+        "whole": lambda: one_decode(clip, tmp / "w"),
+        "chunked": lambda: chunked(clip, tmp / "c", workers=cores, threads=2, chunk_seconds=seconds / 4),
+    }.items():
+        runs, busy = [], []
+        for _ in range(reps):
+            with CpuMeter() as meter:
+                runs.append(timed(fn))
+            busy.append(meter.busy)
+        mine[name] = (statistics.median(runs), statistics.median(busy))
+    results["chunks"] = {
+        "seconds": seconds,
+        "cores": cores,
+        "pinned_whole_1_worker_s": pinned["whole_1_worker"],
+        "pinned_chunked_2_workers_s": pinned["chunked_2_workers"],
+        "two_over_one_worker": pinned["chunked_2_workers"] / pinned["whole_1_worker"],
+        "whole_s": mine["whole"][0],
+        "whole_busy": mine["whole"][1],
+        "chunked_s": mine["chunked"][0],
+        "chunked_busy": mine["chunked"][1],
+        "chunked_over_whole": mine["chunked"][0] / mine["whole"][0],
+    }
+
+
+# --- Throughput, broker overhead, memory ------------------------------------------------
+
+
+def bench_throughput(jobs: int) -> None:
+    found = {}
+    for workers in (1, 2):
+        env = {**os.environ, "MEDIA_BENCH": "1", "BENCH_WORKERS": str(workers), "BENCH_JOBS": str(jobs)}
+        cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:logging"]
+        proc = subprocess.run(
+            [*cmd, "tests/e2e/test_throughput.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
+        if proc.returncode or not line:
+            sys.exit(f"throughput run failed:\n{proc.stdout[-3000:]}")
+        found[workers] = json.loads(line[6:])
+    results["throughput"] = {
+        "jobs": jobs,
+        "one_worker_s": found[1]["elapsed_s"],
+        "two_workers_s": found[2]["elapsed_s"],
+        "speedup": found[1]["elapsed_s"] / found[2]["elapsed_s"],
+        "task_overhead_ms": statistics.median(
+            [found[1]["task_overhead_ms_median"], found[2]["task_overhead_ms_median"]]
+        ),
+        "worker_peak_mib": max(found[1]["worker_peak_mib"], found[2]["worker_peak_mib"]),
+    }
+
+
+def bench_web_memory(tmp: Path) -> None:
+    """Peak memory of a gunicorn web worker (the Procfile's command) while it takes a big upload."""
+    proc = subprocess.run(
+        [sys.executable, "bench/web_memory.py", str(tmp)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    if proc.returncode or not line:
+        print(f"  web memory run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        return
+    results["web"] = json.loads(line[6:])
+
+
+# --- Report -------------------------------------------------------------------------------
+
+
+def report() -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"`make bench` on the development machine ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
+        "Contenders ran interleaved in one run on the same generated inputs (testsrc2 with noise",
+        "and a sine tone; 12 MP JPEGs); ratios are the result, times are context (medians).",
+        "",
+        "| Comparison | Measured | Ratio | Target |",
+        "|---|---|---|---|",
+    ]
+    if ld := results.get("ladder"):
+        lines += [
+            f"| (a) raw ffmpeg one-decode ladder, {ld['seconds']:g} s 1080p30 | {ld['a_s']:.2f} s | | |",
+            f"| (b) one ffmpeg per rung | {ld['b_s']:.2f} s | (b)/(c) **{ld['b_over_c']:.2f}** | ≥ 1.30 |",
+            f"| (c) platform end to end: upload accepted → renditions, HLS, poster, sprite, SSIM on S3 "
+            f"| {ld['c_s']:.2f} s | (c)/(a) **{ld['c_over_a']:.2f}** | ≤ 1.10 |",
+            f"| fixed overhead on a 2 s clip: (c) {ld['short_c_s']:.2f} s − (a) {ld['short_a_s']:.2f} s "
+            f"| {ld['fixed_overhead_s']:.2f} s | | < 1.5 s |",
+        ]
+    if im := results.get("images"):
+        lines.append(
+            f"| images, 3 × 12 MP JPEG → 4 widths × JPEG + WebP: naive Pillow {im['naive_s']:.2f} s, "
+            f"project {im['project_s']:.2f} s | | naive/project **{im['naive_over_project']:.2f}** | ≥ 2 |"
+        )
+        if "pyvips_s" in im:
+            lines.append(
+                f"| images: project {im['project_s']:.2f} s, pyvips {im['pyvips_s']:.2f} s "
+                f"| | project/pyvips **{im['project_over_pyvips']:.2f}** | keep pyvips only if it wins |"
+            )
+    if ch := results.get("chunks"):
+        lines += [
+            f"| chunked encoding, {ch['seconds']:g} s 1080p, x264 pinned to 1 thread per worker: 1 worker "
+            f"whole-file {ch['pinned_whole_1_worker_s']:.2f} s, "
+            f"2 workers chunked {ch['pinned_chunked_2_workers_s']:.2f} s "
+            f"| | 2 workers / 1 **{ch['two_over_one_worker']:.2f}** | ≤ 0.55 |",
+            f"| chunked vs whole-file on this {ch['cores']}-core box, default threads | whole {ch['whole_s']:.2f} s "
+            f"({ch['whole_busy']:.0%} busy), chunked {ch['chunked_s']:.2f} s ({ch['chunked_busy']:.0%} busy) "
+            f"| chunked/whole **{ch['chunked_over_whole']:.2f}** | ≤ 1.05 on 2 cores |",
+        ]
+    if tp := results.get("throughput"):
+        lines += [
+            f"| throughput, {tp['jobs']} small image jobs: 1 worker {tp['one_worker_s']:.2f} s, "
+            f"2 workers {tp['two_workers_s']:.2f} s | | speed-up **{tp['speedup']:.2f}** | |",
+            f"| broker overhead per task (job wall time − task run times, per task) "
+            f"| {tp['task_overhead_ms']:.1f} ms | | < 20 ms |",
+            f"| peak memory of a worker process (VmHWM) | {tp['worker_peak_mib']:.0f} MiB | | |",
+        ]
+    if web := results.get("web"):
+        lines.append(
+            f"| peak memory of a gunicorn web worker taking a {web['upload_mib']:.0f} MB form upload "
+            f"| {web['before_mib']:.0f} → {web['peak_mib']:.0f} MiB | | the file never in memory |"
+        )
+    raw = json.dumps(results, indent=2)
+    lines += ["", "![benchmarks](benchmarks.png)", "", "Raw figures:", "", "```json", raw, "```", ""]
+    return "\n".join(lines)
+
+
+def plot(path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = []
+    if ld := results.get("ladder"):
+        bars += [("(a) raw ladder", ld["a_s"]), ("(b) per rung", ld["b_s"]), ("(c) platform e2e", ld["c_s"])]
+    if im := results.get("images"):
+        bars += [("images naive", im["naive_s"]), ("images project", im["project_s"])]
+        if "pyvips_s" in im:
+            bars.append(("images pyvips", im["pyvips_s"]))
+    if ch := results.get("chunks"):
+        bars += [
+            ("1 worker whole (1 thread)", ch["pinned_whole_1_worker_s"]),
+            ("2 workers chunked (1 thread)", ch["pinned_chunked_2_workers_s"]),
+        ]
+    if not bars:
+        return
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    labels, values = [b[0] for b in bars][::-1], [b[1] for b in bars][::-1]
+    ax.barh(labels, values, color="#2563eb")
+    ax.set_xlabel("seconds (median)")
+    ax.set_title(f"make bench, {os.cpu_count()} cores")
+    for i, value in enumerate(values):
+        ax.text(value, i, f" {value:.2f}s", va="center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10.0, help="the ladder clip")
+    parser.add_argument("--long-seconds", type=float, default=32.0, help="the chunked-encoding clip")
+    parser.add_argument("--jobs", type=int, default=24, help="small jobs for the throughput run")
+    parser.add_argument("--only", nargs="*", default=["ladder", "images", "chunks", "throughput", "web"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        steps = {
+            "ladder": lambda: bench_ladder(tmp, args.reps, args.seconds),
+            "images": lambda: bench_images(tmp, args.reps),
+            "chunks": lambda: bench_chunks(tmp, args.reps, args.long_seconds),
+            "throughput": lambda: bench_throughput(args.jobs),
+            "web": lambda: bench_web_memory(tmp),
+        }
+        for name in args.only:
+            print(f"== {name}", flush=True)
+            steps[name]()
+            print(f"   {json.dumps(results.get(name))}", flush=True)
+    text = report()
+    (ROOT / "docs" / "benchmarks.md").write_text(text)
+    plot(ROOT / "docs" / "benchmarks.png")
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
