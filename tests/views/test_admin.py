@@ -1,4 +1,5 @@
 import pytest
+from django.test import TestCase
 from django.urls import reverse
 
 from media_tasks import services
@@ -72,3 +73,34 @@ def test_admin_actions_cancel_retry_reencode_and_delete(
     client.post(assets_url, {"action": "delete_selected", "_selected_action": [job.asset_id], "post": "yes"})
     assert not Asset.objects.filter(pk=job.asset_id).exists()
     assert not storage.exists(job.asset.original_key), "deleting in admin removes the stored files too"
+
+
+def test_admin_makes_api_tokens_and_redelivers_webhooks(client, admin_user, user, settings, monkeypatch):
+    from media_tasks.models import ApiToken, WebhookAttempt, WebhookDelivery
+
+    client.force_login(admin_user)
+    created = client.post(reverse("admin:media_tasks_apitoken_add"), {"owner": user.pk, "name": "ci"}, follow=True)
+    assert created.status_code == 200
+    secret = next(m.message for m in created.context["messages"]).split("Token for alice: ")[1].split(" ")[0]
+    assert ApiToken.objects.get(owner=user).key_hash != secret
+    assert client.get("/api/v1/assets", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+
+    settings.MEDIA_WEBHOOK_ALLOW_PRIVATE = True
+    endpoint = services.webhook_endpoint_create(owner=user, url="http://127.0.0.1:9/hook")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id="evt_1", event_type="job.failed", payload={}, status="failed", attempts=8
+    )
+    WebhookAttempt.objects.create(delivery=delivery, number=8, status_code=500, response_excerpt="nope")
+    sent = []
+    monkeypatch.setattr("media_tasks.tasks.webhook_deliver_task.delay", lambda delivery_id: sent.append(delivery_id))
+    page = client.get(reverse("admin:media_tasks_webhookdelivery_change", args=[delivery.pk]))
+    assert b"nope" in page.content  # the attempt log with its response excerpt
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post(
+            reverse("admin:media_tasks_webhookdelivery_changelist"),
+            {"action": "redeliver", "_selected_action": [str(delivery.pk)]},
+        )
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and sent == [str(delivery.pk)]
+    for name in ("jobevent", "upload", "apitoken", "webhookendpoint", "webhookdelivery"):
+        assert client.get(reverse(f"admin:media_tasks_{name}_changelist")).status_code == 200, name
