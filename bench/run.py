@@ -150,7 +150,7 @@ def vips_variants(src: Path, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:  # thumbnail() shrinks on load (JPEG DCT scaling), like our draft() path
-        thumb = pyvips.Image.thumbnail(str(src), width)
+        thumb = pyvips.Image.thumbnail(str(src), width).copy_memory()  # saved twice: keep it decoded
         thumb.jpegsave(str(out / f"{width}.jpg"), Q=85, keep=0)
         thumb.webpsave(str(out / f"{width}.webp"), Q=80, keep=0)
 

@@ -212,8 +212,9 @@ MEDIA_CHUNK_THRESHOLD_S = env_int("MEDIA_CHUNK_THRESHOLD_S", 120)
 MEDIA_CHUNK_SECONDS = env_int("MEDIA_CHUNK_SECONDS", 30)
 # x264 threads per encode (0: x264 decides); 1 pins each worker process to one core.
 MEDIA_X264_THREADS = env_int("MEDIA_X264_THREADS", 0)
-# SSIM of each rendition against the scaled source, on every Nth frame (0: not measured).
-MEDIA_SSIM_EVERY_NTH = env_int("MEDIA_SSIM_EVERY_NTH", 5)
+# SSIM of each rendition against the scaled source: clips up to a minute in one pass,
+# longer ones over this many 2 s windows spread over them (0: not measured).
+MEDIA_SSIM_WINDOWS = env_int("MEDIA_SSIM_WINDOWS", 3)
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 5 * 1024**3)
 MEDIA_MAX_DURATION_S = env_int("MEDIA_MAX_DURATION_S", 4 * 3600)
 MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 100_000_000)

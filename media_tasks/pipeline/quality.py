@@ -1,9 +1,10 @@
 """Objective quality of renditions: SSIM against the source scaled to the same size.
 
-One ffmpeg run decodes the source once, `split`s it, scales a copy to each rendition's
-size and compares it with that rendition frame by frame (ffmpeg's `ssim` filter,
-https://ffmpeg.org/ffmpeg-filters.html#ssim). Every `every_nth` frame is compared, on
-both sides alike, to keep it cheap next to the encode.
+One ffmpeg run decodes the source, `split`s it, scales a copy to each rendition's size
+and compares it with that rendition (ffmpeg's `ssim` filter,
+https://ffmpeg.org/ffmpeg-filters.html#ssim). Decoding dominates the cost: a clip up to
+a minute is measured in one pass on every third frame; a longer one in a few two-second
+windows spread over it, so the cost stays bounded however long the video.
 """
 
 from __future__ import annotations
@@ -17,26 +18,40 @@ from .probe import SAFE_INPUT_OPTIONS, MediaInfo
 from .runner import QUIET_ARGS, run_ffmpeg
 from .video import MAX_FPS, VideoFile
 
+WINDOW_S = 2.0
+# Up to this long, one pass over the whole clip (every FULL_PASS_NTH frame) costs less than
+# seeking into windows: a source with long GOPs is decoded from its previous keyframe.
+FULL_PASS_MAX_S = 60.0
+FULL_PASS_NTH = 3
+
+
+def windows(duration: float | None, count: int) -> list[tuple[float, float | None]]:
+    """(start, length) of `count` windows spread over a long clip; one (0, None) for a short one."""
+    if not duration or duration <= FULL_PASS_MAX_S:
+        return [(0.0, None)]
+    return [(duration * (i + 1) / (count + 1) - WINDOW_S / 2, WINDOW_S) for i in range(count)]
+
 
 def ssim_command(
-    source: Path, info: MediaInfo, videos: Sequence[VideoFile], stats_dir: Path, every_nth: int = 1
+    source: Path, info: MediaInfo, videos: Sequence[VideoFile], stats_dir: Path, window_count: int = 3
 ) -> list[str]:
-    src = ffmpeg.input(str(source), **SAFE_INPUT_OPTIONS)[str(info.video_stream_index)]
-    if (info.frame_rate or 30.0) > MAX_FPS:  # the renditions were made at MAX_FPS
-        src = src.filter("fps", MAX_FPS)
-    references = src.filter_multi_output("split", len(videos))
     outputs = []
-    for i, video in enumerate(videos):
-        reference = references.stream(i).filter("scale", video.width, video.height, flags="bicubic")
-        distorted = ffmpeg.input(str(video.path), **SAFE_INPUT_OPTIONS)["v:0"]
-        if every_nth > 1:
-            keep = f"not(mod(n,{every_nth}))"  # ffmpeg-python escapes the comma
-            reference = reference.filter("select", keep)
-            distorted = distorted.filter("select", keep)
-        reference = reference.filter("setsar", 1).filter("format", "yuv420p")
-        distorted = distorted.filter("setsar", 1).filter("format", "yuv420p")
-        compared = ffmpeg.filter([distorted, reference], "ssim", stats_file=str(stats_dir / f"{video.name}.log"))
-        outputs.append(compared.output("-", f="null"))
+    for w, (start, length) in enumerate(windows(info.duration, window_count)):
+        span = {"ss": start, "t": length} if length else {}
+        src = ffmpeg.input(str(source), **SAFE_INPUT_OPTIONS, **span)[str(info.video_stream_index)]
+        if (info.frame_rate or 30.0) > MAX_FPS:  # the renditions were made at MAX_FPS
+            src = src.filter("fps", MAX_FPS)
+        references = src.filter_multi_output("split", len(videos))
+        for i, video in enumerate(videos):
+            reference = references.stream(i).filter("scale", video.width, video.height, flags="bicubic")
+            distorted = ffmpeg.input(str(video.path), **SAFE_INPUT_OPTIONS, **span)["v:0"]
+            if length is None:
+                keep = f"not(mod(n,{FULL_PASS_NTH}))"  # ffmpeg-python escapes the comma
+                reference, distorted = reference.filter("select", keep), distorted.filter("select", keep)
+            reference = reference.filter("setsar", 1).filter("format", "yuv420p")
+            distorted = distorted.filter("setsar", 1).filter("format", "yuv420p")
+            stats = str(stats_dir / f"{video.name}.{w}.log")
+            outputs.append(ffmpeg.filter([distorted, reference], "ssim", stats_file=stats).output("-", f="null"))
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = QUIET_ARGS
     return cmd
@@ -48,22 +63,24 @@ def measure_ssim(
     videos: Sequence[VideoFile],
     workdir: Path,
     *,
-    every_nth: int = 1,
+    window_count: int = 3,
     timeout: float | None = None,
 ) -> dict[str, float]:
-    """SSIM (All: Y, U, V weighted, 1.0 = identical) of each rendition, by rendition name."""
+    """SSIM (All: Y, U, V weighted, 1.0 = identical) of each rendition over its frames, by name."""
     workdir.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(ssim_command(source, info, videos, workdir, every_nth), timeout=timeout, what="The quality measurement")
-    return {video.name: _mean_all(workdir / f"{video.name}.log") for video in videos}
+    cmd = ssim_command(source, info, videos, workdir, window_count)
+    run_ffmpeg(cmd, timeout=timeout, what="The quality measurement")
+    return {video.name: _mean_all(sorted(workdir.glob(f"{video.name}.*.log"))) for video in videos}
 
 
-def _mean_all(stats: Path) -> float:
+def _mean_all(stats: list[Path]) -> float:
     values = [
         float(field.split(":", 1)[1])
-        for line in stats.read_text().splitlines()
+        for path in stats
+        for line in path.read_text().splitlines()
         for field in line.split()
         if field.startswith("All:")
     ]
     if not values:
-        raise ValueError(f"no SSIM figures in {stats.name}")
+        raise ValueError(f"no SSIM figures in {[p.name for p in stats]}")
     return sum(values) / len(values)

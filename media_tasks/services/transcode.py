@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
 import uuid
@@ -69,7 +70,7 @@ def job_transcode(
 
 def _quality(source: Path, info: MediaInfo, videos: list, workdir: Path) -> dict[str, float]:
     """SSIM per rendition; a measurement that fails costs the figure, never the job."""
-    if settings.MEDIA_SSIM_EVERY_NTH <= 0:
+    if settings.MEDIA_SSIM_WINDOWS <= 0:
         return {}
     try:
         return quality_ops.measure_ssim(
@@ -77,7 +78,7 @@ def _quality(source: Path, info: MediaInfo, videos: list, workdir: Path) -> dict
             info,
             videos,
             workdir,
-            every_nth=settings.MEDIA_SSIM_EVERY_NTH,
+            window_count=settings.MEDIA_SSIM_WINDOWS,
             timeout=ffmpeg_timeout_s(info.duration),
         )
     except (PipelineError, ValueError, OSError) as exc:
@@ -88,16 +89,22 @@ def _quality(source: Path, info: MediaInfo, videos: list, workdir: Path) -> dict
 def _store_ladder(
     job: Job, source: Path, info: MediaInfo, videos: list[video_ops.VideoFile], encoder: str, workdir: Path
 ) -> None:
-    """HLS from the MP4s (stream copy), SSIM, uploads, then the rows."""
+    """HLS from the MP4s (stream copy), SSIM, uploads, then the rows.
+
+    The SSIM measurement (CPU) runs in a side thread while packaging and uploads
+    (mostly I/O) go on, so it adds little to the stage.
+    """
     asset = job.asset
-    hls = video_ops.package_hls(videos, workdir / "hls", timeout=ffmpeg_timeout_s(info.duration))
-    ssim = _quality(source, info, videos, workdir / "ssim")
-    # Upload everything first and record afterwards: a row never points at a
-    # file that is missing or half written.
-    keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
-    for v in videos:
-        storage.upload_file(v.path, keys[v.name])
-    storage.upload_tree(hls.directory, storage.HLS, asset.id)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ssim") as side:
+        measuring = side.submit(_quality, source, info, videos, workdir / "ssim")
+        hls = video_ops.package_hls(videos, workdir / "hls", timeout=ffmpeg_timeout_s(info.duration))
+        # Upload everything first and record afterwards: a row never points at a
+        # file that is missing or half written.
+        keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
+        for v in videos:
+            storage.upload_file(v.path, keys[v.name])
+        storage.upload_tree(hls.directory, storage.HLS, asset.id)
+        ssim = measuring.result()
     for v in videos:
         _record(
             job,

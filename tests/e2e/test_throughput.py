@@ -43,6 +43,7 @@ def peak_rss_mib(group: int) -> float:
 def test_small_jobs_throughput(without_session_worker, start_worker, alice_client, s3_storage):
     workers = [start_worker(f"bench{i}", concurrency=1) for i in range(int(os.environ.get("BENCH_WORKERS", "1")))]
     count = int(os.environ.get("BENCH_JOBS", "20"))
+
     def jpeg(color: tuple[int, int, int]) -> bytes:
         buffer = io.BytesIO()
         Image.new("RGB", (1600, 1200), color).save(buffer, "JPEG", quality=90)

@@ -66,6 +66,8 @@ def test_video_upload_becomes_a_playable_ladder_on_s3(live, alice_client, tmp_pa
     job, seen = wait_for_job(accepted["job_id"], worker)
     elapsed = time.monotonic() - started
     print(f"\nE2E {CLIP_SECONDS:g}s 1080p clip: upload accepted → job succeeded in {elapsed:.2f}s")
+    for event in job.events.all():  # where the time went, for bench/run.py's readers
+        print(f"  {event.created_at:%H:%M:%S.%f} {event.message}")
     assert job.status == Job.Status.SUCCEEDED, job.error or worker.log_tail()
     assert (job.progress, job.attempts, job.error) == (100, 1, "")
     assert job.worker_hostname == worker.name

@@ -10,11 +10,19 @@ def test_ssim_per_rendition_is_high_for_a_good_encode_and_lower_for_a_starved_on
     info = probe(src, LIMITS)
     rungs = video.plan_ladder(info, [360, 240])
     good = video.transcode_ladder(src, info, rungs, tmp_path / "good")
-    scores = measure_ssim(src, info, good, tmp_path / "ssim", every_nth=2)
+    scores = measure_ssim(src, info, good, tmp_path / "ssim", window_count=2)
     assert set(scores) == {"360p", "240p"}
     assert all(0.9 < s <= 1.0 for s in scores.values()), scores
     starved = video.transcode_ladder(
         src, info, rungs[:1], tmp_path / "bad", settings=video.EncodeSettings(crf=51, preset="ultrafast")
     )
-    worse = measure_ssim(src, info, starved, tmp_path / "ssim2", every_nth=2)
+    worse = measure_ssim(src, info, starved, tmp_path / "ssim2", window_count=2)
     assert worse["360p"] < scores["360p"] - 0.01
+
+
+def test_long_clips_are_measured_in_windows_and_short_ones_whole():
+    from media_tasks.pipeline.quality import windows
+
+    assert windows(30.0, 3) == [(0.0, None)]
+    spread = windows(3600.0, 3)
+    assert [round(start) for start, _ in spread] == [899, 1799, 2699] and {length for _, length in spread} == {2.0}
