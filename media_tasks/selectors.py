@@ -94,20 +94,27 @@ def job_status(*, job: Job) -> dict[str, Any]:
             for e in job.events.all()
         ],
         "renditions": [
-            {
-                "kind": r.kind,
-                "profile": r.profile,
-                "width": r.width,
-                "height": r.height,
-                "bitrate": r.bitrate,
-                "size_bytes": r.size_bytes,
-                "codec": r.codec,
-                "encoder": r.encoder,
-                "worker": r.worker_hostname,
-                "url": asset_file_url(asset=job.asset, key=r.storage_key),
-            }
+            rendition_data(r, url=asset_file_url(asset=job.asset, key=r.storage_key))
             for r in (job.asset.renditions.all() if job.status == Job.Status.SUCCEEDED else ())
         ],
+    }
+
+
+def rendition_data(rendition: Rendition, *, url: str) -> dict[str, Any]:
+    """A rendition as the status JSON and the API show it."""
+    r = rendition
+    return {
+        "kind": r.kind,
+        "profile": r.profile,
+        "width": r.width,
+        "height": r.height,
+        "bitrate": r.bitrate,
+        "size_bytes": r.size_bytes,
+        "codec": r.codec,
+        "encoder": r.encoder,
+        "worker": r.worker_hostname,
+        "ssim": r.ssim,
+        "url": url,
     }
 
 

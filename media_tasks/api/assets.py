@@ -91,18 +91,9 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
     job = asset.latest_job
     renditions = [
-        {
-            "kind": r.kind,
-            "profile": r.profile,
-            "width": r.width,
-            "height": r.height,
-            "bitrate": r.bitrate,
-            "size_bytes": r.size_bytes,
-            "codec": r.codec,
-            "encoder": r.encoder,
-            "ssim": r.ssim,
-            "url": request.build_absolute_uri(selectors.download_url(asset=asset, key=r.storage_key)),
-        }
+        selectors.rendition_data(
+            r, url=request.build_absolute_uri(selectors.download_url(asset=asset, key=r.storage_key))
+        )
         for r in asset.renditions.all()
     ]
     return {

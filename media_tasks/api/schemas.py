@@ -71,6 +71,7 @@ class RenditionOut(Schema):
     size_bytes: int
     codec: str
     encoder: str
+    worker: str
     ssim: float | None = None
     url: str = Field(description="short-lived download URL")
 

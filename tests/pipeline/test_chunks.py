@@ -13,58 +13,24 @@ from tests.media import make_video
 from tests.pipeline.test_video import LIMITS
 
 
+def _ffprobe(path, *args: str) -> dict:
+    command = ["ffprobe", "-v", "error", *args, "-of", "json", str(path)]
+    return json.loads(subprocess.run(command, capture_output=True, check=True, text=True).stdout)
+
+
 def frames(path) -> list[float]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "packet=pts_time",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout
-    return sorted(float(p["pts_time"]) for p in json.loads(out)["packets"])
+    packets = _ffprobe(path, "-select_streams", "v:0", "-show_entries", "packet=pts_time")["packets"]
+    return sorted(float(p["pts_time"]) for p in packets)
 
 
 def stream_durations(path) -> dict[str, float]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "json", str(path)],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout
-    return {s["codec_type"]: float(s["duration"]) for s in json.loads(out)["streams"]}
+    streams = _ffprobe(path, "-show_entries", "stream=codec_type,duration")["streams"]
+    return {s["codec_type"]: float(s["duration"]) for s in streams}
 
 
 def keyframes(path) -> list[float]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-skip_frame",
-            "nokey",
-            "-show_entries",
-            "frame=pts_time",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout
-    return [round(float(f["pts_time"]), 3) for f in json.loads(out)["frames"]]
+    found = _ffprobe(path, "-select_streams", "v:0", "-skip_frame", "nokey", "-show_entries", "frame=pts_time")
+    return [round(float(f["pts_time"]), 3) for f in found["frames"]]
 
 
 @pytest.mark.parametrize(
