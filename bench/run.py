@@ -136,13 +136,14 @@ def bench_ladder(tmp: Path, reps: int, seconds: float) -> None:
 
 
 def naive_variants(src: Path, out: Path) -> None:
+    """Open → resize (LANCZOS) → save, per width, with the same encoder settings as the project."""
     out.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:  # decode the full 12 MP picture again for every width
         with Image.open(src) as opened:
             im = ImageOps.exif_transpose(opened).convert("RGB")
             small = im.resize((width, round(im.height * width / im.width)), Image.Resampling.LANCZOS)
-            small.save(out / f"{width}.jpg", quality=85)
-            small.save(out / f"{width}.webp", quality=80)
+            for fmt, ext in images.FORMATS:  # the project's encoder settings, for a fair comparison
+                images._save(small, out / f"{width}.{ext}", fmt)
 
 
 def vips_variants(src: Path, out: Path) -> None:
@@ -185,8 +186,8 @@ def bench_images(tmp: Path, reps: int) -> None:
 
 
 def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: float) -> None:
-    """The chunk stage as the workers run it: each chunk's whole ladder from one decode,
-    `workers` at a time, then the sound once and the join by stream copy."""
+    """The chunk stage as the workers run it: each chunk's whole ladder from one decode and the
+    sound once, `workers` at a time, then the join by stream copy."""
     info = probe(clip, LIMITS)
     rungs = video.plan_ladder(info, LADDER)
     spans = chunks.plan_spans(info.duration, chunk_seconds, chunks.video_start_time(clip))
@@ -196,8 +197,9 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
         return video.transcode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=spans[i])
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # each thread drives one ffmpeg process
+        sound = pool.submit(chunks.encode_audio, clip, info, 128, out / "a.m4a")  # a chord member too
         pieces = list(pool.map(encode, range(len(spans))))
-    audio = chunks.encode_audio(clip, info, 128, out / "a.m4a")
+        audio = sound.result()
     for r, rung in enumerate(rungs):
         chunks.join([p[r].path for p in pieces], audio, out / f"{rung.name}.mp4")
 
@@ -213,7 +215,7 @@ def bench_chunks(tmp: Path, reps: int, seconds: float) -> None:
     mine = {}
     for name, fn in {
         "whole": lambda: one_decode(clip, tmp / "w"),
-        "chunked": lambda: chunked(clip, tmp / "c", workers=cores, threads=2, chunk_seconds=seconds / 4),
+        "chunked": lambda: chunked(clip, tmp / "c", workers=cores, threads=1, chunk_seconds=seconds / 4),
     }.items():
         runs, busy = [], []
         for _ in range(reps):

@@ -132,15 +132,13 @@ def _transcode_signature(job_id: str) -> Signature:
     if not count:
         return transcode_task.si(job_id).set(queue=queue, routing_key=queue)
     chunk_limits = stage_time_limits(settings.MEDIA_CHUNK_SECONDS)
-    return chord(
-        [
-            transcode_chunk_task.si(job_id, index).set(queue=queue, routing_key=queue, **chunk_limits)
-            for index in range(count)
-        ],
-        transcode_join_task.si(job_id).set(
-            queue=settings.MEDIA_QUEUE_TRANSCODE_CPU, routing_key=settings.MEDIA_QUEUE_TRANSCODE_CPU
-        ),
-    )
+    cpu = settings.MEDIA_QUEUE_TRANSCODE_CPU
+    pieces = [
+        transcode_chunk_task.si(job_id, index).set(queue=queue, routing_key=queue, **chunk_limits)
+        for index in range(count)
+    ]
+    sound = transcode_audio_task.si(job_id).set(queue=cpu, routing_key=cpu)
+    return chord([*pieces, sound], transcode_join_task.si(job_id).set(queue=cpu, routing_key=cpu))
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.transcode", stage_description="transcoding")
@@ -183,6 +181,13 @@ def transcode_chunk_task(self: JobTask, job_id: str, index: int) -> None:
         encoder=capabilities.encoder,
         hw_decode=capabilities.hw_decode,
     )
+
+
+@shared_task(
+    base=JobTask, bind=True, name="media_tasks.transcode_audio", stage_description="transcoding", ignore_result=False
+)
+def transcode_audio_task(self: JobTask, job_id: str) -> None:
+    services.job_transcode_audio(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.transcode_join", stage_description="transcoding")

@@ -19,7 +19,13 @@ from .jobs import (
     job_probe,
 )
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
-from .transcode import job_transcode, job_transcode_chunk, job_transcode_join, transcode_chunk_count
+from .transcode import (
+    job_transcode,
+    job_transcode_audio,
+    job_transcode_chunk,
+    job_transcode_join,
+    transcode_chunk_count,
+)
 from .webhooks import (
     webhook_deliver,
     webhook_deliveries_stalled,
@@ -50,6 +56,7 @@ __all__ = [
     "job_probe",
     "job_resume",
     "job_transcode",
+    "job_transcode_audio",
     "job_transcode_chunk",
     "job_transcode_join",
     "jobs_needing_rescue",

@@ -73,4 +73,8 @@ def workdirs_remove_stale(*, max_age_s: int) -> int:
         if max(newest, path.stat().st_mtime) < cutoff:
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
+    for cached in root.glob("sources/*"):  # originals kept for a job that failed or moved on
+        if cached.stat().st_mtime < cutoff:
+            cached.unlink(missing_ok=True)
+            removed += 1
     return removed

@@ -190,9 +190,24 @@ def _run_stage(*, job_id: uuid.UUID | str, stage: Status, worker: str, work: Cal
 
 
 def _source(job: Job, workdir: Path) -> Path:
-    path = workdir / "source"
-    storage.download_file(job.asset.original_key, path)
-    return path
+    """The original on local disk, downloaded once per machine and shared by the job's stages.
+
+    Stages only read it. The copy is dropped when the job finishes here, or by the
+    stale-directory sweep; a partial download never takes its name.
+    """
+    cached = source_cache_path(job.asset_id)
+    if cached.exists() and cached.stat().st_size == job.asset.size_bytes:
+        cached.touch()  # in use: keep it from the sweep
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = workdir / "source.part"
+    storage.download_file(job.asset.original_key, partial)
+    partial.replace(cached)
+    return cached
+
+
+def source_cache_path(asset_id: uuid.UUID | str) -> Path:
+    return Path(settings.MEDIA_WORK_DIR) / "sources" / str(asset_id)
 
 
 def _media_info(asset: Asset) -> MediaInfo:
@@ -315,6 +330,7 @@ def job_finalize(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         else {Rendition.Kind.IMAGE}
     )
     present = set(job.asset.renditions.values_list("kind", flat=True))
+    source_cache_path(job.asset_id).unlink(missing_ok=True)  # every stage that needed it is done
     if missing := needed - present:
         job_mark_failed(job_id=job_id, reason=f"Processing ended without {', '.join(sorted(missing))} output.")
         return False

@@ -243,6 +243,37 @@ def job_transcode_chunk(
     return True
 
 
+def _audio_bitrates(info: MediaInfo, rungs: list[video_ops.Rung]) -> list[int]:
+    return sorted({rung.audio_kbps for rung in rungs}) if info.has_audio else []
+
+
+def _audio_key(asset_id: uuid.UUID, kbps: int) -> str:
+    return storage.asset_key(storage.CHUNKS, asset_id, f"audio/{kbps}.m4a")
+
+
+def job_transcode_audio(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """The sound of a chunked transcode, once per audio bitrate of the ladder: one more member
+    of the chord, so it runs beside the picture's chunks rather than after them."""
+    count = transcode_chunk_count(job_id=job_id)
+    if not _enter_chunked(job_id, worker, count):
+        return False
+    job = Job.objects.select_related("asset").get(pk=job_id)
+    info = _media_info(job.asset)
+    bitrates = _audio_bitrates(info, video_ops.plan_ladder(info, settings.MEDIA_LADDER))
+    try:
+        with _heartbeat(job_id), _workdir(job_id, "audio") as workdir:
+            source = _source(job, workdir)
+            for kbps in bitrates:
+                out = chunk_ops.encode_audio(
+                    source, info, kbps, workdir / f"{kbps}.m4a", timeout=ffmpeg_timeout_s(info.duration)
+                )
+                storage.upload_file(out, _audio_key(job.asset_id, kbps))
+    except PipelineError as exc:
+        job_mark_failed(job_id=job_id, reason=str(exc))
+        return False
+    return True
+
+
 def _still_transcoding(job_id: uuid.UUID | str):
     """Stops a chunk's ffmpeg (within a second) once the job has been cancelled or has failed."""
 
@@ -254,7 +285,7 @@ def _still_transcoding(job_id: uuid.UUID | str):
 
 
 def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: str = CPU_ENCODER) -> bool:
-    """Encode the sound once, join each rung's pieces by stream copy, then HLS, SSIM, store, record."""
+    """Join each rung's pieces and the sound by stream copy, then HLS, SSIM, store, record."""
     job = Job.objects.select_related("asset").get(pk=job_id)
     if job.status != Status.TRANSCODING:
         logger.info("job %s: skipping the join, the job is %s", job_id, job.status)
@@ -268,11 +299,9 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         with _heartbeat(job_id), _workdir(job_id, "join") as workdir:
             source = _source(job, workdir)
             sound = {}
-            if info.has_audio:
-                for kbps in {rung.audio_kbps for rung in rungs}:
-                    sound[kbps] = chunk_ops.encode_audio(
-                        source, info, kbps, workdir / f"audio{kbps}.m4a", timeout=timeout
-                    )
+            for kbps in _audio_bitrates(info, rungs):  # encoded once, beside the chunks
+                sound[kbps] = workdir / f"audio{kbps}.m4a"
+                storage.download_file(_audio_key(asset.id, kbps), sound[kbps])
             videos = []
             for rung in rungs:
                 pieces = []
