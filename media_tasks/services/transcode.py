@@ -151,11 +151,11 @@ def _encode_settings(encoder: str, hw_decode: bool = False) -> video_ops.EncodeS
 
 def transcode_chunk_count(*, job_id: uuid.UUID | str) -> int:
     """How many chunks this job's transcode is cut into; 0 when it is encoded whole."""
-    info = _media_info(Asset.objects.get(jobs__id=job_id))
     threshold = settings.MEDIA_CHUNK_THRESHOLD_S
-    if not threshold or not info.duration or info.duration <= threshold:
+    duration = Asset.objects.filter(jobs__id=job_id).values_list("probe__duration", flat=True).first()
+    if not threshold or not duration or duration <= threshold:
         return 0
-    return len(chunk_ops.plan_spans(info.duration, settings.MEDIA_CHUNK_SECONDS))
+    return len(chunk_ops.plan_spans(duration, settings.MEDIA_CHUNK_SECONDS))
 
 
 def _chunk_key(asset_id: uuid.UUID, rung: str, index: int) -> str:

@@ -10,6 +10,8 @@ from media_tasks.models import Worker
 from media_tasks.pipeline.encoders import WorkerCapabilities
 from media_tasks.tasks import _transcode_signature
 
+JOB = "00000000-0000-0000-0000-0000000000a1"  # no such job: routing needs no row
+
 pytestmark = pytest.mark.django_db
 
 GPU = WorkerCapabilities(gpu_encoder="h264_nvenc", reason="h264_nvenc passed a test encode")
@@ -19,15 +21,15 @@ CPU = WorkerCapabilities(reason="no hardware encoder passed a test encode")
 def test_no_gpu_worker_means_the_cpu_queue(settings):
     services.worker_register(hostname="cpu@a", capabilities=CPU)
     assert not selectors.gpu_worker_online()
-    assert _transcode_signature("job-1").options["queue"] == settings.MEDIA_QUEUE_TRANSCODE_CPU
+    assert _transcode_signature(JOB).options["queue"] == settings.MEDIA_QUEUE_TRANSCODE_CPU
 
 
 def test_live_gpu_worker_attracts_transcodes(settings):
     services.worker_register(hostname="gpu@b", capabilities=GPU)
     assert selectors.gpu_worker_online()
-    signature = _transcode_signature("job-1")
+    signature = _transcode_signature(JOB)
     assert signature.options["queue"] == settings.MEDIA_QUEUE_TRANSCODE_GPU
-    assert signature.args == ("job-1",)
+    assert signature.args == (JOB,)
     worker = Worker.objects.get(hostname="gpu@b")
     assert worker.capabilities["reason"] == "h264_nvenc passed a test encode"
 
