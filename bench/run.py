@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageOps  # noqa: E402
 
+from bench.report import plot, report  # noqa: E402
 from media_tasks.pipeline import chunks, images, video  # noqa: E402
 from media_tasks.pipeline.probe import ProbeLimits, probe  # noqa: E402
 from tests.media import make_video  # noqa: E402
@@ -344,103 +345,6 @@ def bench_streaming(tmp: Path, reps: int, seconds: float) -> None:
     }
 
 
-# --- Report -------------------------------------------------------------------------------
-
-
-def report() -> str:
-    lines = [
-        "# Benchmarks",
-        "",
-        f"`make bench` on the development machine ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
-        "Contenders ran interleaved in one run on the same generated inputs (testsrc2 with noise",
-        "and a sine tone; 12 MP JPEGs); ratios are the result, times are context (medians).",
-        "",
-        "| Comparison | Measured | Ratio | Target |",
-        "|---|---|---|---|",
-    ]
-    if ld := results.get("ladder"):
-        lines += [
-            f"| (a) raw ffmpeg one-decode ladder, {ld['seconds']:g} s 1080p30 | {ld['a_s']:.2f} s | | |",
-            f"| (b) one ffmpeg per rung | {ld['b_s']:.2f} s | (b)/(c) **{ld['b_over_c']:.2f}** | ≥ 1.30 |",
-            f"| (c) platform end to end: upload accepted → renditions, HLS, poster, sprite, SSIM on S3 "
-            f"| {ld['c_s']:.2f} s | (c)/(a) **{ld['c_over_a']:.2f}** | ≤ 1.10 |",
-            f"| fixed overhead on a 2 s clip: (c) {ld['short_c_s']:.2f} s − (a) {ld['short_a_s']:.2f} s "
-            f"| {ld['fixed_overhead_s']:.2f} s | | < 1.5 s |",
-        ]
-    if im := results.get("images"):
-        lines.append(
-            f"| images, 3 × 12 MP JPEG → 4 widths × JPEG + WebP: naive Pillow {im['naive_s']:.2f} s, "
-            f"project {im['project_s']:.2f} s | | naive/project **{im['naive_over_project']:.2f}** | ≥ 2 |"
-        )
-        if "pyvips_s" in im:
-            lines.append(
-                f"| images: project {im['project_s']:.2f} s, pyvips {im['pyvips_s']:.2f} s "
-                f"| | project/pyvips **{im['project_over_pyvips']:.2f}** | keep pyvips only if it wins |"
-            )
-    if ch := results.get("chunks"):
-        lines += [
-            f"| chunked encoding, {ch['seconds']:g} s 1080p, x264 pinned to 1 thread per worker: 1 worker "
-            f"whole-file {ch['pinned_whole_1_worker_s']:.2f} s, "
-            f"2 workers chunked {ch['pinned_chunked_2_workers_s']:.2f} s "
-            f"| | 2 workers / 1 **{ch['two_over_one_worker']:.2f}** | ≤ 0.55 |",
-            f"| chunked vs whole-file on this {ch['cores']}-core box, default threads | whole {ch['whole_s']:.2f} s "
-            f"({ch['whole_busy']:.0%} busy), chunked {ch['chunked_s']:.2f} s ({ch['chunked_busy']:.0%} busy) "
-            f"| chunked/whole **{ch['chunked_over_whole']:.2f}** | ≤ 1.05 on 2 cores |",
-        ]
-    if tp := results.get("throughput"):
-        lines += [
-            f"| throughput, {tp['jobs']} small image jobs: 1 worker {tp['one_worker_s']:.2f} s, "
-            f"2 workers {tp['two_workers_s']:.2f} s | | speed-up **{tp['speedup']:.2f}** | |",
-            f"| broker overhead per task (job wall time − task run times, per task) "
-            f"| {tp['task_overhead_ms']:.1f} ms | | < 20 ms |",
-            f"| peak memory of a worker process (VmHWM) | {tp['worker_peak_mib']:.0f} MiB | | |",
-        ]
-    if st := results.get("streaming"):
-        lines.append(
-            f"| source from S3, {st['seconds']:g} s 1080p: download then encode {st['download_then_encode_s']:.2f} s, "
-            f"ffmpeg streaming a presigned URL {st['stream_s']:.2f} s | | stream/download "
-            f"**{st['stream_over_download']:.2f}** | keep the faster |"
-        )
-    if web := results.get("web"):
-        lines.append(
-            f"| peak memory of a gunicorn web worker taking a {web['upload_mib']:.0f} MB form upload "
-            f"| {web['before_mib']:.0f} → {web['peak_mib']:.0f} MiB | | the file never in memory |"
-        )
-    lines += ["", "![benchmarks](benchmarks.png)", "", "Raw figures: [benchmarks.json](benchmarks.json).", ""]
-    return "\n".join(lines)
-
-
-def plot(path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    bars = []
-    if ld := results.get("ladder"):
-        bars += [("(a) raw ladder", ld["a_s"]), ("(b) per rung", ld["b_s"]), ("(c) platform e2e", ld["c_s"])]
-    if im := results.get("images"):
-        bars += [("images naive", im["naive_s"]), ("images project", im["project_s"])]
-        if "pyvips_s" in im:
-            bars.append(("images pyvips", im["pyvips_s"]))
-    if ch := results.get("chunks"):
-        bars += [
-            ("1 worker whole (1 thread)", ch["pinned_whole_1_worker_s"]),
-            ("2 workers chunked (1 thread)", ch["pinned_chunked_2_workers_s"]),
-        ]
-    if not bars:
-        return
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    labels, values = [b[0] for b in bars][::-1], [b[1] for b in bars][::-1]
-    ax.barh(labels, values, color="#2563eb")
-    ax.set_xlabel("seconds (median)")
-    ax.set_title(f"make bench, {os.cpu_count()} cores")
-    for i, value in enumerate(values):
-        ax.text(value, i, f" {value:.2f}s", va="center")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=2)
@@ -468,9 +372,9 @@ def main() -> None:
     if raw.exists():
         results.update({k: v for k, v in json.loads(raw.read_text()).items() if k not in results})
     raw.write_text(json.dumps(results, indent=2) + "\n")
-    text = report()
+    text = report(results)
     (ROOT / "docs" / "benchmarks.md").write_text(text)
-    plot(ROOT / "docs" / "benchmarks.png")
+    plot(results, ROOT / "docs" / "benchmarks.png")
     print()
     print(text)
 
