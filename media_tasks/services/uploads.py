@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO
@@ -103,8 +103,12 @@ def upload_part_target(*, upload: Upload, part_number: int) -> PartTarget:
     return PartTarget(url=reverse("api-1:upload_part_put", args=[upload.id, part_number]))
 
 
+def _parts_folder(upload: Upload) -> str:
+    return f"uploads/{upload.id}"
+
+
 def _part_key(upload: Upload, part_number: int) -> str:
-    return f"uploads/{upload.id}/part-{part_number:05d}"
+    return f"{_parts_folder(upload)}/part-{part_number:05d}"
 
 
 def upload_part_store(*, upload: Upload, part_number: int, stream: IO[bytes], size_bytes: int) -> storage.UploadedPart:
@@ -128,21 +132,23 @@ def upload_parts(*, upload: Upload) -> list[storage.UploadedPart]:
     _require_open(upload)
     if upload.s3_upload_id:
         return storage.multipart_parts(upload.storage_key, upload.s3_upload_id)
-    return list(_stored_parts(upload))
-
-
-def _stored_parts(upload: Upload) -> Iterator[storage.UploadedPart]:
-    folder = f"uploads/{upload.id}"
-    if not storage.exists(folder):
-        return
-    for name in sorted(storage.get_storage().listdir(folder)[1]):
-        number = int(name.removeprefix("part-"))
-        key = f"{folder}/{name}"
+    parts = []
+    for number in _stored_part_numbers(upload):
+        key = _part_key(upload, number)
         digest = hashlib.md5(usedforsecurity=False)
         with storage.open_file(key) as fh:
             for chunk in iter(lambda: fh.read(_CHUNK), b""):
                 digest.update(chunk)
-        yield storage.UploadedPart(number, storage.size(key), f'"{digest.hexdigest()}"')
+        parts.append(storage.UploadedPart(number, storage.size(key), f'"{digest.hexdigest()}"'))
+    return parts
+
+
+def _stored_part_numbers(upload: Upload) -> list[int]:
+    """The numbers of the parts sent through us, in order (filesystem backend)."""
+    folder = _parts_folder(upload)
+    if not storage.exists(folder):
+        return []
+    return sorted(int(name.removeprefix("part-")) for name in storage.get_storage().listdir(folder)[1])
 
 
 def upload_complete(*, upload: Upload, parts: Iterable[tuple[int, str]] = ()) -> UploadResult:
@@ -191,16 +197,16 @@ def upload_complete(*, upload: Upload, parts: Iterable[tuple[int, str]] = ()) ->
 
 
 def _join_parts(upload: Upload) -> str:
-    parts = list(_stored_parts(upload))
-    if not parts:
+    numbers = _stored_part_numbers(upload)
+    if not numbers:
         raise ServiceError("No parts were uploaded.", code="empty_file")
-    if [p.number for p in parts] != list(range(1, len(parts) + 1)):
+    if numbers != list(range(1, len(numbers) + 1)):
         raise ServiceError("Some parts are missing.", code="missing_parts", status=409)
     digest = hashlib.sha256()
-    joined = _JoinedParts([_part_key(upload, p.number) for p in parts], digest)
+    joined = _JoinedParts([_part_key(upload, number) for number in numbers], digest)
     storage.save_stream(upload.storage_key, joined)
-    for part in parts:
-        storage.delete_key(_part_key(upload, part.number))
+    for number in numbers:
+        storage.delete_key(_part_key(upload, number))
     return digest.hexdigest()
 
 
@@ -211,8 +217,8 @@ def upload_abort(*, upload: Upload) -> None:
     if upload.s3_upload_id:
         storage.multipart_abort(upload.storage_key, upload.s3_upload_id)
     else:
-        for part in _stored_parts(upload):
-            storage.delete_key(_part_key(upload, part.number))
+        for number in _stored_part_numbers(upload):
+            storage.delete_key(_part_key(upload, number))
     Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.ABORTED)
     logger.info("upload %s aborted", upload.id)
 
