@@ -175,12 +175,11 @@ def _unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
 @require_POST
 def asset_retry(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
-    latest = asset.latest_job
-    if latest is None or latest.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
-        messages.info(request, "Only a failed or cancelled job can be retried.")
-    else:
-        services.asset_reprocess(asset_id=asset.id)
+    try:
+        services.asset_retry(asset_id=asset.id)
         messages.info(request, "Queued again.")
+    except services.ServiceError as exc:
+        messages.info(request, exc.message)
     return redirect("asset_detail", asset_id=asset.id)
 
 

@@ -115,28 +115,26 @@ def asset_delete(request: HttpRequest, asset_id: uuid.UUID):
     return Status(204, None)
 
 
-def _reprocess(request: HttpRequest, asset_id: uuid.UUID, *, only_after_failure: bool) -> Status:
-    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
-    latest = asset.latest_job
-    if only_after_failure and (latest is None or latest.status not in (Job.Status.FAILED, Job.Status.CANCELLED)):
-        raise ServiceError("Only a failed or cancelled job can be retried.", code="not_retryable", status=409)
-    try:
-        job = services.asset_reprocess(asset_id=asset.id)
-    except ValueError as exc:
-        raise ServiceError(str(exc), code="busy", status=409) from exc
-    return Status(202, {"asset_id": asset.id, "job_id": job.id, "status": job.status})
+def _job_out(job: Job) -> dict:
+    return {"asset_id": job.asset_id, "job_id": job.id, "status": job.status}
 
 
 @router.post("/{uuid:asset_id}/retry", response={202: JobOut, **ERRORS}, url_name="asset_retry")
 def asset_retry(request: HttpRequest, asset_id: uuid.UUID):
     """A new job for an asset whose last job failed or was cancelled."""
-    return _reprocess(request, asset_id, only_after_failure=True)
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    return Status(202, _job_out(services.asset_retry(asset_id=asset.id)))
 
 
 @router.post("/{uuid:asset_id}/reencode", response={202: JobOut, **ERRORS}, url_name="asset_reencode")
 def asset_reencode(request: HttpRequest, asset_id: uuid.UUID):
     """Process again with the current ladder (after any finished job)."""
-    return _reprocess(request, asset_id, only_after_failure=False)
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    try:
+        job = services.asset_reprocess(asset_id=asset.id)
+    except ValueError as exc:
+        raise ServiceError(str(exc), code="busy", status=409) from exc
+    return Status(202, _job_out(job))
 
 
 @router.post("/{uuid:asset_id}/cancel", response={200: JobOut, 409: Error, **ERRORS}, url_name="asset_cancel")
@@ -147,4 +145,4 @@ def asset_cancel(request: HttpRequest, asset_id: uuid.UUID):
     if job is None or not services.job_cancel(job_id=job.id, reason="Cancelled by its owner."):
         raise ServiceError("Nothing is running for this asset.", code="not_running", status=409)
     job.refresh_from_db()
-    return {"asset_id": asset.id, "job_id": job.id, "status": job.status}
+    return _job_out(job)

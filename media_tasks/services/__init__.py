@@ -4,7 +4,7 @@ Views, admin actions and Celery tasks call these functions and nothing else writ
 models (HackSoft's "services write, selectors read"). One module per entity or concern.
 """
 
-from .assets import UploadResult, asset_create, asset_delete, asset_reprocess
+from .assets import UploadResult, asset_create, asset_delete, asset_reprocess, asset_retry
 from .errors import ServiceError
 from .housekeeping import job_mark_enqueued, job_resume, jobs_needing_rescue, workdirs_remove_stale
 from .idempotency import idempotent
@@ -44,6 +44,7 @@ __all__ = [
     "asset_create",
     "asset_delete",
     "asset_reprocess",
+    "asset_retry",
     "idempotent",
     "job_cancel",
     "job_finalize",

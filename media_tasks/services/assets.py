@@ -13,6 +13,7 @@ from django.db import transaction
 
 from .. import events, storage
 from ..models import Asset, Job, JobEvent
+from .errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,14 @@ def asset_delete(*, asset_id: uuid.UUID | str) -> int:
     Asset.objects.filter(pk=asset_id).delete()
     logger.info("asset %s deleted with %d stored files", asset_id, deleted)
     return deleted
+
+
+def asset_retry(*, asset_id: uuid.UUID | str) -> Job:
+    """A new job for an asset whose last job failed or was cancelled (the owner's Retry)."""
+    latest = Job.objects.filter(asset_id=asset_id).order_by("-created_at").first()
+    if latest is None or latest.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        raise ServiceError("Only a failed or cancelled job can be retried.", code="not_retryable", status=409)
+    return asset_reprocess(asset_id=asset_id)
 
 
 def asset_reprocess(*, asset_id: uuid.UUID | str) -> Job:
