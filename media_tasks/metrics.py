@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from .models import Job, JobEvent, WebhookAttempt, WebhookDelivery
 
@@ -103,3 +103,8 @@ def queue_depths() -> dict[str, int]:
     except Exception as exc:
         logger.warning("metrics: broker unreachable for queue depths: %s", exc)
     return depths
+
+
+# Its own registry: /metrics shows these figures, not the process's default collectors.
+registry = CollectorRegistry()
+registry.register(MediaCollector())

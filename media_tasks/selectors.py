@@ -34,7 +34,7 @@ def asset_list_for(*, user: AbstractBaseUser, status: str | None = None, kind: s
         assets = assets.filter(job_status=status)
     if kind:
         assets = assets.filter(kind=kind)
-    return assets.prefetch_related("jobs")
+    return assets
 
 
 def asset_get_for(*, user: AbstractBaseUser, asset_id: uuid.UUID) -> Asset:

@@ -175,12 +175,14 @@ def exists(key: str) -> bool:
 
 def presigned_url(key: str) -> str | None:
     """A short-lived URL the browser can fetch directly, where the backend has one (S3)."""
-    storage = get_storage()
-    if not _s3(storage):
+    if not _s3(get_storage()):
         return None
-    if "public" in settings.STORAGES:
-        storage = storages["public"]
-    return storage.url(key)
+    return _for_browsers().url(key)
+
+
+def _for_browsers() -> Storage:
+    """The storage as browsers reach it: signed for S3_PUBLIC_ENDPOINT_URL when that is set."""
+    return storages["public"] if "public" in settings.STORAGES else get_storage()
 
 
 def open_file(key: str) -> IO[bytes]:
@@ -193,18 +195,15 @@ def abort_incomplete_uploads(*, older_than_s: int) -> int:
     Their parts are invisible but billed and kept forever otherwise. Nothing to do
     on the filesystem backend, whose partial files Django removes itself.
     """
-    storage = get_storage()
-    if not _s3(storage):
+    if not _s3(get_storage()):
         return 0
-    client = storage.connection.meta.client
+    client, bucket = _client()
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
     aborted = 0
-    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=storage.bucket_name):
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
         for upload in page.get("Uploads", []):
             if upload["Initiated"] < cutoff:
-                client.abort_multipart_upload(
-                    Bucket=storage.bucket_name, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
+                client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
                 aborted += 1
     return aborted
 
@@ -260,9 +259,7 @@ def multipart_supported() -> bool:
 
 
 def _client(public: bool = False):
-    storage = get_storage()
-    if public and "public" in settings.STORAGES:
-        storage = storages["public"]
+    storage = _for_browsers() if public else get_storage()
     return storage.connection.meta.client, storage.bucket_name
 
 

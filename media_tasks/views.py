@@ -25,12 +25,13 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import metrics as media_metrics
 from . import selectors, services, storage
 from .forms import UploadForm
 from .models import Asset, Job, Rendition
 
-_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Small text files are served through Django even with S3, so that the relative
 # names inside them (HLS segments, sprite tiles) resolve against our URLs.
 _PROXIED_SUFFIXES = (".m3u8", ".vtt")
@@ -72,13 +73,12 @@ def asset_upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        header = request.headers.get("X-Correlation-ID", "")
         result = services.asset_create(
             owner=request.user,
             fileobj=upload,
             filename=upload.name,
             size_bytes=upload.size,
-            correlation_id=header if _CORRELATION_ID.match(header) else None,
+            correlation_id=request.correlation_id,  # CorrelationIdMiddleware: the caller's, checked, or new
         )
         job = result.job
         if wants_json:
@@ -299,26 +299,13 @@ def token_list(request: HttpRequest) -> HttpResponse:
     return render(request, "media_tasks/token_list.html", {"tokens": tokens, "created": created})
 
 
-_registry = None
-
-
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus scrape endpoint. With MEDIA_METRICS_TOKEN set, it wants `Authorization: Bearer <token>`."""
-    global _registry
     expected = settings.MEDIA_METRICS_TOKEN
     if expected and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {expected}"):
         return HttpResponse("metrics need a token\n", status=401, content_type="text/plain")
-    if _registry is None:
-        from prometheus_client import CollectorRegistry
-
-        from .metrics import MediaCollector
-
-        _registry = CollectorRegistry()
-        _registry.register(MediaCollector())
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    return HttpResponse(generate_latest(_registry), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(media_metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -126,15 +126,15 @@ def webhook_on_event(event: JobEvent) -> None:
     if event_type == "job.stage" and event.stage == Job.Status.PROBING and "again" not in event.message:
         event_type = "job.started"
     job = Job.objects.select_related("asset").get(pk=event.job_id)
-    endpoints = WebhookEndpoint.objects.filter(owner_id=job.asset.owner_id, is_active=True)
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(owner_id=job.asset.owner_id, is_active=True)
+        if not endpoint.events or event_type in endpoint.events
+    ]
+    payload = _payload(event, job, event_type) if endpoints else None
     for endpoint in endpoints:
-        if endpoint.events and event_type not in endpoint.events:
-            continue
         delivery = WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_id=f"evt_{event.event_id.hex}",
-            event_type=event_type,
-            payload=_payload(event, job, event_type),
+            endpoint=endpoint, event_id=payload["id"], event_type=event_type, payload=payload
         )
         transaction.on_commit(lambda pk=delivery.pk: webhook_deliver_task.delay(str(pk)))
 
