@@ -179,9 +179,15 @@ def _run_stage(*, job_id: uuid.UUID | str, stage: Status, worker: str, work: Cal
     if not _job_advance(job_id=job_id, to=stage, worker=worker):
         logger.info("job %s: skipping %s, the job is not waiting for it", job_id, stage)
         return False
+    return _run_work(job_id=job_id, name=stage, work=work)
+
+
+def _run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], None]) -> bool:
+    """Run `work(job, workdir)` with a heartbeat in a temp directory of its own (`job-<id>-<name>`);
+    bad input fails the job (False). For stages, and for the parts of a chunked transcode."""
     job = Job.objects.select_related("asset").get(pk=job_id)
     try:
-        with _heartbeat(job_id), _workdir(job_id, stage) as workdir:
+        with _heartbeat(job_id), _workdir(job_id, name) as workdir:
             work(job, workdir)
     except PipelineError as exc:
         job_mark_failed(job_id=job_id, reason=str(exc))

@@ -24,16 +24,14 @@ from ..pipeline.probe import VIDEO, MediaInfo
 from .jobs import (
     PROGRESS_SPANS,
     Status,
-    _heartbeat,
     _media_info,
     _progress_reporter,
     _record,
     _require_kind,
     _run_stage,
+    _run_work,
     _source,
-    _workdir,
     ffmpeg_timeout_s,
-    job_mark_failed,
 )
 
 logger = logging.getLogger(__name__)
@@ -195,46 +193,39 @@ def job_transcode_chunk(
     if not _enter_chunked(job_id, worker, count):
         logger.info("job %s: skipping chunk %d, the job is not transcoding", job_id, index)
         return False
-    job = Job.objects.select_related("asset").get(pk=job_id)
-    asset = job.asset
+    asset = Asset.objects.get(jobs__id=job_id)
     info = _media_info(asset)
     rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
     keys = {rung.name: _chunk_key(asset.id, rung.name, index) for rung in rungs}
     if all(storage.exists(key) for key in keys.values()):
         return True
-    try:
-        with _heartbeat(job_id), _workdir(job_id, f"chunk{index}") as workdir:
-            source = _source(job, workdir)
-            span = chunk_ops.plan_spans(
-                info.duration, settings.MEDIA_CHUNK_SECONDS, chunk_ops.video_start_time(source)
-            )[index]
-            encode = functools.partial(
-                video_ops.transcode_ladder,
-                source,
-                info,
-                rungs,
-                workdir / "out",
-                on_progress=_still_transcoding(job_id),
-                timeout=ffmpeg_timeout_s(settings.MEDIA_CHUNK_SECONDS),
-                span=span,
-            )
-            try:
-                videos = encode(settings=_encode_settings(encoder, hw_decode))
-            except HardwareEncoderError as exc:  # the GPU failed, not the file: this chunk on the CPU
-                logger.warning("job %s chunk %d: %s failed (%s); encoding it with libx264", job_id, index, encoder, exc)
-                videos = encode(settings=_encode_settings(CPU_ENCODER))
-            for v in videos:
-                storage.upload_file(v.path, keys[v.name])
-            logger.info(
-                "job %s: chunk %d of %d encoded (%.1f s from %.1f s)",
-                job_id,
-                index,
-                count,
-                (span.end or info.duration) - span.start,
-                span.start,
-            )
-    except PipelineError as exc:
-        job_mark_failed(job_id=job_id, reason=str(exc))
+
+    def work(job: Job, workdir: Path) -> None:
+        source = _source(job, workdir)
+        span = chunk_ops.plan_spans(info.duration, settings.MEDIA_CHUNK_SECONDS, chunk_ops.video_start_time(source))[
+            index
+        ]
+        encode = functools.partial(
+            video_ops.transcode_ladder,
+            source,
+            info,
+            rungs,
+            workdir / "out",
+            on_progress=_still_transcoding(job_id),
+            timeout=ffmpeg_timeout_s(settings.MEDIA_CHUNK_SECONDS),
+            span=span,
+        )
+        try:
+            videos = encode(settings=_encode_settings(encoder, hw_decode))
+        except HardwareEncoderError as exc:  # the GPU failed, not the file: this chunk on the CPU
+            logger.warning("job %s chunk %d: %s failed (%s); encoding it with libx264", job_id, index, encoder, exc)
+            videos = encode(settings=_encode_settings(CPU_ENCODER))
+        for v in videos:
+            storage.upload_file(v.path, keys[v.name])
+        length = (span.end or info.duration) - span.start
+        logger.info("job %s: chunk %d of %d encoded (%.1f s from %.1f s)", job_id, index, count, length, span.start)
+
+    if not _run_work(job_id=job_id, name=f"chunk{index}", work=work):
         return False
     share = max(1, (PROGRESS_SPANS[Status.TRANSCODING][1] - PROGRESS_SPANS[Status.TRANSCODING][0] - 5) // count)
     Job.objects.filter(pk=job_id, status=Status.TRANSCODING).update(
@@ -257,21 +248,18 @@ def job_transcode_audio(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     count = transcode_chunk_count(job_id=job_id)
     if not _enter_chunked(job_id, worker, count):
         return False
-    job = Job.objects.select_related("asset").get(pk=job_id)
-    info = _media_info(job.asset)
+    info = _media_info(Asset.objects.get(jobs__id=job_id))
     bitrates = _audio_bitrates(info, video_ops.plan_ladder(info, settings.MEDIA_LADDER))
-    try:
-        with _heartbeat(job_id), _workdir(job_id, "audio") as workdir:
-            source = _source(job, workdir)
-            for kbps in bitrates:
-                out = chunk_ops.encode_audio(
-                    source, info, kbps, workdir / f"{kbps}.m4a", timeout=ffmpeg_timeout_s(info.duration)
-                )
-                storage.upload_file(out, _audio_key(job.asset_id, kbps))
-    except PipelineError as exc:
-        job_mark_failed(job_id=job_id, reason=str(exc))
-        return False
-    return True
+
+    def work(job: Job, workdir: Path) -> None:
+        source = _source(job, workdir)
+        for kbps in bitrates:
+            out = chunk_ops.encode_audio(
+                source, info, kbps, workdir / f"{kbps}.m4a", timeout=ffmpeg_timeout_s(info.duration)
+            )
+            storage.upload_file(out, _audio_key(job.asset_id, kbps))
+
+    return _run_work(job_id=job_id, name="audio", work=work)
 
 
 def _still_transcoding(job_id: uuid.UUID | str):
@@ -295,27 +283,27 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
     rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
     count = transcode_chunk_count(job_id=job_id)
     timeout = ffmpeg_timeout_s(info.duration)
-    try:
-        with _heartbeat(job_id), _workdir(job_id, "join") as workdir:
-            source = _source(job, workdir)
-            sound = {}
-            for kbps in _audio_bitrates(info, rungs):  # encoded once, beside the chunks
-                sound[kbps] = workdir / f"audio{kbps}.m4a"
-                storage.download_file(_audio_key(asset.id, kbps), sound[kbps])
-            videos = []
-            for rung in rungs:
-                pieces = []
-                for index in range(count):
-                    piece = workdir / "pieces" / rung.name / f"{index:05d}.mp4"
-                    storage.download_file(_chunk_key(asset.id, rung.name, index), piece)
-                    pieces.append(piece)
-                out = workdir / "renditions" / f"{rung.name}.mp4"
-                out.parent.mkdir(parents=True, exist_ok=True)
-                chunk_ops.join(pieces, sound.get(rung.audio_kbps), out, timeout=timeout)
-                videos.append(video_ops.describe_video(rung.name, out))
-            _store_ladder(job, source, info, videos, encoder, workdir)
-    except PipelineError as exc:
-        job_mark_failed(job_id=job_id, reason=str(exc))
+
+    def work(job: Job, workdir: Path) -> None:
+        source = _source(job, workdir)
+        sound = {}
+        for kbps in _audio_bitrates(info, rungs):  # encoded once, beside the chunks
+            sound[kbps] = workdir / f"audio{kbps}.m4a"
+            storage.download_file(_audio_key(asset.id, kbps), sound[kbps])
+        videos = []
+        for rung in rungs:
+            pieces = []
+            for index in range(count):
+                piece = workdir / "pieces" / rung.name / f"{index:05d}.mp4"
+                storage.download_file(_chunk_key(asset.id, rung.name, index), piece)
+                pieces.append(piece)
+            out = workdir / "renditions" / f"{rung.name}.mp4"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            chunk_ops.join(pieces, sound.get(rung.audio_kbps), out, timeout=timeout)
+            videos.append(video_ops.describe_video(rung.name, out))
+        _store_ladder(job, source, info, videos, encoder, workdir)
+
+    if not _run_work(job_id=job_id, name="join", work=work):
         return False
     storage.delete_prefix(storage.CHUNKS, asset.id)
     Job.objects.filter(pk=job_id, status=Status.TRANSCODING).update(
