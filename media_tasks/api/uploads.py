@@ -33,6 +33,10 @@ def _upload_out(upload) -> dict:
     ).model_dump(mode="json")
 
 
+def _part_out(part) -> dict:
+    return {"part_number": part.number, "size": part.size, "etag": part.etag}
+
+
 def accepted(request: HttpRequest, result: services.UploadResult) -> dict:
     job = result.job
     return Accepted(
@@ -80,9 +84,7 @@ def upload_get(request: HttpRequest, upload_id: uuid.UUID):
 def upload_parts(request: HttpRequest, upload_id: uuid.UUID):
     """The parts received so far: an interrupted upload resumes after them."""
     upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
-    return [
-        {"part_number": p.number, "size": p.size, "etag": p.etag} for p in upload_service.upload_parts(upload=upload)
-    ]
+    return [_part_out(part) for part in upload_service.upload_parts(upload=upload)]
 
 
 @router.post(
@@ -118,7 +120,7 @@ def upload_part_put(request: HttpRequest, upload_id: uuid.UUID, part_number: Par
     except ValueError:
         length = 0
     part = upload_service.upload_part_store(upload=upload, part_number=part_number, stream=request, size_bytes=length)
-    response = api_response(request, {"part_number": part.number, "size": part.size, "etag": part.etag})
+    response = api_response(request, _part_out(part))
     response["ETag"] = part.etag  # as S3 answers, so one client handles both
     return response
 
