@@ -77,16 +77,16 @@ def one_decode(clip: Path, out: Path, threads: int = 0) -> None:
     info = probe(clip, LIMITS)
     out.mkdir(parents=True, exist_ok=True)
     rungs = video.plan_ladder(info, LADDER)
-    subprocess.run(
-        video.encode_ladder_command(clip, info, rungs, out, video.EncodeSettings(threads=threads)), check=True
-    )
+    cmd = video.encode_ladder_command(clip.absolute(), info, rungs, out, video.EncodeSettings(threads=threads))
+    subprocess.run(cmd, check=True, cwd=out)  # names in the command are relative to the output directory
 
 
 def per_rung(clip: Path, out: Path) -> None:
     info = probe(clip, LIMITS)
     out.mkdir(parents=True, exist_ok=True)
     for rung in video.plan_ladder(info, LADDER):  # the naive way: one ffmpeg (one decode) per rung
-        subprocess.run(video.encode_ladder_command(clip, info, [rung], out, video.EncodeSettings()), check=True)
+        cmd = video.encode_ladder_command(clip.absolute(), info, [rung], out, video.EncodeSettings())
+        subprocess.run(cmd, check=True, cwd=out)
 
 
 def platform(seconds: float, noise: bool = True) -> float:
@@ -319,9 +319,8 @@ def bench_streaming(tmp: Path, reps: int, seconds: float) -> None:
         def download_then_encode() -> None:
             local = tmp / "downloaded.mp4"
             client.download_file("bench", "clip", str(local))
-            subprocess.run(
-                video.encode_ladder_command(local, info, rungs, tmp / "dl", video.EncodeSettings()), check=True
-            )
+            cmd = video.encode_ladder_command(local.absolute(), info, rungs, tmp / "dl", video.EncodeSettings())
+            subprocess.run(cmd, check=True, cwd=tmp / "dl")
 
         def stream() -> None:
             url = client.generate_presigned_url("get_object", Params={"Bucket": "bench", "Key": "clip"}, ExpiresIn=600)
@@ -329,7 +328,7 @@ def bench_streaming(tmp: Path, reps: int, seconds: float) -> None:
             whitelist = SAFE_INPUT_OPTIONS["protocol_whitelist"]
             cmd = [url if c == "SOURCE" else c for c in cmd]
             cmd = ["http,tcp" if c == whitelist else c for c in cmd]
-            subprocess.run(cmd, check=True)
+            subprocess.run(cmd, check=True, cwd=tmp / "st")
 
         (tmp / "dl").mkdir(exist_ok=True)
         (tmp / "st").mkdir(exist_ok=True)

@@ -7,6 +7,7 @@ everything else goes through the plain storage API.
 
 from __future__ import annotations
 
+import concurrent.futures
 import mimetypes
 import re
 import shutil
@@ -43,6 +44,7 @@ AREAS = (ORIGINALS, RENDITIONS, HLS, THUMBS, IMAGES, CHUNKS)
 # dot, dash, underscore, one level of folders for HLS variants).
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)?$")
 
+_PARALLEL_UPLOADS = 4
 _TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
 _CHUNK = 1024 * 1024
 
@@ -140,14 +142,22 @@ def upload_file(path: Path, key: str) -> None:
         save_stream(key, fh)
 
 
+def upload_files(files: dict[Path, str]) -> None:
+    """Upload each path to its key, a few at a time: many small files (HLS segments) are
+    bound by request latency, not bandwidth. django-storages keeps one S3 connection per thread."""
+    with concurrent.futures.ThreadPoolExecutor(_PARALLEL_UPLOADS, thread_name_prefix="upload") as pool:
+        for done in [pool.submit(upload_file, path, key) for path, key in files.items()]:
+            done.result()
+
+
 def upload_tree(directory: Path, area: str, asset_id: uuid.UUID | str) -> list[str]:
     """Upload every file under `directory` to `<area>/<asset>/<relative path>`."""
-    keys = []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        key = asset_key(area, asset_id, path.relative_to(directory).as_posix())
-        upload_file(path, key)
-        keys.append(key)
-    return keys
+    files = {
+        path: asset_key(area, asset_id, path.relative_to(directory).as_posix())
+        for path in sorted(p for p in directory.rglob("*") if p.is_file())
+    }
+    upload_files(files)
+    return list(files.values())
 
 
 def download_file(key: str, path: Path) -> None:
@@ -159,6 +169,13 @@ def download_file(key: str, path: Path) -> None:
         return
     with storage.open(key, "rb") as src, path.open("wb") as dst:
         shutil.copyfileobj(src, dst, _CHUNK)
+
+
+def download_files(files: dict[str, Path]) -> None:
+    """Download each key to its path, a few at a time."""
+    with concurrent.futures.ThreadPoolExecutor(_PARALLEL_UPLOADS, thread_name_prefix="download") as pool:
+        for done in [pool.submit(download_file, key, path) for key, path in files.items()]:
+            done.result()
 
 
 def delete_key(key: str) -> None:

@@ -116,7 +116,10 @@ def _stages_after(kind: str, job_id: str, status: str) -> Signature:
             stages.append(thumbnails_task.si(job_id).set(**limits))
     elif status in (Status.PROBING, Status.PROCESSING):
         stages.append(image_variants_task.si(job_id))
-    return chain(*stages, finalize_task.si(job_id))
+    stages.append(finalize_task.si(job_id))
+    if services.quality_follows(kind):  # after the job is ready: nobody waits for the figure
+        stages.append(quality_task.si(job_id).set(**limits))
+    return chain(*stages)
 
 
 def _transcode_signature(job_id: str) -> Signature:
@@ -208,6 +211,11 @@ def image_variants_task(self: JobTask, job_id: str) -> None:
 @shared_task(base=JobTask, bind=True, name="media_tasks.finalize", stage_description="finishing")
 def finalize_task(self: JobTask, job_id: str) -> None:
     services.job_finalize(job_id=job_id, worker=self.request.hostname or "")
+
+
+@shared_task(base=JobTask, bind=True, name="media_tasks.quality", stage_description="measuring quality")
+def quality_task(self: JobTask, job_id: str) -> None:
+    services.job_measure_quality(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(name="media_tasks.worker_prune")

@@ -17,7 +17,7 @@ import ffmpeg
 from .exceptions import ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
 from .runner import QUIET_ARGS, run_ffmpeg
-from .video import GOP_SECONDS, Span
+from .video import GOP_SECONDS, Span, rendition_output
 
 # The concat demuxer reads a list of our own files.
 _CONCAT_INPUT = {"f": "concat", "safe": 0, "protocol_whitelist": "file", "format_whitelist": "concat,mov,mp4"}
@@ -58,16 +58,26 @@ def encode_audio(src: Path, info: MediaInfo, kbps: int, out: Path, *, timeout: f
     return out
 
 
-def join(pieces: Sequence[Path], audio: Path | None, out: Path, *, timeout: float | None = None) -> Path:
-    """Join the encoded spans of one rung (and the sound) into one MP4 by stream copy."""
+def join(
+    pieces: Sequence[Path],
+    audio: Path | None,
+    out: Path,
+    *,
+    hls_dir: Path | None = None,
+    timeout: float | None = None,
+) -> Path:
+    """Join the encoded spans of one rung (and the sound) into one MP4 by stream copy, and with
+    `hls_dir` into its HLS playlist from the same packets."""
     if not pieces:
         raise ProcessingError("No encoded chunks to join.")
     listing = out.with_suffix(".txt")
     listing.write_text("".join(f"file '{p.resolve()}'\n" for p in pieces))
-    inputs = [ffmpeg.input(str(listing), **_CONCAT_INPUT)["v:0"]]
+    inputs = [ffmpeg.input(str(listing.resolve()), **_CONCAT_INPUT)["v:0"]]
     if audio is not None:
-        inputs.append(ffmpeg.input(str(audio), **SAFE_INPUT_OPTIONS)["a:0"])
-    cmd = ffmpeg.output(*inputs, str(out), c="copy", movflags="+faststart", map_metadata=-1).compile(cmd="ffmpeg")
+        inputs.append(ffmpeg.input(str(audio.resolve()), **SAFE_INPUT_OPTIONS)["a:0"])
+    target, muxing = rendition_output(out, hls_dir, out.parent)
+    muxing = {k: v for k, v in muxing.items() if not k.startswith("flags:")}  # copied streams keep theirs
+    cmd = ffmpeg.output(*inputs, target, c="copy", map_metadata=-1, **muxing).compile(cmd="ffmpeg")
     cmd[1:1] = QUIET_ARGS
-    run_ffmpeg(cmd, timeout=timeout, what="Joining the chunks")
+    run_ffmpeg(cmd, timeout=timeout, what="Joining the chunks", cwd=out.parent)
     return out

@@ -41,13 +41,15 @@ def ssim_command(
         src = ffmpeg.input(str(source), **SAFE_INPUT_OPTIONS, **span)[str(info.video_stream_index)]
         if (info.frame_rate or 30.0) > MAX_FPS:  # the renditions were made at MAX_FPS
             src = src.filter("fps", MAX_FPS)
+        keep = f"not(mod(n,{FULL_PASS_NTH}))"  # ffmpeg-python escapes the comma
+        if length is None:  # pick the frames before scaling: the others are never compared
+            src = src.filter("select", keep)
         references = src.filter_multi_output("split", len(videos))
         for i, video in enumerate(videos):
             reference = references.stream(i).filter("scale", video.width, video.height, flags="bicubic")
             distorted = ffmpeg.input(str(video.path), **SAFE_INPUT_OPTIONS, **span)["v:0"]
             if length is None:
-                keep = f"not(mod(n,{FULL_PASS_NTH}))"  # ffmpeg-python escapes the comma
-                reference, distorted = reference.filter("select", keep), distorted.filter("select", keep)
+                distorted = distorted.filter("select", keep)
             reference = reference.filter("setsar", 1).filter("format", "yuv420p")
             distorted = distorted.filter("setsar", 1).filter("format", "yuv420p")
             stats = str(stats_dir / f"{video.name}.{w}.log")

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .exceptions import ProcessingError
 
@@ -40,8 +41,9 @@ def run_ffmpeg(
     min_interval: float = 1.0,
     timeout: float | None = None,
     what: str = "The video",
+    cwd: Path | None = None,
 ) -> None:
-    """Run `args` (a full ffmpeg command line) to completion.
+    """Run `args` (a full ffmpeg command line) to completion, in `cwd` if given.
 
     Progress comes from ffmpeg's `-progress pipe:1` key=value blocks (out_time_us
     against the known duration) and is reported at most every `min_interval` s.
@@ -58,6 +60,7 @@ def run_ffmpeg(
             stdout=subprocess.PIPE if on_progress else subprocess.DEVNULL,
             stderr=stderr,
             preexec_fn=_die_with_parent,
+            cwd=cwd,
         )
         try:
             if on_progress is not None and proc.stdout is not None:

@@ -51,6 +51,11 @@ def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, round(width * scale)), max(2, round(height * scale))
 
 
+def poster_size(width: int, height: int) -> tuple[int, int]:
+    """The poster's size for a picture this big: no side over POSTER_MAX_SIDE, never upscaled."""
+    return _fit(width, height, POSTER_MAX_SIDE)
+
+
 def _grab_frame(src: Path, info: MediaInfo, at: float, size: tuple[int, int], out: Path) -> None:
     # `thumbnail` keeps the most representative of a few frames after the seek
     # point, which already steps past most fades and flashes.

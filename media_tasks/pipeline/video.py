@@ -1,8 +1,11 @@
-"""The H.264/AAC ladder: planned in Python, encoded by one ffmpeg process, packaged as HLS."""
+"""The H.264/AAC ladder: planned in Python, encoded by one ffmpeg process into MP4 and HLS."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +76,36 @@ class HlsPackage:
     variants: dict[str, Path]
 
 
+# Names inside a tee muxer spec, where `:`, `|`, `[`, `]`, backslashes and quotes would need two
+# levels of escaping: ffmpeg runs in the output directory and sees only short relative names.
+_TEE_SAFE_NAME = re.compile(r"^[A-Za-z0-9_./%-]+$")
+
+
+def rendition_output(mp4: Path, hls_dir: Path | None, cwd: Path) -> tuple[str, dict[str, object]]:
+    """Output name and muxer options for one rendition, for an ffmpeg running in `cwd`.
+
+    With `hls_dir`, the tee muxer (https://ffmpeg.org/ffmpeg-formats.html#tee-1) writes the
+    same packets twice: a faststart MP4 and an HLS playlist with MPEG-TS segments, so HLS
+    costs no second encode and no repackaging pass.
+    """
+    mp4_name = os.path.relpath(mp4, cwd)
+    if hls_dir is None:
+        return mp4_name, {"movflags": "+faststart"}
+    hls_dir.mkdir(parents=True, exist_ok=True)
+    playlist = os.path.relpath(hls_dir / "index.m3u8", cwd)
+    segments = os.path.relpath(hls_dir / "seg_%05d.ts", cwd)
+    for name in (mp4_name, playlist, segments):
+        if not _TEE_SAFE_NAME.match(name):
+            raise ValueError(f"unsafe name for the tee muxer: {name!r}")
+    hls = (
+        f"f=hls:onfail=abort:hls_time={HLS_SEGMENT_SECONDS}:hls_playlist_type=vod"
+        f":hls_flags=independent_segments:hls_segment_type=mpegts:hls_segment_filename={segments}"
+    )
+    spec = f"[f=mp4:onfail=abort:movflags=+faststart]{mp4_name}|[{hls}]{playlist}"
+    # The MP4 wants the codec headers out of band (avcC); the TS muxer converts them itself.
+    return spec, {"f": "tee", "flags:v": "+global_header", "flags:a": "+global_header"}
+
+
 def _even(value: float) -> int:
     return max(2, round(value / 2) * 2)
 
@@ -111,8 +144,10 @@ def encode_ladder_command(
     settings: EncodeSettings,
     *,
     span: Span | None = None,
+    hls_dir: Path | None = None,
 ) -> list[str]:
-    """One ffmpeg command: decode once, `split` the picture, encode every rung.
+    """One ffmpeg command, run in `out_dir`: decode once, `split` the picture, encode every rung
+    into `<rung>.mp4` and, with `hls_dir`, into `hls_dir/<rung>/` as HLS from the same packets.
 
     With `span`, only that stretch of the picture is encoded, without sound (a chunk
     of a chunked encode): the input is seeked a little early and `trim` cuts on the
@@ -126,6 +161,8 @@ def encode_ladder_command(
     profile = EncoderProfile(settings.encoder)
     hw_decode = settings.hw_decode and info.rotation == 0
     input_options = dict(SAFE_INPUT_OPTIONS)
+    if settings.threads:  # one worker, one core: the decoder too
+        input_options["threads"] = settings.threads
     if hw_decode:
         input_options.update(hwaccel="cuda", hwaccel_output_format="cuda")
     if span is not None and span.start > 1:
@@ -163,13 +200,16 @@ def encode_ladder_command(
         )
         if settings.threads and profile.name == CPU_ENCODER:
             video_args["threads"] = settings.threads
+        target, muxing = rendition_output(
+            out_dir / f"{rung.name}.mp4", hls_dir / rung.name if hls_dir else None, out_dir
+        )
         outputs.append(
             ffmpeg.output(
                 *streams,
-                str(out_dir / f"{rung.name}.mp4"),
+                target,
                 **{
                     **video_args,
-                    "movflags": "+faststart",
+                    **muxing,
                     "map_metadata": -1,
                     "metadata:s:v:0": "rotate=0",
                     **audio_args,
@@ -178,6 +218,8 @@ def encode_ladder_command(
         )
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
+    if settings.threads:
+        cmd[1:1] = ["-filter_threads", str(settings.threads)]
     return cmd
 
 
@@ -191,19 +233,27 @@ def transcode_ladder(
     on_progress: ProgressCallback | None = None,
     timeout: float | None = None,
     span: Span | None = None,
+    hls_dir: Path | None = None,
 ) -> list[VideoFile]:
-    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` (only `span`, if given)."""
+    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` (only `span`, if given)
+    and, with `hls_dir`, into HLS playlists `hls_dir/<rung>/index.m3u8` from the same encode."""
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = settings or EncodeSettings()
-    cmd = encode_ladder_command(src, info, rungs, out_dir, settings, span=span)
+    cmd = encode_ladder_command(src.absolute(), info, rungs, out_dir, settings, span=span, hls_dir=hls_dir)
     length = info.duration if span is None else ((span.end or info.duration or 0) - span.start) or None
     try:
-        run_ffmpeg(cmd, duration=length, on_progress=on_progress, timeout=timeout)
+        run_ffmpeg(cmd, duration=length, on_progress=on_progress, timeout=timeout, cwd=out_dir)
     except ProcessingError as exc:
         if EncoderProfile(settings.encoder).is_hardware or settings.hw_decode:
             raise HardwareEncoderError(f"{settings.encoder} (hw decode {settings.hw_decode}): {exc}") from exc
         raise
-    return [describe_video(rung.name, out_dir / f"{rung.name}.mp4") for rung in rungs]
+    return describe_videos({rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs})
+
+
+def describe_videos(paths: dict[str, Path]) -> list[VideoFile]:
+    """describe_video for each of `paths` (name → file), in order; the ffprobes run side by side."""
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(paths))) as pool:
+        return list(pool.map(describe_video, paths.keys(), paths.values()))
 
 
 def describe_video(name: str, path: Path) -> VideoFile:
@@ -241,35 +291,19 @@ def _avc_codec_string(stream: dict) -> str:
     return f"avc1.{profile.get(stream.get('profile', 'High'), 0x64):02x}{constraints:02x}{level:02x}"
 
 
-def package_hls(videos: Sequence[VideoFile], out_dir: Path, *, timeout: float | None = None) -> HlsPackage:
-    """Repackage the MP4s as HLS (stream copy, no second encode) plus a master playlist.
+def write_hls_master(videos: Sequence[VideoFile], hls_dir: Path) -> HlsPackage:
+    """The master playlist over the rungs' playlists (`hls_dir/<rung>/index.m3u8`), written by the
+    encode (or the join) beside each MP4.
 
-    The encodes put a keyframe every GOP_SECONDS, so the segments of every rung
-    start at the same instants and players can switch between them.
+    Every rung has a keyframe every GOP_SECONDS, so the segments of all rungs start at the
+    same instants and players can switch between them.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     variants: dict[str, Path] = {}
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for video in videos:
-        variant_dir = out_dir / video.name
-        variant_dir.mkdir(exist_ok=True)
-        playlist = variant_dir / "index.m3u8"
-        cmd = (
-            ffmpeg.input(str(video.path), **SAFE_INPUT_OPTIONS)
-            .output(
-                str(playlist),
-                c="copy",
-                f="hls",
-                hls_time=HLS_SEGMENT_SECONDS,
-                hls_playlist_type="vod",
-                hls_flags="independent_segments",
-                hls_segment_type="mpegts",
-                hls_segment_filename=str(variant_dir / "seg_%05d.ts"),
-            )
-            .compile(cmd="ffmpeg")
-        )
-        cmd[1:1] = QUIET_ARGS
-        run_ffmpeg(cmd, timeout=timeout, what=f"The {video.name} HLS packaging")
+        playlist = hls_dir / video.name / "index.m3u8"
+        if not playlist.exists() or "#EXT-X-ENDLIST" not in playlist.read_text():
+            raise ProcessingError(f"The {video.name} HLS playlist was not written.")
         peak, average = _segment_bitrates(playlist)
         variants[video.name] = playlist
         lines.append(
@@ -277,9 +311,9 @@ def package_hls(videos: Sequence[VideoFile], out_dir: Path, *, timeout: float | 
             f'RESOLUTION={video.width}x{video.height},CODECS="{video.codecs}"'
         )
         lines.append(f"{video.name}/index.m3u8")
-    master = out_dir / "master.m3u8"
+    master = hls_dir / "master.m3u8"
     master.write_text("\n".join(lines) + "\n")
-    return HlsPackage(master=master, directory=out_dir, variants=variants)
+    return HlsPackage(master=master, directory=hls_dir, variants=variants)
 
 
 def _segment_bitrates(playlist: Path) -> tuple[int, int]:

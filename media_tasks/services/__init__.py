@@ -12,12 +12,14 @@ from .jobs import (
     job_cancel,
     job_finalize,
     job_make_image_variants,
-    job_make_thumbnails,
     job_mark_failed,
     job_mark_internal_error,
     job_note,
     job_probe,
+    quality_follows,
 )
+from .quality import job_measure_quality
+from .thumbnails import job_make_thumbnails
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
 from .transcode import (
     job_transcode,
@@ -53,6 +55,7 @@ __all__ = [
     "job_mark_enqueued",
     "job_mark_failed",
     "job_mark_internal_error",
+    "job_measure_quality",
     "job_note",
     "job_probe",
     "job_resume",
@@ -61,6 +64,7 @@ __all__ = [
     "job_transcode_chunk",
     "job_transcode_join",
     "jobs_needing_rescue",
+    "quality_follows",
     "transcode_chunk_count",
     "webhook_deliver",
     "webhook_deliveries_stalled",

@@ -19,7 +19,6 @@ from django.utils import timezone
 from .. import events, storage
 from ..models import Asset, Job, JobEvent, Rendition
 from ..pipeline import images as image_ops
-from ..pipeline import thumbnails as thumbnail_ops
 from ..pipeline.exceptions import PipelineError, ProcessingCancelled, UnsupportedMediaError
 from ..pipeline.probe import IMAGE, VIDEO, MediaInfo, ProbeLimits, probe
 
@@ -252,51 +251,6 @@ def job_probe(*, job_id: uuid.UUID | str, worker: str = "") -> str | None:
     return Asset.objects.values_list("kind", flat=True).get(jobs__id=job_id)
 
 
-def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
-    """Poster frame and sprite sheet with its WebVTT map."""
-
-    def work(job: Job, workdir: Path) -> None:
-        asset = job.asset
-        _require_kind(asset, VIDEO)
-        info = _media_info(asset)
-        source = _source(job, workdir)
-        report = _progress_reporter(job_id, Status.THUMBNAILING)
-        out = workdir / "thumbs"
-        out.mkdir()
-        poster = thumbnail_ops.make_poster(source, info, out / "poster.jpg")
-        report(0.5)
-        sprite = thumbnail_ops.make_sprite(source, info, out)
-        keys = {
-            name: storage.asset_key(storage.THUMBS, asset.id, name)
-            for name in ("poster.jpg", "sprite.jpg", "sprite.vtt")
-        }
-        for name, key in keys.items():
-            storage.upload_file(out / name, key)
-        _record(
-            job,
-            Rendition.Kind.POSTER,
-            "poster",
-            keys["poster.jpg"],
-            width=poster.width,
-            height=poster.height,
-            size_bytes=poster.size_bytes,
-            codec="jpeg",
-        )
-        _record(
-            job,
-            Rendition.Kind.SPRITE,
-            "sprite",
-            keys["sprite.jpg"],
-            width=sprite.tile_width,
-            height=sprite.tile_height,
-            size_bytes=sprite.image.size_bytes,
-            codec="jpeg",
-        )
-        report(1.0)
-
-    return _run_stage(job_id=job_id, stage=Status.THUMBNAILING, worker=worker, work=work)
-
-
 def job_make_image_variants(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     """JPEG and WebP at each configured width, upright and stripped of metadata."""
 
@@ -336,7 +290,8 @@ def job_finalize(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         else {Rendition.Kind.IMAGE}
     )
     present = set(job.asset.renditions.values_list("kind", flat=True))
-    source_cache_path(job.asset_id).unlink(missing_ok=True)  # every stage that needed it is done
+    if not quality_follows(job.asset.kind):  # else the quality task after this drops it
+        source_cache_path(job.asset_id).unlink(missing_ok=True)
     if missing := needed - present:
         job_mark_failed(job_id=job_id, reason=f"Processing ended without {', '.join(sorted(missing))} output.")
         return False
@@ -349,6 +304,11 @@ def job_finalize(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         logger.info("job %s succeeded", job_id)
         events.publish(job_id=job_id, type=JobEvent.Type.SUCCEEDED, message="Ready.", worker=worker)
     return bool(finished)
+
+
+def quality_follows(kind: str) -> bool:
+    """Whether the job's chain ends with the SSIM measurement (services.quality), after finalize."""
+    return kind == VIDEO and settings.MEDIA_SSIM_WINDOWS > 0
 
 
 def _require_kind(asset: Asset, kind: str) -> None:

@@ -1,8 +1,7 @@
-"""The transcode stage: the ladder from one decode, HLS from the same encode, SSIM per rung."""
+"""The transcode stage: the ladder from one decode, HLS from the same encode (whole or in chunks)."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
 import uuid
@@ -16,10 +15,9 @@ from django.utils import timezone
 from .. import events, storage
 from ..models import Asset, Job, JobEvent, Rendition
 from ..pipeline import chunks as chunk_ops
-from ..pipeline import quality as quality_ops
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
-from ..pipeline.exceptions import HardwareEncoderError, PipelineError, ProcessingCancelled
+from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
 from ..pipeline.probe import VIDEO, MediaInfo
 from .jobs import (
     PROGRESS_SPANS,
@@ -60,49 +58,24 @@ def job_transcode(
             settings=_encode_settings(encoder, hw_decode),
             on_progress=_progress_reporter(job_id, Status.TRANSCODING),
             timeout=ffmpeg_timeout_s(info.duration),
+            hls_dir=workdir / "hls",
         )
-        _store_ladder(job, source, info, videos, encoder, workdir)
+        _store_ladder(job, videos, encoder, workdir / "hls")
 
     return _run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
 
 
-def _quality(source: Path, info: MediaInfo, videos: list, workdir: Path) -> dict[str, float]:
-    """SSIM per rendition; a measurement that fails costs the figure, never the job."""
-    if settings.MEDIA_SSIM_WINDOWS <= 0:
-        return {}
-    try:
-        return quality_ops.measure_ssim(
-            source,
-            info,
-            videos,
-            workdir,
-            window_count=settings.MEDIA_SSIM_WINDOWS,
-            timeout=ffmpeg_timeout_s(info.duration),
-        )
-    except (PipelineError, ValueError, OSError) as exc:
-        logger.warning("SSIM measurement failed: %s", exc)
-        return {}
+def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls_dir: Path) -> None:
+    """The master playlist, then every file uploaded, then the rows.
 
-
-def _store_ladder(
-    job: Job, source: Path, info: MediaInfo, videos: list[video_ops.VideoFile], encoder: str, workdir: Path
-) -> None:
-    """HLS from the MP4s (stream copy), SSIM, uploads, then the rows.
-
-    The SSIM measurement (CPU) runs in a side thread while packaging and uploads
-    (mostly I/O) go on, so it adds little to the stage.
+    Upload everything first and record afterwards: a row never points at a file that
+    is missing or half written. SSIM is measured after the job is ready (services.quality).
     """
     asset = job.asset
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ssim") as side:
-        measuring = side.submit(_quality, source, info, videos, workdir / "ssim")
-        hls = video_ops.package_hls(videos, workdir / "hls", timeout=ffmpeg_timeout_s(info.duration))
-        # Upload everything first and record afterwards: a row never points at a
-        # file that is missing or half written.
-        keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
-        for v in videos:
-            storage.upload_file(v.path, keys[v.name])
-        storage.upload_tree(hls.directory, storage.HLS, asset.id)
-        ssim = measuring.result()
+    hls = video_ops.write_hls_master(videos, hls_dir)
+    keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
+    storage.upload_files({v.path: keys[v.name] for v in videos})
+    storage.upload_tree(hls.directory, storage.HLS, asset.id)
     for v in videos:
         _record(
             job,
@@ -115,7 +88,7 @@ def _store_ladder(
             size_bytes=v.size_bytes,
             codec=v.codecs,
             encoder=encoder,
-            ssim=ssim.get(v.name),
+            ssim=None,  # this encode is not measured yet
         )
     top = videos[0]
     _record(
@@ -273,7 +246,7 @@ def _still_transcoding(job_id: uuid.UUID | str):
 
 
 def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: str = CPU_ENCODER) -> bool:
-    """Join each rung's pieces and the sound by stream copy, then HLS, SSIM, store, record."""
+    """Join each rung's pieces and the sound by stream copy (MP4 and HLS at once), store, record."""
     job = Job.objects.select_related("asset").get(pk=job_id)
     if job.status != Status.TRANSCODING:
         logger.info("job %s: skipping the join, the job is %s", job_id, job.status)
@@ -285,12 +258,11 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
     timeout = ffmpeg_timeout_s(info.duration)
 
     def work(job: Job, workdir: Path) -> None:
-        source = _source(job, workdir)
         sound = {}
         for kbps in _audio_bitrates(info, rungs):  # encoded once, beside the chunks
             sound[kbps] = workdir / f"audio{kbps}.m4a"
             storage.download_file(_audio_key(asset.id, kbps), sound[kbps])
-        videos = []
+        joined = {}
         for rung in rungs:
             pieces = []
             for index in range(count):
@@ -299,9 +271,11 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
                 pieces.append(piece)
             out = workdir / "renditions" / f"{rung.name}.mp4"
             out.parent.mkdir(parents=True, exist_ok=True)
-            chunk_ops.join(pieces, sound.get(rung.audio_kbps), out, timeout=timeout)
-            videos.append(video_ops.describe_video(rung.name, out))
-        _store_ladder(job, source, info, videos, encoder, workdir)
+            chunk_ops.join(
+                pieces, sound.get(rung.audio_kbps), out, hls_dir=workdir / "hls" / rung.name, timeout=timeout
+            )
+            joined[rung.name] = out
+        _store_ladder(job, video_ops.describe_videos(joined), encoder, workdir / "hls")
 
     if not _run_work(job_id=job_id, name="join", work=work):
         return False

@@ -15,16 +15,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def ffmpeg_processes_for(job_id: str) -> list[int]:
-    """PIDs of ffmpeg processes working in this job's temp directory (its path names the job)."""
+    """PIDs of ffmpeg processes working in this job's temp directory (its path names the job),
+    named on the command line or, for the encodes that run inside it, as their working directory."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            cwd = str((proc / "cwd").readlink()).encode()
         except OSError:
             continue
-        if b"ffmpeg" in cmdline and job_id.encode() in cmdline:
+        if b"ffmpeg" in cmdline.split(b" ", 1)[0] and job_id.encode() in cmdline + cwd:
             pids.append(int(proc.name))
     return pids
 

@@ -59,6 +59,9 @@ def test_chunked_transcode_across_workers_survives_a_killed_worker(
     assert sorted(done) == [0, 1, 2] and all(n == 1 for n in done.values()), f"chunks encoded: {done}"
     assert all(chunks_encoded(w) for w in (one, two)), "both workers took chunks"
 
+    wait_until(
+        lambda: not job.asset.renditions.filter(kind="mp4", ssim__isnull=True).exists(), 60, "SSIM after the job"
+    )
     renditions = {r.profile: r for r in job.asset.renditions.filter(kind="mp4")}
     assert sorted(renditions) == ["360p", "480p", "720p"]
     for name, rendition in renditions.items():

@@ -55,8 +55,11 @@ def test_chunked_encode_matches_the_whole_file_encode(tmp_path):
     audio = chunks.encode_audio(src, info, rungs[0].audio_kbps, tmp_path / "audio.m4a")
     joined = []
     for r, rung in enumerate(rungs):
-        out = chunks.join([p[r].path for p in pieces], audio, tmp_path / f"{rung.name}.mp4")
+        hls = tmp_path / "hls" / rung.name
+        out = chunks.join([p[r].path for p in pieces], audio, tmp_path / f"{rung.name}.mp4", hls_dir=hls)
         joined.append(video.describe_video(rung.name, out))
+        playlist = (hls / "index.m3u8").read_text()
+        assert "#EXT-X-ENDLIST" in playlist and playlist.count("#EXTINF:") == 3  # 4 s segments over 9 s
 
     for a, b in zip(whole, joined, strict=True):
         whole_frames, joined_frames = frames(a.path), frames(b.path)

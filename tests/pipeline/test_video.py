@@ -1,9 +1,10 @@
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from media_tasks.pipeline.probe import ProbeLimits, probe
-from media_tasks.pipeline.video import package_hls, plan_ladder, transcode_ladder
+from media_tasks.pipeline.video import plan_ladder, transcode_ladder, write_hls_master
 from tests.media import ffprobe, moov_before_mdat, streams
 
 LADDER = [1080, 720, 480, 360]
@@ -14,8 +15,19 @@ def encode(source: Path, out: Path, progress: list[float] | None = None):
     info = probe(source, LIMITS)
     rungs = plan_ladder(info, LADDER)
     return info, transcode_ladder(
-        source, info, rungs, out, on_progress=progress.append if progress is not None else None
+        source, info, rungs, out, on_progress=progress.append if progress is not None else None, hls_dir=out / "hls"
     )
+
+
+def decoded_frame_hashes(path: Path) -> list[str]:
+    """MD5 of every decoded picture: equal lists mean the same encoded frames."""
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
 
 
 @pytest.fixture(scope="module")
@@ -88,18 +100,21 @@ def test_plan_keeps_aspect_with_even_sizes():
     assert (only.width % 2, only.height % 2) == (0, 0) and only.height <= 251
 
 
-def test_hls_master_playlist_lists_every_rung(landscape_ladder, tmp_path):
+def test_hls_comes_from_the_same_encode_with_a_master_playlist(landscape_ladder):
     _, videos, _ = landscape_ladder
-    package = package_hls(videos, tmp_path / "hls")
+    hls = videos[0].path.parent / "hls"
+    package = write_hls_master(videos, hls)
     master = package.master.read_text()
     assert master.startswith("#EXTM3U")
     for v in videos:
         assert f"RESOLUTION={v.width}x{v.height}" in master
         assert f"{v.name}/index.m3u8" in master
-        playlist = (tmp_path / "hls" / v.name / "index.m3u8").read_text()
+        playlist = (hls / v.name / "index.m3u8").read_text()
         assert "#EXT-X-ENDLIST" in playlist and "#EXT-X-PLAYLIST-TYPE:VOD" in playlist
         segments = [line for line in playlist.splitlines() if line.endswith(".ts")]
-        assert segments and all((tmp_path / "hls" / v.name / s).stat().st_size > 0 for s in segments)
+        assert segments and all((hls / v.name / s).stat().st_size > 0 for s in segments)
+        # The segments carry the MP4's own packets: the same frames, not a second encode.
+        assert decoded_frame_hashes(hls / v.name / "index.m3u8") == decoded_frame_hashes(v.path), v.name
     stream_infos = [line for line in master.splitlines() if line.startswith("#EXT-X-STREAM-INF:")]
     bandwidths = [int(line.split("BANDWIDTH=")[1].split(",")[0]) for line in stream_infos]
     assert bandwidths == sorted(bandwidths, reverse=True) and all(b > 0 for b in bandwidths)

@@ -77,7 +77,11 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
         ("sprite", "sprite", 160, 90),
     ]
     (mp4,) = asset.renditions.filter(kind="mp4")
+    assert mp4.ssim is None, "the job is ready before its quality is measured"
+    assert services.job_measure_quality(job_id=job.id, worker="w1")
+    mp4.refresh_from_db()
     assert 0.9 < mp4.ssim <= 1.0, "SSIM against the scaled source is stored per rendition"
+    assert not services.job_measure_quality(job_id=job.id, worker="w1"), "measured once"
     for rendition in asset.renditions.all():
         assert storage.exists(rendition.storage_key), rendition.storage_key
     for name in ("hls/360p/index.m3u8", "hls/360p/seg_00000.ts", "thumbs/sprite.vtt"):

@@ -1,0 +1,63 @@
+"""Objective quality of a finished job's renditions (SSIM against the scaled source).
+
+Measured by the task after finalize: the figure is for the admin and the API, so a viewer
+never waits for it. The job is ready first; the SSIM column fills in a few seconds later.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+
+from .. import storage
+from ..models import Job, Rendition
+from ..pipeline import quality as quality_ops
+from ..pipeline import video as video_ops
+from ..pipeline.exceptions import PipelineError
+from .jobs import Status, _media_info, _source, _workdir, ffmpeg_timeout_s, source_cache_path
+
+logger = logging.getLogger(__name__)
+
+
+def job_measure_quality(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """SSIM of each MP4 rendition not measured yet; False if there was nothing to measure.
+
+    A measurement that fails costs the figure, never the job. The local copy of the source,
+    kept by finalize for this task, is dropped however it ends.
+    """
+    job = Job.objects.select_related("asset").get(pk=job_id)
+    asset = job.asset
+    try:
+        if job.status != Status.SUCCEEDED or settings.MEDIA_SSIM_WINDOWS <= 0:
+            return False
+        renditions = list(asset.renditions.filter(kind=Rendition.Kind.MP4, ssim__isnull=True))
+        if not renditions:
+            return False
+        info = _media_info(asset)
+        with _workdir(job_id, "quality") as workdir:
+            source = _source(job, workdir)
+            paths = {r.profile: workdir / f"{r.profile}.mp4" for r in renditions}
+            storage.download_files({r.storage_key: paths[r.profile] for r in renditions})
+            try:
+                scores = quality_ops.measure_ssim(
+                    source,
+                    info,
+                    video_ops.describe_videos(paths),
+                    workdir / "ssim",
+                    window_count=settings.MEDIA_SSIM_WINDOWS,
+                    timeout=ffmpeg_timeout_s(info.duration),
+                )
+            except (PipelineError, ValueError) as exc:
+                logger.warning("job %s: SSIM measurement failed: %s", job_id, exc)
+                return False
+        for r in renditions:
+            # A re-encode that replaced this file meanwhile is measured by its own job.
+            Rendition.objects.filter(pk=r.pk, size_bytes=r.size_bytes, ssim__isnull=True).update(
+                ssim=scores.get(r.profile)
+            )
+        logger.info("job %s: SSIM %s", job_id, {k: round(v, 4) for k, v in scores.items()})
+        return True
+    finally:
+        source_cache_path(asset.id).unlink(missing_ok=True)

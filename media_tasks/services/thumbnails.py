@@ -1,0 +1,84 @@
+"""The thumbnails stage: a poster frame and a scrubbing sprite sheet with its WebVTT map."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from pathlib import Path
+
+from .. import storage
+from ..models import Job, Rendition
+from ..pipeline import thumbnails as thumbnail_ops
+from ..pipeline.probe import VIDEO, MediaInfo
+from .jobs import Status, _media_info, _progress_reporter, _record, _require_kind, _run_stage, _source
+
+
+def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """Poster frame and sprite sheet with its WebVTT map."""
+
+    def work(job: Job, workdir: Path) -> None:
+        asset = job.asset
+        _require_kind(asset, VIDEO)
+        info = _media_info(asset)
+        (poster_src, poster_info), (sprite_src, sprite_info) = _thumbnail_sources(job, info, workdir)
+        report = _progress_reporter(job_id, Status.THUMBNAILING)
+        out = workdir / "thumbs"
+        out.mkdir()
+        poster = thumbnail_ops.make_poster(poster_src, poster_info, out / "poster.jpg")
+        report(0.5)
+        sprite = thumbnail_ops.make_sprite(sprite_src, sprite_info, out)
+        keys = {
+            name: storage.asset_key(storage.THUMBS, asset.id, name)
+            for name in ("poster.jpg", "sprite.jpg", "sprite.vtt")
+        }
+        for name, key in keys.items():
+            storage.upload_file(out / name, key)
+        _record(
+            job,
+            Rendition.Kind.POSTER,
+            "poster",
+            keys["poster.jpg"],
+            width=poster.width,
+            height=poster.height,
+            size_bytes=poster.size_bytes,
+            codec="jpeg",
+        )
+        _record(
+            job,
+            Rendition.Kind.SPRITE,
+            "sprite",
+            keys["sprite.jpg"],
+            width=sprite.tile_width,
+            height=sprite.tile_height,
+            size_bytes=sprite.image.size_bytes,
+            codec="jpeg",
+        )
+        report(1.0)
+
+    return _run_stage(job_id=job_id, stage=Status.THUMBNAILING, worker=worker, work=work)
+
+
+def _thumbnail_sources(job: Job, info: MediaInfo, workdir: Path) -> list[tuple[Path, MediaInfo]]:
+    """Where the poster and the sprite are taken from: the smallest renditions that are big enough.
+
+    Decoding the 360p rendition for 160-pixel tiles costs a fraction of decoding the
+    source, and the renditions are upright already. Without renditions, the source.
+    """
+    renditions = sorted(job.asset.renditions.filter(kind=Rendition.Kind.MP4), key=lambda r: r.width * r.height)
+    if not renditions:
+        source = _source(job, workdir)
+        return [(source, info), (source, info)]
+    poster_w, poster_h = thumbnail_ops.poster_size(info.width, info.height)
+    wanted = [
+        next((r for r in renditions if r.width >= poster_w and r.height >= poster_h), renditions[-1]),
+        next((r for r in renditions if r.width >= thumbnail_ops.TILE_WIDTH), renditions[-1]),
+    ]
+    paths = {r.storage_key: workdir / "renditions" / f"{r.profile}.mp4" for r in wanted}
+    storage.download_files(paths)
+    return [
+        (
+            paths[r.storage_key],
+            dataclasses.replace(info, width=r.width, height=r.height, rotation=0, video_stream_index=0),
+        )
+        for r in wanted
+    ]
