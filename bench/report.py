@@ -22,8 +22,16 @@ def report(results: dict[str, dict]) -> str:
         lines += [
             f"| (a) raw ffmpeg one-decode ladder, {ld['seconds']:g} s 1080p30 | {ld['a_s']:.2f} s | | |",
             f"| (b) one ffmpeg per rung | {ld['b_s']:.2f} s | (b)/(c) **{ld['b_over_c']:.2f}** | ≥ 1.30 |",
-            f"| (c) platform end to end: upload accepted → renditions, HLS, poster, sprite, SSIM on S3 "
-            f"| {ld['c_s']:.2f} s | (c)/(a) **{ld['c_over_a']:.2f}** | ≤ 1.10 |",
+            f"| (c) platform end to end: upload accepted (202) → job ready: renditions, HLS, poster, sprite "
+            f"on S3 | {ld['c_s']:.2f} s | (c)/(a) **{ld['c_over_a']:.2f}** | ≤ 1.10 |",
+            *(
+                [
+                    f"| … and SSIM of every rung stored (measured after the job is ready) | {ld['ssim_s']:.2f} s "
+                    f"| (b)/(a) {ld['b_over_a']:.2f}: the most (b)/(c) can be here | |"
+                ]
+                if "ssim_s" in ld
+                else []
+            ),
             f"| fixed overhead on a 2 s clip: (c) {ld['short_c_s']:.2f} s − (a) {ld['short_a_s']:.2f} s "
             f"| {ld['fixed_overhead_s']:.2f} s | | < 1.5 s |",
         ]

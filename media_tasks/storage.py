@@ -44,7 +44,7 @@ AREAS = (ORIGINALS, RENDITIONS, HLS, THUMBS, IMAGES, CHUNKS)
 # dot, dash, underscore, one level of folders for HLS variants).
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)?$")
 
-_PARALLEL_UPLOADS = 4
+_PARALLEL_TRANSFERS = 4
 _TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
 _CHUNK = 1024 * 1024
 
@@ -131,22 +131,36 @@ def save_stream(key: str, fileobj: IO[bytes]) -> None:
 
 
 def upload_file(path: Path, key: str) -> None:
-    storage = get_storage()
-    if _s3(storage):
-        with _transient_as_unavailable(f"storing {key}"):
-            storage.bucket.Object(key).upload_file(
-                str(path), ExtraArgs={"ContentType": content_type_for(path.name)}, Config=_TRANSFER
-            )
-        return
-    with path.open("rb") as fh:
-        save_stream(key, fh)
+    upload_files({path: key})
 
 
 def upload_files(files: dict[Path, str]) -> None:
-    """Upload each path to its key, a few at a time: many small files (HLS segments) are
-    bound by request latency, not bandwidth. django-storages keeps one S3 connection per thread."""
-    with concurrent.futures.ThreadPoolExecutor(_PARALLEL_UPLOADS, thread_name_prefix="upload") as pool:
-        for done in [pool.submit(upload_file, path, key) for path, key in files.items()]:
+    """Upload each path to its key. On S3 a few at a time through one client (boto3 clients are
+    thread-safe; a new session per thread costs more than a small file): many small files (HLS
+    segments) are bound by request latency, not bandwidth."""
+    storage = get_storage()
+    if not _s3(storage):
+        for path, key in files.items():
+            with path.open("rb") as fh:
+                save_stream(key, fh)
+        return
+    client, bucket = storage.connection.meta.client, storage.bucket_name
+
+    def put(path: Path, key: str) -> None:
+        with _transient_as_unavailable(f"storing {key}"):
+            extra = {"ContentType": content_type_for(path.name)}
+            client.upload_file(str(path), bucket, key, ExtraArgs=extra, Config=_TRANSFER)
+
+    _side_by_side(put, files.items())
+
+
+def _side_by_side(fn, items) -> None:
+    items = list(items)
+    if len(items) == 1:
+        fn(*items[0])
+        return
+    with concurrent.futures.ThreadPoolExecutor(_PARALLEL_TRANSFERS, thread_name_prefix="transfer") as pool:
+        for done in [pool.submit(fn, *item) for item in items]:
             done.result()
 
 
@@ -161,21 +175,26 @@ def upload_tree(directory: Path, area: str, asset_id: uuid.UUID | str) -> list[s
 
 
 def download_file(key: str, path: Path) -> None:
-    storage = get_storage()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if _s3(storage):
-        with _transient_as_unavailable(f"fetching {key}"):
-            storage.bucket.Object(key).download_file(str(path), Config=_TRANSFER)
-        return
-    with storage.open(key, "rb") as src, path.open("wb") as dst:
-        shutil.copyfileobj(src, dst, _CHUNK)
+    download_files({key: path})
 
 
 def download_files(files: dict[str, Path]) -> None:
-    """Download each key to its path, a few at a time."""
-    with concurrent.futures.ThreadPoolExecutor(_PARALLEL_UPLOADS, thread_name_prefix="download") as pool:
-        for done in [pool.submit(download_file, key, path) for key, path in files.items()]:
-            done.result()
+    """Download each key to its path, a few at a time on S3 (through one client)."""
+    storage = get_storage()
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if not _s3(storage):
+        for key, path in files.items():
+            with storage.open(key, "rb") as src, path.open("wb") as dst:
+                shutil.copyfileobj(src, dst, _CHUNK)
+        return
+    client, bucket = storage.connection.meta.client, storage.bucket_name
+
+    def get(key: str, path: Path) -> None:
+        with _transient_as_unavailable(f"fetching {key}"):
+            client.download_file(bucket, key, str(path), Config=_TRANSFER)
+
+    _side_by_side(get, files.items())
 
 
 def delete_key(key: str) -> None:

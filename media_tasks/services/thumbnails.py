@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import uuid
 from pathlib import Path
@@ -24,9 +25,12 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         report = _progress_reporter(job_id, Status.THUMBNAILING)
         out = workdir / "thumbs"
         out.mkdir()
-        poster = thumbnail_ops.make_poster(poster_src, poster_info, out / "poster.jpg")
+        # Two short ffmpeg runs on small renditions: side by side, their start-up costs overlap.
+        with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="thumbs") as pool:
+            making_poster = pool.submit(thumbnail_ops.make_poster, poster_src, poster_info, out / "poster.jpg")
+            sprite = thumbnail_ops.make_sprite(sprite_src, sprite_info, out)
+            poster = making_poster.result()
         report(0.5)
-        sprite = thumbnail_ops.make_sprite(sprite_src, sprite_info, out)
         keys = {
             name: storage.asset_key(storage.THUMBS, asset.id, name)
             for name in ("poster.jpg", "sprite.jpg", "sprite.vtt")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def job_transcode(
         info = _media_info(asset)
         source = _source(job, workdir)
         rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
+        started = time.monotonic()
         videos = video_ops.transcode_ladder(
             source,
             info,
@@ -60,7 +62,15 @@ def job_transcode(
             timeout=ffmpeg_timeout_s(info.duration),
             hls_dir=workdir / "hls",
         )
+        encoded = time.monotonic()
         _store_ladder(job, videos, encoder, workdir / "hls")
+        logger.info(
+            "job %s: %d rungs encoded in %.2f s, stored in %.2f s",
+            job_id,
+            len(videos),
+            encoded - started,
+            time.monotonic() - encoded,
+        )
 
     return _run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
 

@@ -118,3 +118,15 @@ def test_hls_comes_from_the_same_encode_with_a_master_playlist(landscape_ladder)
     stream_infos = [line for line in master.splitlines() if line.startswith("#EXT-X-STREAM-INF:")]
     bandwidths = [int(line.split("BANDWIDTH=")[1].split(",")[0]) for line in stream_infos]
     assert bandwidths == sorted(bandwidths, reverse=True) and all(b > 0 for b in bandwidths)
+
+
+def test_tee_spec_names_only_short_relative_paths(tmp_path):
+    from media_tasks.pipeline.video import rendition_output
+
+    target, options = rendition_output(tmp_path / "720p.mp4", tmp_path / "hls" / "720p", tmp_path)
+    assert options["f"] == "tee" and str(tmp_path) not in target
+    assert target.startswith("[f=mp4:onfail=abort:movflags=+faststart]720p.mp4|[f=hls:onfail=abort:")
+    assert target.endswith("hls_segment_filename=hls/720p/seg_%05d.ts]hls/720p/index.m3u8")
+    assert rendition_output(tmp_path / "720p.mp4", None, tmp_path) == ("720p.mp4", {"movflags": "+faststart"})
+    with pytest.raises(ValueError, match="unsafe name"):  # `:` or `|` would split the tee spec
+        rendition_output(tmp_path / "a:b|c.mp4", tmp_path / "hls", tmp_path)
