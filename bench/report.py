@@ -51,7 +51,8 @@ def report(results: dict[str, dict]) -> str:
             f"whole-file {ch['pinned_whole_1_worker_s']:.2f} s, "
             f"2 workers chunked {ch['pinned_chunked_2_workers_s']:.2f} s "
             f"| | 2 workers / 1 **{ch['two_over_one_worker']:.2f}** | ≤ 0.55 |",
-            f"| chunked vs whole-file on this {ch['cores']}-core box, default threads | whole {ch['whole_s']:.2f} s "
+            f"| chunked vs whole-file on this {ch['cores']}-core box: whole-file with x264's own threads, chunked "
+            f"one thread per chunk, {ch['cores']} at a time | whole {ch['whole_s']:.2f} s "
             f"({ch['whole_busy']:.0%} busy), chunked {ch['chunked_s']:.2f} s ({ch['chunked_busy']:.0%} busy) "
             f"| chunked/whole **{ch['chunked_over_whole']:.2f}** | ≤ 1.05 on 2 cores |",
         ]
