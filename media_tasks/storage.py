@@ -164,14 +164,12 @@ def _side_by_side(fn, items) -> None:
             done.result()
 
 
-def upload_tree(directory: Path, area: str, asset_id: uuid.UUID | str) -> list[str]:
-    """Upload every file under `directory` to `<area>/<asset>/<relative path>`."""
-    files = {
+def tree_keys(directory: Path, area: str, asset_id: uuid.UUID | str) -> dict[Path, str]:
+    """The key of every file under `directory`: `<area>/<asset>/<relative path>` (for upload_files)."""
+    return {
         path: asset_key(area, asset_id, path.relative_to(directory).as_posix())
         for path in sorted(p for p in directory.rglob("*") if p.is_file())
     }
-    upload_files(files)
-    return list(files.values())
 
 
 def download_file(key: str, path: Path) -> None:

@@ -76,7 +76,6 @@ def join(
     if audio is not None:
         inputs.append(ffmpeg.input(str(audio.resolve()), **SAFE_INPUT_OPTIONS)["a:0"])
     target, muxing = rendition_output(out, hls_dir, out.parent)
-    muxing = {k: v for k, v in muxing.items() if not k.startswith("flags:")}  # copied streams keep theirs
     cmd = ffmpeg.output(*inputs, target, c="copy", map_metadata=-1, **muxing).compile(cmd="ffmpeg")
     cmd[1:1] = QUIET_ARGS
     run_ffmpeg(cmd, timeout=timeout, what="Joining the chunks", cwd=out.parent)

@@ -102,8 +102,7 @@ def rendition_output(mp4: Path, hls_dir: Path | None, cwd: Path) -> tuple[str, d
         f":hls_flags=independent_segments:hls_segment_type=mpegts:hls_segment_filename={segments}"
     )
     spec = f"[f=mp4:onfail=abort:movflags=+faststart]{mp4_name}|[{hls}]{playlist}"
-    # The MP4 wants the codec headers out of band (avcC); the TS muxer converts them itself.
-    return spec, {"f": "tee", "flags:v": "+global_header", "flags:a": "+global_header"}
+    return spec, {"f": "tee"}
 
 
 def _even(value: float) -> int:
@@ -203,6 +202,10 @@ def encode_ladder_command(
         target, muxing = rendition_output(
             out_dir / f"{rung.name}.mp4", hls_dir / rung.name if hls_dir else None, out_dir
         )
+        if muxing.get("f") == "tee":
+            # The tee muxer cannot ask the encoders for what its MP4 needs: codec headers out
+            # of band (avcC). The TS muxer converts them itself. A stream copy keeps its own.
+            muxing.update({"flags:v": "+global_header", "flags:a": "+global_header"})
         outputs.append(
             ffmpeg.output(
                 *streams,

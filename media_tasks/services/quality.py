@@ -16,7 +16,7 @@ from ..models import Job, Rendition
 from ..pipeline import quality as quality_ops
 from ..pipeline import video as video_ops
 from ..pipeline.exceptions import PipelineError
-from .jobs import Status, _media_info, _source, _workdir, ffmpeg_timeout_s, source_cache_path
+from .jobs import Status, _media_info, _source, _workdir, ffmpeg_timeout_s, quality_follows, source_cache_path
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def job_measure_quality(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     job = Job.objects.select_related("asset").get(pk=job_id)
     asset = job.asset
     try:
-        if job.status != Status.SUCCEEDED or settings.MEDIA_SSIM_WINDOWS <= 0:
+        if job.status != Status.SUCCEEDED or not quality_follows(asset.kind):
             return False
         renditions = list(asset.renditions.filter(kind=Rendition.Kind.MP4, ssim__isnull=True))
         if not renditions:

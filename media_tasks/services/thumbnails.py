@@ -35,8 +35,7 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
             name: storage.asset_key(storage.THUMBS, asset.id, name)
             for name in ("poster.jpg", "sprite.jpg", "sprite.vtt")
         }
-        for name, key in keys.items():
-            storage.upload_file(out / name, key)
+        storage.upload_files({out / name: key for name, key in keys.items()})
         _record(
             job,
             Rendition.Kind.POSTER,

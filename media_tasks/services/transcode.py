@@ -84,8 +84,9 @@ def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls
     asset = job.asset
     hls = video_ops.write_hls_master(videos, hls_dir)
     keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
-    storage.upload_files({v.path: keys[v.name] for v in videos})
-    storage.upload_tree(hls.directory, storage.HLS, asset.id)
+    storage.upload_files(
+        {**{v.path: keys[v.name] for v in videos}, **storage.tree_keys(hls.directory, storage.HLS, asset.id)}
+    )
     for v in videos:
         _record(
             job,
