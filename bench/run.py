@@ -196,7 +196,7 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
     sound once, `workers` at a time, then the join by stream copy."""
     info = probe(clip, LIMITS)
     rungs = video.plan_ladder(info, LADDER)
-    spans = chunks.plan_spans(info.duration, chunk_seconds, chunks.video_start_time(clip))
+    spans = chunks.plan_chunks(clip, info.duration, chunk_seconds)
     settings = video.EncodeSettings(threads=threads)
 
     def encode(i: int) -> list[video.VideoFile]:

@@ -23,8 +23,11 @@ def make_video(
     black_lead_in: float = 0.0,
     tone: int = 440,
     noise: bool = False,
+    gop: int | None = None,
 ) -> Path:
     """An H.264 (+AAC) MP4 of testsrc2 (and a sine tone); `rotate` adds display-matrix metadata.
+    The container follows the suffix (`.ts`: MPEG-TS); `gop` sets the keyframe interval in
+    frames (x264's default is 250).
 
     Equal arguments make equal bytes, which the platform treats as a duplicate
     upload: vary `tone` to get distinct files.
@@ -41,6 +44,8 @@ def make_video(
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={duration + black_lead_in}"]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if gop:
+        args += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
     if audio:
         args += ["-c:a", "aac", "-shortest"]
     target = path if rotate is None else path.with_name(path.stem + "-plain.mp4")

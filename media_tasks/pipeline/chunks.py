@@ -3,7 +3,11 @@ each span's ladder separately (on any worker), encode the sound once, then join 
 pieces per rung by stream copy.
 
 The spans are whole numbers of GOPs, so the keyframes land where a whole-file encode
-puts them and the HLS segments of a chunked encode cut at the same instants.
+puts them and the HLS segments of a chunked encode cut at the same instants. Within a
+GOP or two of the planned cut, each cut moves to the grid point just after a *source*
+keyframe: a chunk must decode from the keyframe before its first frame, and with a
+long-GOP source (x264's default is 250 frames) that pre-roll would otherwise cost up to
+a whole GOP of decoding per chunk.
 """
 
 from __future__ import annotations
@@ -36,6 +40,72 @@ def plan_spans(duration: float, chunk_seconds: float, start_time: float = 0.0) -
     ]
 
 
+def _reach(spans: Sequence[Span]) -> float:
+    """How far a cut may move: two GOPs at most, and never so far that a span could vanish."""
+    if len(spans) < 2:
+        return 0.0
+    length = spans[1].start - spans[0].start
+    return min(2 * GOP_SECONDS, math.floor((length - GOP_SECONDS) / 2 / GOP_SECONDS) * GOP_SECONDS)
+
+
+def snap_cut(cut: float, keyframes: Sequence[float], reach: float) -> Span:
+    """The grid point within `reach` of `cut` with the least pre-roll plus distance moved, as the
+    start of a span with `seek` at the source keyframe before it. Moving is charged second
+    for second because it unbalances the chunks: a cut moves only to save more decoding
+    than it shifts. The keyframes must include the last one at or before `cut - reach`;
+    with none usable, the cut stays and ffmpeg finds its keyframe."""
+    steps = round(reach / GOP_SECONDS)
+    best: tuple[float, float, Span] | None = None
+    for k in range(-steps, steps + 1):
+        point = cut + k * GOP_SECONDS
+        before = [t for t in keyframes if t <= point + 1e-6]
+        if not before:
+            continue
+        rank = (round(point - before[-1] + abs(k) * GOP_SECONDS, 3), abs(k))
+        if best is None or rank < best[:2]:
+            best = (*rank, Span(start=point, seek=before[-1]))
+    return best[2] if best else Span(start=cut)
+
+
+def source_keyframes(path: Path, cut: float, reach: float) -> list[float]:
+    """The source's keyframe times around `cut`, from packet flags (no decoding).
+
+    ffprobe seeks to a little before `cut - reach` and reads on to `cut + reach`. In an MP4 or
+    Matroska file the seek lands on a keyframe; MPEG-TS has no index and lands on whatever
+    packet is there, so the window widens until it holds a keyframe."""
+    for lead in (GOP_SECONDS, 8 * GOP_SECONDS, 32 * GOP_SECONDS):
+        interval = f"{max(0.0, cut - reach - lead):.6f}%{cut + reach + 0.1:.6f}"
+        data = ffprobe_json(
+            path, "-select_streams", "v:0", "-read_intervals", interval, "-show_entries", "packet=pts_time,flags"
+        )
+        found = set()
+        for packet in data.get("packets") or []:
+            try:
+                if "K" in packet.get("flags", ""):
+                    found.add(float(packet["pts_time"]))
+            except (KeyError, ValueError):
+                continue
+        if any(t <= cut + reach for t in found) or cut - reach - lead <= 0:
+            return sorted(found)
+    return []
+
+
+def plan_chunks(path: Path, duration: float, chunk_seconds: float, index: int | None = None) -> list[Span]:
+    """The spans of `path`'s chunked encode, cuts moved to suit its keyframes (see the module
+    docstring). With `index`, only that span is exact: a chunk's worker needs no other. Each
+    cut is placed from its own stretch of the file alone, so every worker agrees on it."""
+    spans = plan_spans(duration, chunk_seconds, video_start_time(path))
+    reach = _reach(spans)
+    wanted = range(1, len(spans)) if index is None else [i for i in (index, index + 1) if 0 < i < len(spans)]
+    cuts = {i: snap_cut(spans[i].start, source_keyframes(path, spans[i].start, reach), reach) for i in wanted}
+    planned = []
+    for i, span in enumerate(spans):
+        start = cuts.get(i, span)
+        end = cuts[i + 1].start if i + 1 in cuts else span.end
+        planned.append(Span(start=start.start, end=end, seek=start.seek))
+    return planned
+
+
 def video_start_time(path: Path) -> float:
     """The picture's first timestamp: spans are cut on the source's own clock."""
     data = ffprobe_json(path, "-select_streams", "v:0", "-show_entries", "stream=start_time")
@@ -47,13 +117,21 @@ def video_start_time(path: Path) -> float:
 
 
 def encode_audio(src: Path, info: MediaInfo, kbps: int, out: Path, *, timeout: float | None = None) -> Path:
-    """The sound, once, as AAC with the same settings as a whole-file encode (M4A)."""
+    """The sound, once, as AAC with the same settings as a whole-file encode (M4A).
+
+    The joined picture starts at its first frame, so the sound is put on that clock: on the
+    source's timestamps (`-copyts`) shifted by the picture's start, then trimmed or padded
+    with silence to begin at zero (`aresample=first_pts=0`). Sound that starts half a
+    second after the picture in the source still does after the join."""
+    origin = video_start_time(src)
     cmd = (
         ffmpeg.input(str(src), **SAFE_INPUT_OPTIONS)[str(info.audio_stream_index)]
+        .filter("asetpts", f"PTS-{origin:.6f}/TB")
+        .filter("aresample", first_pts=0)
         .output(str(out), **{"c:a": "aac", "b:a": f"{kbps}k", "ac": 2, "ar": 48000, "map_metadata": -1})
         .compile(cmd="ffmpeg")
     )
-    cmd[1:1] = QUIET_ARGS
+    cmd[1:1] = [*QUIET_ARGS, "-copyts"]
     run_ffmpeg(cmd, duration=info.duration, timeout=timeout, what="The sound")
     return out
 

@@ -47,10 +47,13 @@ class EncodeSettings:
 
 @dataclass(frozen=True)
 class Span:
-    """A stretch of the source in its own timestamps (seconds); `end` None runs to the end."""
+    """A stretch of the source in its own timestamps (seconds); `end` None runs to the end.
+    `seek`: a source keyframe at or before `start` to decode from (None: from the beginning,
+    which is always right and slow; see chunks.plan_chunks)."""
 
     start: float
     end: float | None = None
+    seek: float | None = None
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,12 @@ def encode_ladder_command(
     into `<rung>.mp4` and, with `hls_dir`, into `hls_dir/<rung>/` as HLS from the same packets.
 
     With `span`, only that stretch of the picture is encoded, without sound (a chunk
-    of a chunked encode): the input is seeked a little early and `trim` cuts on the
-    source's own timestamps (`-copyts`), so consecutive spans share no frame and miss
-    none.
+    of a chunked encode): the input is seeked to a keyframe before it, and `trim` cuts
+    on the source's own timestamps (`-copyts`), so consecutive spans share no frame and
+    miss none. The seek is on the source's clock too (`-seek_timestamp`; by default `-ss`
+    counts from the container's start, which is 1.4 s into an MPEG-TS file), and ffmpeg's
+    own cut at the seek point is off (`-noaccurate_seek`; with `-copyts` it cuts at the
+    container-relative time instead), so `trim` alone decides.
 
     ffmpeg turns rotated sources upright itself (autorotate), so the sizes in
     `rungs`, which are display sizes, come out as planned. That rotation runs on
@@ -164,8 +170,9 @@ def encode_ladder_command(
         input_options["threads"] = settings.threads
     if hw_decode:
         input_options.update(hwaccel="cuda", hwaccel_output_format="cuda")
-    if span is not None and span.start > 1:
-        input_options["ss"] = span.start - 1  # keyframe seek; trim below makes the exact cut
+    if span is not None and span.seek is not None and span.seek > 0:
+        # A millisecond past the keyframe: ffprobe prints times rounded to the microsecond.
+        input_options.update(ss=f"{span.seek + 0.001:.6f}", seek_timestamp=1, noaccurate_seek=None)
     source = ffmpeg.input(str(src), **input_options)
     picture = source[str(info.video_stream_index)]
     if span is not None:

@@ -186,9 +186,7 @@ def job_transcode_chunk(
 
     def work(job: Job, workdir: Path) -> None:
         source = _source(job, workdir)
-        span = chunk_ops.plan_spans(info.duration, settings.MEDIA_CHUNK_SECONDS, chunk_ops.video_start_time(source))[
-            index
-        ]
+        span = chunk_ops.plan_chunks(source, info.duration, settings.MEDIA_CHUNK_SECONDS, index=index)[index]
         encode = functools.partial(
             video_ops.transcode_ladder,
             source,
