@@ -80,7 +80,8 @@ def make_poster(src: Path, info: MediaInfo, out_path: Path, *, max_side: int = P
     for i, position in enumerate((*POSTER_POSITIONS, 0.0)):
         if position == 0.0 and best is not None:
             break
-        candidate = out_path.with_name(f"{out_path.stem}-{i}.png")
+        # BMP: the candidate is read back at once, and PNG's compression is wasted time.
+        candidate = out_path.with_name(f"{out_path.stem}-{i}.bmp")
         _grab_frame(src, info, duration * position, size, candidate)
         if not candidate.exists():
             continue
@@ -95,7 +96,7 @@ def make_poster(src: Path, info: MediaInfo, out_path: Path, *, max_side: int = P
         raise ProcessingError("No frame could be taken from the video for its poster.")
     with Image.open(best[1]) as im:
         im.convert("RGB").save(out_path, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
-    for leftover in out_path.parent.glob(f"{out_path.stem}-*.png"):
+    for leftover in out_path.parent.glob(f"{out_path.stem}-*.bmp"):
         leftover.unlink()
     return ImageFile(out_path, size[0], size[1], out_path.stat().st_size)
 
@@ -124,12 +125,12 @@ def make_sprite(
         .filter("fps", fps=f"{wanted}/{duration:.6f}" if duration else 1)
         .filter("scale", tile_width, tile_height)
         .filter("setsar", 1)
-        .output(str(frames_dir / "%05d.png"), vframes=wanted)
+        .output(str(frames_dir / "%05d.bmp"), vframes=wanted)
         .compile(cmd="ffmpeg")
     )
     cmd[1:1] = QUIET_ARGS
     run_ffmpeg(cmd, timeout=max(120.0, duration), what="The thumbnail sprite")
-    frames = sorted(frames_dir.glob("*.png"))[:wanted]
+    frames = sorted(frames_dir.glob("*.bmp"))[:wanted]
     if not frames:
         raise ProcessingError("No frames could be taken from the video for its thumbnails.")
     tiles = len(frames)
