@@ -52,8 +52,8 @@ def snap_cut(cut: float, keyframes: Sequence[float], reach: float) -> Span:
     """The grid point within `reach` of `cut` with the least pre-roll plus distance moved, as the
     start of a span with `seek` at the source keyframe before it. Moving is charged second
     for second because it unbalances the chunks: a cut moves only to save more decoding
-    than it shifts. The keyframes must include the last one at or before `cut - reach`;
-    with none usable, the cut stays and ffmpeg finds its keyframe."""
+    than it shifts. Only points with a known keyframe before them are candidates; with
+    none, the cut stays and its span decodes from the start (slow, never wrong)."""
     steps = round(reach / GOP_SECONDS)
     best: tuple[float, float, Span] | None = None
     for k in range(-steps, steps + 1):
