@@ -1,10 +1,18 @@
-"""Poster frame and scrubbing sprite sheet (JPEG + WebVTT) for a video."""
+"""Poster frame and scrubbing sprite sheet (JPEG + WebVTT) for a video.
+
+Either decoded here from a file (make_poster, make_sprite), or assembled from frames the
+ladder encode wrote on the side of its own decode (frame_outputs, thumbnails_from_frames),
+which costs the thumbnails stage no decoding at all.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 from PIL import Image, ImageStat
@@ -20,6 +28,9 @@ POSTER_POSITIONS = (0.10, 0.30, 0.50)
 # A frame darker or flatter than this reads as "black" in a list of videos.
 MIN_POSTER_BRIGHTNESS = 20.0
 MIN_POSTER_CONTRAST = 8.0
+# `thumbnail` keeps the most representative of this many frames after the position,
+# which already steps past most fades and flashes.
+THUMBNAIL_FRAMES = 12
 
 TILE_WIDTH = 160
 SPRITE_COLUMNS = 10
@@ -56,12 +67,10 @@ def poster_size(width: int, height: int) -> tuple[int, int]:
     return _fit(width, height, POSTER_MAX_SIDE)
 
 
-def _grab_frame(src: Path, info: MediaInfo, at: float, size: tuple[int, int], out: Path) -> None:
-    # `thumbnail` keeps the most representative of a few frames after the seek
-    # point, which already steps past most fades and flashes.
+def _grab_frame(src: Path, info: MediaInfo, at: float, size: tuple[int, int], out: Path) -> Path:
     cmd = (
         ffmpeg.input(str(src), ss=f"{at:.3f}", **SAFE_INPUT_OPTIONS)[str(info.video_stream_index)]
-        .filter("thumbnail", 12)
+        .filter("thumbnail", THUMBNAIL_FRAMES)
         .filter("scale", size[0], size[1])
         .filter("setsar", 1)
         .output(str(out), vframes=1, **{"q:v": 2})
@@ -69,20 +78,34 @@ def _grab_frame(src: Path, info: MediaInfo, at: float, size: tuple[int, int], ou
     )
     cmd[1:1] = QUIET_ARGS
     run_ffmpeg(cmd, timeout=120, what="The poster frame")
+    return out
 
 
 def make_poster(src: Path, info: MediaInfo, out_path: Path, *, max_side: int = POSTER_MAX_SIDE) -> ImageFile:
     """A poster near 10% of the duration, moving on if that frame is black."""
     size = _fit(info.width, info.height, max_side)
     duration = info.duration or 0.0
+    # BMP: a candidate is read back at once, and PNG's compression is wasted time.
+    candidates = (
+        _grab_frame(src, info, duration * position, size, out_path.with_name(f"{out_path.stem}-{i}.bmp"))
+        for i, position in enumerate(POSTER_POSITIONS)
+    )
+    try:
+        # The last try, at 0 s, is for clips so short that any seek lands past their only frame.
+        best = _pick_poster(candidates) or _pick_poster(
+            [_grab_frame(src, info, 0.0, size, out_path.with_name(f"{out_path.stem}-first.bmp"))]
+        )
+        return _save_poster(best, out_path)
+    finally:
+        for leftover in out_path.parent.glob(f"{out_path.stem}-*.bmp"):
+            leftover.unlink()
+
+
+def _pick_poster(candidates: Iterable[Path]) -> Path | None:
+    """The first candidate that is neither (nearly) black nor flat, else the brightest; None
+    when no candidate was written. Stops consuming `candidates` at the first good one."""
     best: tuple[float, Path] | None = None
-    # The last try, at 0 s, is for clips so short that any seek lands past their only frame.
-    for i, position in enumerate((*POSTER_POSITIONS, 0.0)):
-        if position == 0.0 and best is not None:
-            break
-        # BMP: the candidate is read back at once, and PNG's compression is wasted time.
-        candidate = out_path.with_name(f"{out_path.stem}-{i}.bmp")
-        _grab_frame(src, info, duration * position, size, candidate)
+    for candidate in candidates:
         if not candidate.exists():
             continue
         with Image.open(candidate) as im:
@@ -91,14 +114,27 @@ def make_poster(src: Path, info: MediaInfo, out_path: Path, *, max_side: int = P
         if best is None or brightness > best[0]:
             best = (brightness, candidate)
         if brightness >= MIN_POSTER_BRIGHTNESS and contrast >= MIN_POSTER_CONTRAST:
-            break
-    if best is None:
+            return candidate
+    return best[1] if best else None
+
+
+def _save_poster(frame: Path | None, out_path: Path) -> ImageFile:
+    if frame is None:
         raise ProcessingError("No frame could be taken from the video for its poster.")
-    with Image.open(best[1]) as im:
+    with Image.open(frame) as im:
         im.convert("RGB").save(out_path, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
-    for leftover in out_path.parent.glob(f"{out_path.stem}-*.bmp"):
-        leftover.unlink()
-    return ImageFile(out_path, size[0], size[1], out_path.stat().st_size)
+        width, height = im.size
+    return ImageFile(out_path, width, height, out_path.stat().st_size)
+
+
+def _sprite_plan(info: MediaInfo, tile_width: int, max_tiles: int) -> tuple[int, int]:
+    """How many tiles (one per MIN_TILE_SECONDS, at most max_tiles) and how tall each is."""
+    wanted = max(1, min(max_tiles, math.floor((info.duration or 0.0) / MIN_TILE_SECONDS)))
+    return wanted, max(2, round(tile_width * info.height / info.width / 2) * 2)
+
+
+def _tile_rate(info: MediaInfo, wanted: int) -> str | int:
+    return f"{wanted}/{info.duration:.6f}" if info.duration else 1
 
 
 def make_sprite(
@@ -110,29 +146,38 @@ def make_sprite(
     columns: int = SPRITE_COLUMNS,
     max_tiles: int = MAX_TILES,
 ) -> Sprite:
-    """Evenly spaced tiles in one JPEG grid, and a WebVTT file mapping times to tiles.
-
-    The VTT cues point at `sprite.jpg#xywh=x,y,w,h` (the convention of video.js,
-    Plyr and JW Player thumbnail tracks), relative to the VTT file.
-    """
-    duration = info.duration or 0.0
-    wanted = max(1, min(max_tiles, math.floor(duration / MIN_TILE_SECONDS)))
-    tile_height = max(2, round(tile_width * info.height / info.width / 2) * 2)
+    """Evenly spaced tiles in one JPEG grid, and a WebVTT file mapping times to tiles."""
+    wanted, tile_height = _sprite_plan(info, tile_width, max_tiles)
     frames_dir = out_dir / "sprite-frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
     cmd = (
         ffmpeg.input(str(src), **SAFE_INPUT_OPTIONS)[str(info.video_stream_index)]
-        .filter("fps", fps=f"{wanted}/{duration:.6f}" if duration else 1)
+        .filter("fps", fps=_tile_rate(info, wanted))
         .filter("scale", tile_width, tile_height)
         .filter("setsar", 1)
         .output(str(frames_dir / "%05d.bmp"), vframes=wanted)
         .compile(cmd="ffmpeg")
     )
     cmd[1:1] = QUIET_ARGS
-    run_ffmpeg(cmd, timeout=max(120.0, duration), what="The thumbnail sprite")
-    frames = sorted(frames_dir.glob("*.bmp"))[:wanted]
+    run_ffmpeg(cmd, timeout=max(120.0, info.duration or 0.0), what="The thumbnail sprite")
+    try:
+        return _assemble_sprite(sorted(frames_dir.glob("*.bmp"))[:wanted], info.duration or 0.0, out_dir, columns)
+    finally:
+        for frame in frames_dir.glob("*.bmp"):
+            frame.unlink()
+        frames_dir.rmdir()
+
+
+def _assemble_sprite(frames: Sequence[Path], duration: float, out_dir: Path, columns: int) -> Sprite:
+    """The tiles, in time order, pasted into one grid, and the WebVTT file over it.
+
+    The VTT cues point at `sprite.jpg#xywh=x,y,w,h` (the convention of video.js,
+    Plyr and JW Player thumbnail tracks), relative to the VTT file.
+    """
     if not frames:
         raise ProcessingError("No frames could be taken from the video for its thumbnails.")
+    with Image.open(frames[0]) as first:
+        tile_width, tile_height = first.size
     tiles = len(frames)
     interval = duration / tiles if duration else 1.0
     cols = min(columns, tiles)
@@ -149,8 +194,6 @@ def make_sprite(
             f"sprite.jpg#xywh={x},{y},{tile_width},{tile_height}",
             "",
         ]
-        frame.unlink()
-    frames_dir.rmdir()
     sprite_path = out_dir / "sprite.jpg"
     sheet.save(sprite_path, "JPEG", quality=75, optimize=True)
     vtt_path = out_dir / "sprite.vtt"
@@ -163,6 +206,59 @@ def make_sprite(
         tile_height=tile_height,
         interval=interval,
     )
+
+
+# --- From frames the ladder encode wrote -------------------------------------------------
+
+# How many copies of the decoded picture frame_outputs takes: one per poster candidate
+# (POSTER_POSITIONS, then 0 s), one for the sprite tiles.
+FRAME_BRANCHES = len(POSTER_POSITIONS) + 2
+
+
+def frame_outputs(branches: Sequence[Any], info: MediaInfo, frames_dir: Path, cwd: Path) -> list[Any]:
+    """ffmpeg outputs that write the poster candidates and the sprite tiles into `frames_dir`,
+    from FRAME_BRANCHES copies (`split`) of a whole file's decoded, upright picture.
+
+    Added to the ladder encode, they cost a few scaled frames instead of a second decode.
+    Every branch ends by itself (`trim`), because a `-frames` limit on one output of a
+    `split` can stall the others in ffmpeg 5.1. A branch that starts past the end writes
+    nothing, as a seek past the end does.
+    """
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    folder = os.path.relpath(frames_dir, cwd)
+    size = _fit(info.width, info.height, POSTER_MAX_SIDE)
+    outputs = []
+    for i, position in enumerate((*POSTER_POSITIONS, 0.0)):
+        picture = branches[i]
+        if position:
+            picture = picture.filter("trim", start=f"{(info.duration or 0.0) * position:.3f}")
+        candidate = (
+            picture.filter("trim", end_frame=THUMBNAIL_FRAMES)
+            .filter("thumbnail", THUMBNAIL_FRAMES)
+            .filter("scale", size[0], size[1])
+            .filter("setsar", 1)
+        )
+        outputs.append(candidate.output(f"{folder}/poster-{i}.bmp", update=1, fps_mode="passthrough"))
+    wanted, tile_height = _sprite_plan(info, TILE_WIDTH, MAX_TILES)
+    tiles = (
+        branches[-1]
+        .filter("fps", fps=_tile_rate(info, wanted))
+        .filter("trim", end_frame=wanted)
+        .filter("scale", TILE_WIDTH, tile_height)
+        .filter("setsar", 1)
+    )
+    outputs.append(tiles.output(f"{folder}/tile-%05d.bmp", fps_mode="passthrough"))
+    return outputs
+
+
+def thumbnails_from_frames(frames_dir: Path, info: MediaInfo, out_dir: Path) -> tuple[ImageFile, Sprite]:
+    """The poster and the sprite from what frame_outputs wrote, with the same choices as
+    make_poster and make_sprite."""
+    candidates = [frames_dir / f"poster-{i}.bmp" for i in range(len(POSTER_POSITIONS) + 1)]
+    best = _pick_poster(candidates[:-1]) or _pick_poster(candidates[-1:])
+    poster = _save_poster(best, out_dir / "poster.jpg")
+    sprite = _assemble_sprite(sorted(frames_dir.glob("tile-*.bmp")), info.duration or 0.0, out_dir, SPRITE_COLUMNS)
+    return poster, sprite
 
 
 def _vtt_time(seconds: float) -> str:

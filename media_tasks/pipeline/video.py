@@ -12,6 +12,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from . import thumbnails
 from .encoders import CPU_ENCODER, EncoderProfile
 from .exceptions import HardwareEncoderError, ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
@@ -147,9 +148,12 @@ def encode_ladder_command(
     *,
     span: Span | None = None,
     hls_dir: Path | None = None,
+    frames_dir: Path | None = None,
 ) -> list[str]:
     """One ffmpeg command, run in `out_dir`: decode once, `split` the picture, encode every rung
     into `<rung>.mp4` and, with `hls_dir`, into `hls_dir/<rung>/` as HLS from the same packets.
+    With `frames_dir`, the same decode also writes the frames for the poster and the sprite
+    there (thumbnails.frame_outputs), unless it is a span or decodes on the GPU.
 
     With `span`, only that stretch of the picture is encoded, without sound (a chunk
     of a chunked encode): the input is seeked to a keyframe before it, and `trim` cuts
@@ -183,8 +187,12 @@ def encode_ladder_command(
         picture = picture.filter("fps", MAX_FPS)
         fps = MAX_FPS
     gop = max(1, round(GOP_SECONDS * fps))
-    copies = picture.filter_multi_output("split", len(rungs))
+    with_frames = frames_dir is not None and span is None and not hw_decode
+    copies = picture.filter_multi_output("split", len(rungs) + (thumbnails.FRAME_BRANCHES if with_frames else 0))
     outputs = []
+    if with_frames:
+        branches = [copies.stream(len(rungs) + i) for i in range(thumbnails.FRAME_BRANCHES)]
+        outputs += thumbnails.frame_outputs(branches, info, frames_dir, out_dir)
     for i, rung in enumerate(rungs):
         scaled = copies.stream(i)
         if hw_decode:
@@ -244,12 +252,16 @@ def transcode_ladder(
     timeout: float | None = None,
     span: Span | None = None,
     hls_dir: Path | None = None,
+    frames_dir: Path | None = None,
 ) -> list[VideoFile]:
     """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` (only `span`, if given)
-    and, with `hls_dir`, into HLS playlists `hls_dir/<rung>/index.m3u8` from the same encode."""
+    and, with `hls_dir`, into HLS playlists `hls_dir/<rung>/index.m3u8` from the same encode
+    (and the thumbnail frames into `frames_dir`: see encode_ladder_command)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = settings or EncodeSettings()
-    cmd = encode_ladder_command(src.absolute(), info, rungs, out_dir, settings, span=span, hls_dir=hls_dir)
+    cmd = encode_ladder_command(
+        src.absolute(), info, rungs, out_dir, settings, span=span, hls_dir=hls_dir, frames_dir=frames_dir
+    )
     length = info.duration if span is None else ((span.end or info.duration or 0) - span.start) or None
     try:
         run_ffmpeg(cmd, duration=length, on_progress=on_progress, timeout=timeout, cwd=out_dir)

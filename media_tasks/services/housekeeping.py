@@ -77,4 +77,8 @@ def workdirs_remove_stale(*, max_age_s: int) -> int:
         if cached.stat().st_mtime < cutoff:
             cached.unlink(missing_ok=True)
             removed += 1
+    for frames in root.glob("frames/*"):  # thumbnail frames whose job went on elsewhere
+        if frames.stat().st_mtime < cutoff:
+            shutil.rmtree(frames, ignore_errors=True)
+            removed += 1
     return removed

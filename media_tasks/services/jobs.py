@@ -215,6 +215,12 @@ def source_cache_path(asset_id: uuid.UUID | str) -> Path:
     return Path(settings.MEDIA_WORK_DIR) / "sources" / str(asset_id)
 
 
+def frames_cache_path(asset_id: uuid.UUID | str) -> Path:
+    """Where a whole-file transcode leaves the poster and sprite frames of its decode for the
+    thumbnails stage, when that runs on the same machine (it decodes renditions otherwise)."""
+    return Path(settings.MEDIA_WORK_DIR) / "frames" / str(asset_id)
+
+
 def _media_info(asset: Asset) -> MediaInfo:
     return MediaInfo.from_dict(asset.probe)
 
@@ -292,6 +298,7 @@ def job_finalize(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     present = set(job.asset.renditions.values_list("kind", flat=True))
     if not quality_follows(job.asset.kind):  # else the quality task after this drops it
         source_cache_path(job.asset_id).unlink(missing_ok=True)
+    shutil.rmtree(frames_cache_path(job.asset_id), ignore_errors=True)  # unused if thumbnails ran elsewhere
     if missing := needed - present:
         job_mark_failed(job_id=job_id, reason=f"Processing ended without {', '.join(sorted(missing))} output.")
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import shutil
 import uuid
 from pathlib import Path
 
@@ -11,7 +12,16 @@ from .. import storage
 from ..models import Job, Rendition
 from ..pipeline import thumbnails as thumbnail_ops
 from ..pipeline.probe import VIDEO, MediaInfo
-from .jobs import Status, _media_info, _progress_reporter, _record, _require_kind, _run_stage, _source
+from .jobs import (
+    Status,
+    _media_info,
+    _progress_reporter,
+    _record,
+    _require_kind,
+    _run_stage,
+    _source,
+    frames_cache_path,
+)
 
 
 def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
@@ -21,15 +31,14 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         asset = job.asset
         _require_kind(asset, VIDEO)
         info = _media_info(asset)
-        (poster_src, poster_info), (sprite_src, sprite_info) = _thumbnail_sources(job, info, workdir)
         report = _progress_reporter(job_id, Status.THUMBNAILING)
         out = workdir / "thumbs"
         out.mkdir()
-        # Two short ffmpeg runs on small renditions: side by side, their start-up costs overlap.
-        with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="thumbs") as pool:
-            making_poster = pool.submit(thumbnail_ops.make_poster, poster_src, poster_info, out / "poster.jpg")
-            sprite = thumbnail_ops.make_sprite(sprite_src, sprite_info, out)
-            poster = making_poster.result()
+        frames = frames_cache_path(asset.id)
+        if frames.is_dir():  # the transcode ran here and kept frames from its decode
+            poster, sprite = thumbnail_ops.thumbnails_from_frames(frames, info, out)
+        else:
+            poster, sprite = _decode_thumbnails(job, info, workdir, out)
         report(0.5)
         keys = {
             name: storage.asset_key(storage.THUMBS, asset.id, name)
@@ -57,8 +66,22 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
             codec="jpeg",
         )
         report(1.0)
+        shutil.rmtree(frames, ignore_errors=True)
 
     return _run_stage(job_id=job_id, stage=Status.THUMBNAILING, worker=worker, work=work)
+
+
+def _decode_thumbnails(
+    job: Job, info: MediaInfo, workdir: Path, out: Path
+) -> tuple[thumbnail_ops.ImageFile, thumbnail_ops.Sprite]:
+    """Poster and sprite decoded from renditions: after a chunked or GPU-decoded transcode,
+    or one that ran on another machine."""
+    (poster_src, poster_info), (sprite_src, sprite_info) = _thumbnail_sources(job, info, workdir)
+    # Two short ffmpeg runs on small renditions: side by side, their start-up costs overlap.
+    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="thumbs") as pool:
+        making_poster = pool.submit(thumbnail_ops.make_poster, poster_src, poster_info, out / "poster.jpg")
+        sprite = thumbnail_ops.make_sprite(sprite_src, sprite_info, out)
+        return making_poster.result(), sprite
 
 
 def _thumbnail_sources(job: Job, info: MediaInfo, workdir: Path) -> list[tuple[Path, MediaInfo]]:

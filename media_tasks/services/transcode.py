@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +32,7 @@ from .jobs import (
     _run_work,
     _source,
     ffmpeg_timeout_s,
+    frames_cache_path,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,9 +63,11 @@ def job_transcode(
             on_progress=_progress_reporter(job_id, Status.TRANSCODING),
             timeout=ffmpeg_timeout_s(info.duration),
             hls_dir=workdir / "hls",
+            frames_dir=workdir / "frames",
         )
         encoded = time.monotonic()
         _store_ladder(job, videos, encoder, workdir / "hls")
+        _keep_frames(workdir / "frames", frames_cache_path(asset.id))
         logger.info(
             "job %s: %d rungs encoded in %.2f s, stored in %.2f s",
             job_id,
@@ -118,6 +122,18 @@ def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls
     for stale in asset.renditions.filter(kind=Rendition.Kind.MP4).exclude(profile__in=[v.name for v in videos]):
         storage.delete_key(stale.storage_key)
         stale.delete()
+
+
+def _keep_frames(frames: Path, cached: Path) -> None:
+    """Hand the thumbnail frames of this encode (none after a GPU decode) to the thumbnails stage.
+
+    Moved in whole, after the stage's work is stored: a killed or redone transcode never
+    leaves a partial set where the thumbnails stage would take it.
+    """
+    shutil.rmtree(cached, ignore_errors=True)
+    if frames.is_dir():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        frames.replace(cached)
 
 
 def _encode_settings(encoder: str, hw_decode: bool = False) -> video_ops.EncodeSettings:

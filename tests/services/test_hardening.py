@@ -92,11 +92,16 @@ def test_stale_work_directories_are_swept(settings, tmp_path):
     for path in (old, fresh):
         (path / "renditions").mkdir(parents=True)
         (path / "renditions" / "720p.mp4").write_bytes(b"x")
+    old_frames, fresh_frames = tmp_path / "frames" / "old-asset", tmp_path / "frames" / "new-asset"
+    for path in (old_frames, fresh_frames):
+        path.mkdir(parents=True)
+        (path / "tile-00001.bmp").write_bytes(b"x")
     past = time.time() - 7 * 3600
-    for path in (old, old / "renditions", old / "renditions" / "720p.mp4"):
+    for path in (old, old / "renditions", old / "renditions" / "720p.mp4", old_frames):
         os.utime(path, (past, past))
-    assert services.workdirs_remove_stale(max_age_s=6 * 3600) == 1
+    assert services.workdirs_remove_stale(max_age_s=6 * 3600) == 2
     assert not old.exists() and fresh.exists()
+    assert not old_frames.exists() and fresh_frames.exists()
 
 
 def test_stale_multipart_uploads_are_aborted(s3_storage):

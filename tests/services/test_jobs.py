@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -6,7 +7,7 @@ from django.conf import settings
 from media_tasks import services, storage
 from media_tasks.models import Asset, Job, Rendition
 from media_tasks.pipeline.exceptions import ProcessingCancelled
-from media_tasks.services.jobs import _progress_reporter
+from media_tasks.services.jobs import _progress_reporter, frames_cache_path
 from tests.media import make_video
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +63,10 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
     assert services.job_transcode(job_id=job.id, worker="w1")
     job.refresh_from_db()
     assert (job.status, job.progress) == (Job.Status.TRANSCODING, 85)
+    frames = frames_cache_path(job.asset_id)
+    assert sorted(p.name for p in frames.iterdir())[:5] == [f"poster-{i}.bmp" for i in range(4)] + ["tile-00001.bmp"]
     assert services.job_make_thumbnails(job_id=job.id, worker="w1")
+    assert not frames.exists(), "the thumbnails stage used the encode's frames and dropped them"
     assert services.job_finalize(job_id=job.id, worker="w1")
     job.refresh_from_db()
     assert (job.status, job.progress, job.attempts, job.worker_hostname) == (Job.Status.SUCCEEDED, 100, 1, "w1")
@@ -157,3 +161,16 @@ def test_internal_error_message_does_not_blame_the_file(fs_storage, user, enqueu
     assert services.job_mark_internal_error(job_id=job.id, stage="transcoding")
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "on our side while transcoding" in job.error
+
+
+def test_thumbnails_on_a_machine_without_the_encodes_frames_decode_the_renditions(
+    fs_storage, user, enqueued, small_video
+):
+    job = upload(small_video, user)
+    services.job_probe(job_id=job.id)
+    assert services.job_transcode(job_id=job.id)
+    shutil.rmtree(frames_cache_path(job.asset_id))  # as if the transcode had run elsewhere
+    assert services.job_make_thumbnails(job_id=job.id)
+    thumbs = sorted(job.asset.renditions.filter(kind__in=["poster", "sprite"]).values_list("kind", "width", "height"))
+    assert thumbs == [("poster", 640, 360), ("sprite", 160, 90)]
+    assert storage.exists(storage.asset_key(storage.THUMBS, job.asset_id, "sprite.vtt"))
