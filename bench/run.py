@@ -206,8 +206,13 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
         sound = pool.submit(chunks.encode_audio, clip, info, 128, out / "a.m4a")  # a chord member too
         pieces = list(pool.map(encode, range(len(spans))))
         audio = sound.result()
-    for r, rung in enumerate(rungs):
-        chunks.join([p[r].path for p in pieces], audio, out / f"{rung.name}.mp4")
+    with concurrent.futures.ThreadPoolExecutor(len(rungs)) as pool:  # the joins side by side, as the worker runs them
+        joins = [
+            pool.submit(chunks.join, [p[r].path for p in pieces], audio, out / f"{rung.name}.mp4")
+            for r, rung in enumerate(rungs)
+        ]
+    for done in joins:
+        done.result()
 
 
 def bench_chunks(tmp: Path, reps: int, seconds: float) -> None:

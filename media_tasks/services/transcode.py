@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
 import shutil
@@ -218,8 +219,7 @@ def job_transcode_chunk(
         except HardwareEncoderError as exc:  # the GPU failed, not the file: this chunk on the CPU
             logger.warning("job %s chunk %d: %s failed (%s); encoding it with libx264", job_id, index, encoder, exc)
             videos = encode(settings=_encode_settings(CPU_ENCODER))
-        for v in videos:
-            storage.upload_file(v.path, keys[v.name])
+        storage.upload_files({v.path: keys[v.name] for v in videos})
         length = (span.end or info.duration) - span.start
         logger.info("job %s: chunk %d of %d encoded (%.1f s from %.1f s)", job_id, index, count, length, span.start)
 
@@ -283,23 +283,22 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
     timeout = ffmpeg_timeout_s(info.duration)
 
     def work(job: Job, workdir: Path) -> None:
-        sound = {}
-        for kbps in _audio_bitrates(info, rungs):  # encoded once, beside the chunks
-            sound[kbps] = workdir / f"audio{kbps}.m4a"
-            storage.download_file(_audio_key(asset.id, kbps), sound[kbps])
-        joined = {}
-        for rung in rungs:
-            pieces = []
-            for index in range(count):
-                piece = workdir / "pieces" / rung.name / f"{index:05d}.mp4"
-                storage.download_file(_chunk_key(asset.id, rung.name, index), piece)
-                pieces.append(piece)
+        sound = {kbps: workdir / f"audio{kbps}.m4a" for kbps in _audio_bitrates(info, rungs)}
+        pieces = {rung.name: [workdir / "pieces" / rung.name / f"{i:05d}.mp4" for i in range(count)] for rung in rungs}
+        wanted = {_audio_key(asset.id, kbps): path for kbps, path in sound.items()}
+        for name, paths in pieces.items():
+            wanted.update({_chunk_key(asset.id, name, i): path for i, path in enumerate(paths)})
+        storage.download_files(wanted)
+
+        def join(rung: video_ops.Rung) -> Path:
             out = workdir / "renditions" / f"{rung.name}.mp4"
             out.parent.mkdir(parents=True, exist_ok=True)
-            chunk_ops.join(
-                pieces, sound.get(rung.audio_kbps), out, hls_dir=workdir / "hls" / rung.name, timeout=timeout
-            )
-            joined[rung.name] = out
+            hls_dir = workdir / "hls" / rung.name
+            return chunk_ops.join(pieces[rung.name], sound.get(rung.audio_kbps), out, hls_dir=hls_dir, timeout=timeout)
+
+        # Stream copies wait on the disk more than the CPU: all rungs at once.
+        with concurrent.futures.ThreadPoolExecutor(len(rungs), thread_name_prefix="join") as pool:
+            joined = {rung.name: path for rung, path in zip(rungs, pool.map(join, rungs), strict=True)}
         _store_ladder(job, video_ops.describe_videos(joined), encoder, workdir / "hls")
 
     if not _run_work(job_id=job_id, name="join", work=work):
