@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.files import File
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from media_tasks.models import Job
@@ -63,9 +64,11 @@ def test_video_upload_becomes_a_playable_ladder_on_s3(live, alice_client, tmp_pa
     clip = make_video(tmp_path / "holiday.mov", width=1920, height=1080, duration=CLIP_SECONDS, noise=CLIP_NOISE)
     accepted = post(alice_client, clip)
     started = time.monotonic()  # the clock: from the upload accepted (202)
+    accepted_at = timezone.now()
     assert accepted["status_url"].endswith(f"/assets/{accepted['asset_id']}/status/")
     job, seen = wait_for_job(accepted["job_id"], worker)
-    elapsed = time.monotonic() - started
+    # To the worker's own mark of the job ready, not to when this test's polling noticed it.
+    elapsed = (job.finished_at - accepted_at).total_seconds()
     print(f"\nE2E {CLIP_SECONDS:g}s 1080p clip: upload accepted → job succeeded in {elapsed:.2f}s")
     for event in job.events.all():  # where the time went, for bench/run.py's readers
         print(f"  {event.created_at:%H:%M:%S.%f} {event.message}")
