@@ -223,17 +223,18 @@ def bench_chunks(tmp: Path, reps: int, seconds: float) -> None:
         whole_1_worker=lambda: one_decode(clip, tmp / "w1", threads=1),
         chunked_2_workers=lambda: chunked(clip, tmp / "c2", workers=2, threads=1, chunk_seconds=seconds / 4),
     )
-    mine = {}
-    for name, fn in {
+    contenders = {
         "whole": lambda: one_decode(clip, tmp / "w"),
         "chunked": lambda: chunked(clip, tmp / "c", workers=cores, threads=1, chunk_seconds=seconds / 4),
-    }.items():
-        runs, busy = [], []
-        for _ in range(reps):
+    }
+    runs: dict[str, list[float]] = {name: [] for name in contenders}
+    busy: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(reps):  # interleaved, like `interleave`, with the share of the cores busy
+        for name, fn in contenders.items():
             with CpuMeter() as meter:
-                runs.append(timed(fn))
-            busy.append(meter.busy)
-        mine[name] = (statistics.median(runs), statistics.median(busy))
+                runs[name].append(timed(fn))
+            busy[name].append(meter.busy)
+    mine = {name: (statistics.median(runs[name]), statistics.median(busy[name])) for name in contenders}
     results["chunks"] = {
         "seconds": seconds,
         "cores": cores,
