@@ -210,9 +210,16 @@ def _assemble_sprite(frames: Sequence[Path], duration: float, out_dir: Path, col
 
 # --- From frames the ladder encode wrote -------------------------------------------------
 
-# How many copies of the decoded picture frame_outputs takes: one per poster candidate
-# (POSTER_POSITIONS, then 0 s), one for the sprite tiles.
-FRAME_BRANCHES = len(POSTER_POSITIONS) + 2
+# The poster candidates the encode writes: POSTER_POSITIONS, then 0 s for clips too short
+# for the others (make_poster grabs that one only when none of the others exists).
+_ENCODE_CANDIDATES = (*POSTER_POSITIONS, 0.0)
+# How many copies of the decoded picture frame_outputs takes: one per poster candidate,
+# one for the sprite tiles.
+FRAME_BRANCHES = len(_ENCODE_CANDIDATES) + 1
+
+
+def _candidate_name(index: int) -> str:
+    return f"poster-{index}.bmp"
 
 
 def frame_outputs(branches: Sequence[Any], info: MediaInfo, frames_dir: Path, cwd: Path) -> list[Any]:
@@ -228,7 +235,7 @@ def frame_outputs(branches: Sequence[Any], info: MediaInfo, frames_dir: Path, cw
     folder = os.path.relpath(frames_dir, cwd)
     size = _fit(info.width, info.height, POSTER_MAX_SIDE)
     outputs = []
-    for i, position in enumerate((*POSTER_POSITIONS, 0.0)):
+    for i, position in enumerate(_ENCODE_CANDIDATES):
         picture = branches[i]
         if position:
             picture = picture.filter("trim", start=f"{(info.duration or 0.0) * position:.3f}")
@@ -238,7 +245,7 @@ def frame_outputs(branches: Sequence[Any], info: MediaInfo, frames_dir: Path, cw
             .filter("scale", size[0], size[1])
             .filter("setsar", 1)
         )
-        outputs.append(candidate.output(f"{folder}/poster-{i}.bmp", update=1, fps_mode="passthrough"))
+        outputs.append(candidate.output(f"{folder}/{_candidate_name(i)}", update=1, fps_mode="passthrough"))
     wanted, tile_height = _sprite_plan(info, TILE_WIDTH, MAX_TILES)
     tiles = (
         branches[-1]
@@ -254,7 +261,7 @@ def frame_outputs(branches: Sequence[Any], info: MediaInfo, frames_dir: Path, cw
 def thumbnails_from_frames(frames_dir: Path, info: MediaInfo, out_dir: Path) -> tuple[ImageFile, Sprite]:
     """The poster and the sprite from what frame_outputs wrote, with the same choices as
     make_poster and make_sprite."""
-    candidates = [frames_dir / f"poster-{i}.bmp" for i in range(len(POSTER_POSITIONS) + 1)]
+    candidates = [frames_dir / _candidate_name(i) for i in range(len(_ENCODE_CANDIDATES))]
     best = _pick_poster(candidates[:-1]) or _pick_poster(candidates[-1:])
     poster = _save_poster(best, out_dir / "poster.jpg")
     sprite = _assemble_sprite(sorted(frames_dir.glob("tile-*.bmp")), info.duration or 0.0, out_dir, SPRITE_COLUMNS)
