@@ -56,6 +56,10 @@ def report(results: dict[str, dict]) -> str:
             f"({ch['whole_busy']:.0%} busy), chunked {ch['chunked_s']:.2f} s ({ch['chunked_busy']:.0%} busy) "
             f"| chunked/whole **{ch['chunked_over_whole']:.2f}** | ≤ 1.05 on 2 cores |",
         ]
+    if mc := results.get("manycore"):
+        lines += _manycore_rows(mc)
+    if gpu := results.get("gpu"):
+        lines += _gpu_rows(gpu)
     if tp := results.get("throughput"):
         lines += [
             f"| throughput, {tp['jobs']} small image jobs: 1 worker {tp['one_worker_s']:.2f} s, "
@@ -75,8 +79,57 @@ def report(results: dict[str, dict]) -> str:
             f"| peak memory of a gunicorn web worker taking a {web['upload_mib']:.0f} MB form upload "
             f"| {web['before_mib']:.0f} → {web['peak_mib']:.0f} MiB | | the file never in memory |"
         )
+    for name in ("manycore", "gpu"):  # measured elsewhere (a lent GPU box), on their own date
+        if (section := results.get(name)) and section.get("date"):
+            lines += ["", f"The {name} rows: {section['date']}, {section.get('note', 'on a lent GPU box')}."]
     lines += ["", "![benchmarks](benchmarks.png)", "", "Raw figures: [benchmarks.json](benchmarks.json).", ""]
     return "\n".join(lines)
+
+
+def _manycore_rows(mc: dict) -> list[str]:
+    """One row per chunked layout against the whole-file encode, measured on a many-core box."""
+    whole = mc["layouts"]["whole"]
+    rows = []
+    for name, lay in mc["layouts"].items():
+        if name == "whole":
+            continue
+        chunks, threads = name.split("x")
+        each = "x264 choosing its threads" if threads == "auto" else f"{threads} x264 thread(s) each"
+        layout = f"{chunks} chunks at once, {each}"
+        rows.append(
+            f"| many-core box ({mc['cores']} cores, {mc['cpu']}), {mc['seconds']:g} s 1080p: whole-file "
+            f"{whole['seconds']:.2f} s ({whole['busy']:.0%} busy) vs chunked, {layout}: {lay['seconds']:.2f} s"
+            f"{'' if lay['frames_match'] else ' (FRAME COUNTS DIFFER)'} | **{lay['busy']:.0%}** busy "
+            f"| chunked/whole **{lay['seconds'] / whole['seconds']:.2f}** | ≥ 90% busy |"
+        )
+    return rows
+
+
+def _gpu_rows(gpu: dict) -> list[str]:
+    """The worker's own start-up check on a GPU box, and the full ladder decoded there on the GPU."""
+    decode = gpu["decode"]
+    timings = (
+        f"3-rung check: NVDEC + scale_cuda {decode['hw_seconds']:.2f} s, CPU {decode['cpu_seconds']:.2f} s"
+        if decode.get("hw_seconds") and decode.get("cpu_seconds")
+        else decode["reason"]
+    )
+    listed = ", ".join(n for n in gpu["listed"] if n != "libx264") or "none"
+    rows = [
+        f"| GPU worker's start-up check on {gpu['device']}: hardware encoders listed: {listed}; "
+        f"chosen: {gpu['gpu_encoder'] or 'none, CPU'} ({gpu['reason']}) | {timings} "
+        f"| decode on the GPU: **{'yes' if gpu['hw_decode'] else 'no'}** "
+        f"| only an encoder that passes a test encode; NVDEC only if ≥ 10% faster |"
+    ]
+    if (ladder := gpu.get("ladder")) and "error" in ladder:
+        rows.append(f"| the platform's ladder decoded on the GPU | failed: {ladder['error']} | | |")
+    elif ladder:
+        rows.append(
+            f"| the platform's ladder (libx264), {ladder['seconds']:g} s 1080p, decoded and scaled on the GPU "
+            f"(MEDIA_HW_DECODE=force) {ladder['hw_s']:.2f} s vs on the CPU {ladder['cpu_s']:.2f} s"
+            f"{'' if ladder['frames_match'] else ' (FRAME COUNTS DIFFER)'} "
+            f"| | GPU/CPU **{ladder['hw_over_cpu']:.2f}** | |"
+        )
+    return rows
 
 
 def plot(results: dict[str, dict], path: Path) -> None:

@@ -4,13 +4,15 @@ Every comparison runs its contenders interleaved (A, B, A, B, ...) on the same
 generated inputs, so machine noise hits both alike; the ratios are the result,
 absolute times are context. Writes docs/benchmarks.md and docs/benchmarks.png.
 
-    .venv/bin/python bench/run.py [--reps 2] [--only ladder images chunks throughput web]
+    .venv/bin/python bench/run.py [--reps 2] [--only ladder images chunks streaming throughput web gpu]
+
+`--only manycore gpu` is for a many-core (GPU) box: chunked layouts that fill every core
+against one whole-file encode, and the worker's own hardware-encoder and NVDEC checks.
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
 import os
 import re
@@ -26,59 +28,18 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageOps  # noqa: E402
 
+from bench.chunked import bench_chunks, bench_manycore  # noqa: E402
+from bench.common import LADDER, LIMITS, interleave, one_decode, results, timed  # noqa: E402
+from bench.gpu import bench_gpu  # noqa: E402
 from bench.report import plot, report  # noqa: E402
-from media_tasks.pipeline import chunks, images, video  # noqa: E402
-from media_tasks.pipeline.probe import ProbeLimits, probe  # noqa: E402
+from media_tasks.pipeline import images, video  # noqa: E402
+from media_tasks.pipeline.probe import probe  # noqa: E402
 from tests.media import make_video  # noqa: E402
 
-LADDER = [1080, 720, 480, 360]
 WIDTHS = [320, 640, 1280, 2048]
-LIMITS = ProbeLimits(max_duration_s=86400, max_pixels=10**9)
-results: dict[str, dict] = {}
-
-
-def timed(fn) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-class CpuMeter:
-    """Share of all cores busy while a block runs (from /proc/stat)."""
-
-    def __enter__(self):
-        self.start = self._read()
-        return self
-
-    def __exit__(self, *exc):
-        end = self._read()
-        busy, total = end[0] - self.start[0], end[1] - self.start[1]
-        self.busy = busy / total if total else 0.0
-
-    @staticmethod
-    def _read() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + fields[4]
-        return sum(fields) - idle, sum(fields)
-
-
-def interleave(reps: int, **contenders) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(reps):
-        for name, fn in contenders.items():
-            times[name].append(timed(fn))
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 # --- (a) (b) (c): the ladder --------------------------------------------------------
-
-
-def one_decode(clip: Path, out: Path, threads: int = 0) -> None:
-    info = probe(clip, LIMITS)
-    out.mkdir(parents=True, exist_ok=True)
-    rungs = video.plan_ladder(info, LADDER)
-    cmd = video.encode_ladder_command(clip.absolute(), info, rungs, out, video.EncodeSettings(threads=threads))
-    subprocess.run(cmd, check=True, cwd=out)  # names in the command are relative to the output directory
 
 
 def per_rung(clip: Path, out: Path) -> None:
@@ -185,67 +146,6 @@ def bench_images(tmp: Path, reps: int) -> None:
         **{f"{k}_s": v for k, v in med.items()},
         "naive_over_project": med["naive"] / med["project"],
         **({"project_over_pyvips": med["project"] / med["pyvips"]} if "pyvips" in med else {}),
-    }
-
-
-# --- Chunked encoding -----------------------------------------------------------------
-
-
-def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: float) -> None:
-    """The chunk stage as the workers run it: each chunk's whole ladder from one decode and the
-    sound once, `workers` at a time, then the join by stream copy."""
-    info = probe(clip, LIMITS)
-    rungs = video.plan_ladder(info, LADDER)
-    spans = chunks.plan_chunks(clip, info.duration, chunk_seconds)
-    settings = video.EncodeSettings(threads=threads)
-
-    def encode(i: int) -> list[video.VideoFile]:
-        return video.transcode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=spans[i])
-
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # each thread drives one ffmpeg process
-        sound = pool.submit(chunks.encode_audio, clip, info, 128, out / "a.m4a")  # a chord member too
-        pieces = list(pool.map(encode, range(len(spans))))
-        audio = sound.result()
-    with concurrent.futures.ThreadPoolExecutor(len(rungs)) as pool:  # the joins side by side, as the worker runs them
-        joins = [
-            pool.submit(chunks.join, [p[r].path for p in pieces], audio, out / f"{rung.name}.mp4")
-            for r, rung in enumerate(rungs)
-        ]
-    for done in joins:
-        done.result()
-
-
-def bench_chunks(tmp: Path, reps: int, seconds: float) -> None:
-    clip = make_video(tmp / "long.mp4", width=1920, height=1080, duration=seconds, noise=True, tone=300)
-    cores = os.cpu_count() or 1
-    pinned = interleave(
-        reps,
-        whole_1_worker=lambda: one_decode(clip, tmp / "w1", threads=1),
-        chunked_2_workers=lambda: chunked(clip, tmp / "c2", workers=2, threads=1, chunk_seconds=seconds / 4),
-    )
-    contenders = {
-        "whole": lambda: one_decode(clip, tmp / "w"),
-        "chunked": lambda: chunked(clip, tmp / "c", workers=cores, threads=1, chunk_seconds=seconds / 4),
-    }
-    runs: dict[str, list[float]] = {name: [] for name in contenders}
-    busy: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(reps):  # interleaved, like `interleave`, with the share of the cores busy
-        for name, fn in contenders.items():
-            with CpuMeter() as meter:
-                runs[name].append(timed(fn))
-            busy[name].append(meter.busy)
-    mine = {name: (statistics.median(runs[name]), statistics.median(busy[name])) for name in contenders}
-    results["chunks"] = {
-        "seconds": seconds,
-        "cores": cores,
-        "pinned_whole_1_worker_s": pinned["whole_1_worker"],
-        "pinned_chunked_2_workers_s": pinned["chunked_2_workers"],
-        "two_over_one_worker": pinned["chunked_2_workers"] / pinned["whole_1_worker"],
-        "whole_s": mine["whole"][0],
-        "whole_busy": mine["whole"][1],
-        "chunked_s": mine["chunked"][0],
-        "chunked_busy": mine["chunked"][1],
-        "chunked_over_whole": mine["chunked"][0] / mine["whole"][0],
     }
 
 
@@ -361,7 +261,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="the ladder clip")
     parser.add_argument("--long-seconds", type=float, default=32.0, help="the chunked-encoding clip")
     parser.add_argument("--jobs", type=int, default=24, help="small jobs for the throughput run")
-    parser.add_argument("--only", nargs="*", default=["ladder", "images", "chunks", "streaming", "throughput", "web"])
+    parser.add_argument("--many-seconds", type=float, default=64.0, help="the many-core clip")
+    parser.add_argument(
+        "--only", nargs="*", default=["ladder", "images", "chunks", "streaming", "throughput", "web", "gpu"]
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -372,6 +275,8 @@ def main() -> None:
             "streaming": lambda: bench_streaming(tmp, args.reps, args.seconds),
             "throughput": lambda: bench_throughput(args.jobs),
             "web": lambda: bench_web_memory(tmp),
+            "manycore": lambda: bench_manycore(tmp, args.reps, args.many_seconds),
+            "gpu": lambda: bench_gpu(tmp, args.reps, args.seconds),
         }
         for name in args.only:
             print(f"== {name}", flush=True)
