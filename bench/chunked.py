@@ -29,8 +29,7 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
         return video.transcode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=span)
 
     def sound() -> dict[int, Path]:
-        kbps = sorted({rung.audio_kbps for rung in rungs})
-        return {k: chunks.encode_audio(clip, info, k, out / f"a{k}.m4a") for k in kbps}
+        return {k: chunks.encode_audio(clip, info, k, out / f"a{k}.m4a") for k in chunks.audio_bitrates(info, rungs)}
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # each thread drives one ffmpeg process
         encoded = [pool.submit(encode, i) for i in range(count)]
@@ -38,7 +37,7 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
         pieces = [done.result() for done in encoded]
     with concurrent.futures.ThreadPoolExecutor(len(rungs)) as pool:
         joins = [
-            pool.submit(chunks.join, [p[r].path for p in pieces], audio[rung.audio_kbps], out / f"{rung.name}.mp4")
+            pool.submit(chunks.join, [p[r].path for p in pieces], audio.get(rung.audio_kbps), out / f"{rung.name}.mp4")
             for r, rung in enumerate(rungs)
         ]
     for done in joins:

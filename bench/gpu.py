@@ -25,7 +25,6 @@ def bench_gpu(tmp: Path, reps: int, seconds: float) -> None:
     results["gpu"] = {
         "device": _gpu_name(),
         "check_s": time.perf_counter() - started,
-        "listed": [c["name"] for c in found.report["checks"] if c["listed"]],
         **found.as_dict(),
         "ladder": _ladder_on_gpu(tmp, reps, seconds),
     }

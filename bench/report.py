@@ -113,7 +113,8 @@ def _gpu_rows(gpu: dict) -> list[str]:
         if decode.get("hw_seconds") and decode.get("cpu_seconds")
         else decode["reason"]
     )
-    listed = ", ".join(n for n in gpu["listed"] if n != "libx264") or "none"
+    checks = gpu["report"]["checks"]
+    listed = ", ".join(c["name"] for c in checks if c["listed"] and c["name"] != "libx264") or "none"
     rows = [
         f"| GPU worker's start-up check on {gpu['device']}: hardware encoders listed: {listed}; "
         f"chosen: {gpu['gpu_encoder'] or 'none, CPU'} ({gpu['reason']}) | {timings} "

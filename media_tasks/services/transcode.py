@@ -21,7 +21,7 @@ from ..pipeline import chunks as chunk_ops
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
-from ..pipeline.probe import VIDEO, MediaInfo
+from ..pipeline.probe import VIDEO
 from .jobs import (
     PROGRESS_SPANS,
     Status,
@@ -232,10 +232,6 @@ def job_transcode_chunk(
     return True
 
 
-def _audio_bitrates(info: MediaInfo, rungs: list[video_ops.Rung]) -> list[int]:
-    return sorted({rung.audio_kbps for rung in rungs}) if info.has_audio else []
-
-
 def _audio_key(asset_id: uuid.UUID, kbps: int) -> str:
     return storage.asset_key(storage.CHUNKS, asset_id, f"audio/{kbps}.m4a")
 
@@ -247,7 +243,7 @@ def job_transcode_audio(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     if not _enter_chunked(job_id, worker, count):
         return False
     info = _media_info(Asset.objects.get(jobs__id=job_id))
-    bitrates = _audio_bitrates(info, video_ops.plan_ladder(info, settings.MEDIA_LADDER))
+    bitrates = chunk_ops.audio_bitrates(info, video_ops.plan_ladder(info, settings.MEDIA_LADDER))
 
     def work(job: Job, workdir: Path) -> None:
         source = _source(job, workdir)
@@ -283,7 +279,7 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
     timeout = ffmpeg_timeout_s(info.duration)
 
     def work(job: Job, workdir: Path) -> None:
-        sound = {kbps: workdir / f"audio{kbps}.m4a" for kbps in _audio_bitrates(info, rungs)}
+        sound = {kbps: workdir / f"audio{kbps}.m4a" for kbps in chunk_ops.audio_bitrates(info, rungs)}
         pieces = {rung.name: [workdir / "pieces" / rung.name / f"{i:05d}.mp4" for i in range(count)] for rung in rungs}
         wanted = {_audio_key(asset.id, kbps): path for kbps, path in sound.items()}
         for name, paths in pieces.items():
