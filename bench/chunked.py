@@ -29,7 +29,7 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
         return video.transcode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=span)
 
     def sound() -> dict[int, Path]:
-        return {k: chunks.encode_audio(clip, info, k, out / f"a{k}.m4a") for k in chunks.audio_bitrates(info, rungs)}
+        return {k: chunks.encode_audio(clip, info, k, out / f"a{k}.m4a") for k in video.audio_bitrates(info, rungs)}
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # each thread drives one ffmpeg process
         encoded = [pool.submit(encode, i) for i in range(count)]

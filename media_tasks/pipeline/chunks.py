@@ -21,7 +21,7 @@ import ffmpeg
 from .exceptions import ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
 from .runner import QUIET_ARGS, run_ffmpeg
-from .video import GOP_SECONDS, Rung, Span, rendition_output
+from .video import GOP_SECONDS, Span, rendition_output
 
 # The concat demuxer reads a list of our own files.
 _CONCAT_INPUT = {"f": "concat", "safe": 0, "protocol_whitelist": "file", "format_whitelist": "concat,mov,mp4"}
@@ -114,11 +114,6 @@ def video_start_time(path: Path) -> float:
         return float(streams[0].get("start_time") or 0.0)
     except ValueError:
         return 0.0
-
-
-def audio_bitrates(info: MediaInfo, rungs: Sequence[Rung]) -> list[int]:
-    """The sound of a chunked encode is encoded once per bitrate the ladder's rungs ask for."""
-    return sorted({rung.audio_kbps for rung in rungs}) if info.has_audio else []
 
 
 def encode_audio(src: Path, info: MediaInfo, kbps: int, out: Path, *, timeout: float | None = None) -> Path:

@@ -85,28 +85,41 @@ class HlsPackage:
 _TEE_SAFE_NAME = re.compile(r"^[A-Za-z0-9_./%-]+$")
 
 
-def rendition_output(mp4: Path, hls_dir: Path | None, cwd: Path) -> tuple[str, dict[str, object]]:
+def rendition_output(
+    mp4: Path, hls_dir: Path | None, cwd: Path, *, select: Sequence[int] | None = None
+) -> tuple[str, dict[str, object]]:
     """Output name and muxer options for one rendition, for an ffmpeg running in `cwd`.
 
     With `hls_dir`, the tee muxer (https://ffmpeg.org/ffmpeg-formats.html#tee-1) writes the
     same packets twice: a faststart MP4 and an HLS playlist with MPEG-TS segments, so HLS
-    costs no second encode and no repackaging pass.
+    costs no second encode and no repackaging pass. With `select` (stream indexes), it is
+    a tee even without HLS, and its files take only those streams of a shared output.
     """
     mp4_name = os.path.relpath(mp4, cwd)
-    if hls_dir is None:
+    if hls_dir is None and select is None:
         return mp4_name, {"movflags": "+faststart"}
-    hls_dir.mkdir(parents=True, exist_ok=True)
-    playlist = os.path.relpath(hls_dir / "index.m3u8", cwd)
-    segments = os.path.relpath(hls_dir / "seg_%05d.ts", cwd)
-    for name in (mp4_name, playlist, segments):
+    names = [mp4_name]
+    picked = f"select={','.join(map(str, select))}:" if select is not None else ""
+    slaves = [f"[f=mp4:{picked}onfail=abort:movflags=+faststart]{mp4_name}"]
+    if hls_dir is not None:
+        hls_dir.mkdir(parents=True, exist_ok=True)
+        playlist = os.path.relpath(hls_dir / "index.m3u8", cwd)
+        segments = os.path.relpath(hls_dir / "seg_%05d.ts", cwd)
+        names += [playlist, segments]
+        slaves.append(
+            f"[f=hls:{picked}onfail=abort:hls_time={HLS_SEGMENT_SECONDS}:hls_playlist_type=vod"
+            f":hls_flags=independent_segments:hls_segment_type=mpegts"
+            f":hls_segment_filename={segments}]{playlist}"
+        )
+    for name in names:
         if not _TEE_SAFE_NAME.match(name):
             raise ValueError(f"unsafe name for the tee muxer: {name!r}")
-    hls = (
-        f"f=hls:onfail=abort:hls_time={HLS_SEGMENT_SECONDS}:hls_playlist_type=vod"
-        f":hls_flags=independent_segments:hls_segment_type=mpegts:hls_segment_filename={segments}"
-    )
-    spec = f"[f=mp4:onfail=abort:movflags=+faststart]{mp4_name}|[{hls}]{playlist}"
-    return spec, {"f": "tee"}
+    return "|".join(slaves), {"f": "tee"}
+
+
+def audio_bitrates(info: MediaInfo, rungs: Sequence[Rung]) -> list[int]:
+    """The sound is encoded once per bitrate the rungs ask for, and shared by the rungs that do."""
+    return sorted({rung.audio_kbps for rung in rungs}) if info.has_audio else []
 
 
 def _even(value: float) -> int:
@@ -193,52 +206,57 @@ def encode_ladder_command(
     if with_frames:
         branches = [copies.stream(len(rungs) + i) for i in range(thumbnails.FRAME_BRANCHES)]
         outputs += thumbnails.frame_outputs(branches, info, frames_dir, out_dir)
+    # One output for the whole ladder, fanned out by the tee muxer: in ffmpeg 5.1 an encoder
+    # feeds one output, so with an output per rung the sound was encoded once per rung.
+    # Here each bitrate is encoded once, and each rung's files select their two streams.
+    bitrates = audio_bitrates(info, rungs) if span is None else []
+    pictures, options = [], {}
     for i, rung in enumerate(rungs):
-        scaled = copies.stream(i)
-        if hw_decode:
-            scaled = scaled.filter("scale_cuda", rung.width, rung.height)
-            if not profile.name.endswith("_nvenc"):  # NVENC reads CUDA frames where they are
-                scaled = scaled.filter("hwdownload").filter("format", "nv12")
-        else:
-            scaled = scaled.filter("scale", rung.width, rung.height).filter("setsar", 1)
-        if not (hw_decode and profile.name.endswith("_nvenc")):
-            for name, options in profile.upload_filters():
-                scaled = scaled.filter(name, **options)
-        streams = [scaled]
-        audio_args = {}
-        if info.has_audio and span is None:
-            streams.append(source[str(info.audio_stream_index)])
-            audio_args = {"c:a": "aac", "b:a": f"{rung.audio_kbps}k", "ac": 2, "ar": 48000}
-        video_args = profile.output_args(
-            preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=gop
-        )
+        pictures.append(_scaled(copies.stream(i), rung, profile, hw_decode))
+        args = profile.output_args(preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=gop)
         if settings.threads and profile.name == CPU_ENCODER:
-            video_args["threads"] = settings.threads
-        target, muxing = rendition_output(
-            out_dir / f"{rung.name}.mp4", hls_dir / rung.name if hls_dir else None, out_dir
-        )
-        if muxing.get("f") == "tee":
+            args["threads"] = settings.threads
+        options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
+    for j, kbps in enumerate(bitrates):
+        options[f"b:a:{j}"] = f"{kbps}k"
+    slaves = []
+    for i, rung in enumerate(rungs):
+        select = [i] + ([len(rungs) + bitrates.index(rung.audio_kbps)] if bitrates else [])
+        hls = hls_dir / rung.name if hls_dir else None
+        slaves.append(rendition_output(out_dir / f"{rung.name}.mp4", hls, out_dir, select=select)[0])
+    sound = [source[str(info.audio_stream_index)]] * len(bitrates)
+    outputs.append(
+        ffmpeg.output(
+            *pictures,
+            *sound,
+            "|".join(slaves),
+            **options,
+            **({"c:a": "aac", "ac": 2, "ar": 48000} if bitrates else {}),
             # The tee muxer cannot ask the encoders for what its MP4 needs: codec headers out
             # of band (avcC). The TS muxer converts them itself. A stream copy keeps its own.
-            muxing.update({"flags:v": "+global_header", "flags:a": "+global_header"})
-        outputs.append(
-            ffmpeg.output(
-                *streams,
-                target,
-                **{
-                    **video_args,
-                    **muxing,
-                    "map_metadata": -1,
-                    "metadata:s:v:0": "rotate=0",
-                    **audio_args,
-                },
-            )
+            **{"f": "tee", "flags:v": "+global_header", "flags:a": "+global_header"},
+            **{"map_metadata": -1, "metadata:s:v": "rotate=0"},
         )
+    )
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
     if settings.threads:
         cmd[1:1] = ["-filter_threads", str(settings.threads)]
     return cmd
+
+
+def _scaled(picture: ffmpeg.nodes.FilterableStream, rung: Rung, profile: EncoderProfile, hw_decode: bool):
+    """One rung's picture: scaled (on the GPU with `hw_decode`) and put where its encoder reads."""
+    if hw_decode:
+        picture = picture.filter("scale_cuda", rung.width, rung.height)
+        if profile.name.endswith("_nvenc"):  # NVENC reads CUDA frames where they are
+            return picture
+        picture = picture.filter("hwdownload").filter("format", "nv12")
+    else:
+        picture = picture.filter("scale", rung.width, rung.height).filter("setsar", 1)
+    for name, options in profile.upload_filters():
+        picture = picture.filter(name, **options)
+    return picture
 
 
 def transcode_ladder(

@@ -243,7 +243,7 @@ def job_transcode_audio(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     if not _enter_chunked(job_id, worker, count):
         return False
     info = _media_info(Asset.objects.get(jobs__id=job_id))
-    bitrates = chunk_ops.audio_bitrates(info, video_ops.plan_ladder(info, settings.MEDIA_LADDER))
+    bitrates = video_ops.audio_bitrates(info, video_ops.plan_ladder(info, settings.MEDIA_LADDER))
 
     def work(job: Job, workdir: Path) -> None:
         source = _source(job, workdir)
@@ -279,7 +279,7 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
     timeout = ffmpeg_timeout_s(info.duration)
 
     def work(job: Job, workdir: Path) -> None:
-        sound = {kbps: workdir / f"audio{kbps}.m4a" for kbps in chunk_ops.audio_bitrates(info, rungs)}
+        sound = {kbps: workdir / f"audio{kbps}.m4a" for kbps in video_ops.audio_bitrates(info, rungs)}
         pieces = {rung.name: [workdir / "pieces" / rung.name / f"{i:05d}.mp4" for i in range(count)] for rung in rungs}
         wanted = {_audio_key(asset.id, kbps): path for kbps, path in sound.items()}
         for name, paths in pieces.items():

@@ -1,10 +1,17 @@
+import itertools
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from media_tasks.pipeline.probe import ProbeLimits, probe
-from media_tasks.pipeline.video import plan_ladder, transcode_ladder, write_hls_master
+from media_tasks.pipeline.video import (
+    EncodeSettings,
+    encode_ladder_command,
+    plan_ladder,
+    transcode_ladder,
+    write_hls_master,
+)
 from tests.media import ffprobe, moov_before_mdat, streams
 
 LADDER = [1080, 720, 480, 360]
@@ -130,3 +137,32 @@ def test_tee_spec_names_only_short_relative_paths(tmp_path):
     assert rendition_output(tmp_path / "720p.mp4", None, tmp_path) == ("720p.mp4", {"movflags": "+faststart"})
     with pytest.raises(ValueError, match="unsafe name"):  # `:` or `|` would split the tee spec
         rendition_output(tmp_path / "a:b|c.mp4", tmp_path / "hls", tmp_path)
+    # Without HLS too, a rendition of a shared output is a tee that picks its own streams.
+    target, options = rendition_output(tmp_path / "360p.mp4", None, tmp_path, select=[3, 4])
+    assert (target, options) == ("[f=mp4:select=3,4:onfail=abort:movflags=+faststart]360p.mp4", {"f": "tee"})
+
+
+def audio_packets_md5(path: Path) -> str:
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a", "-c", "copy", "-f", "md5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_the_sound_is_encoded_once_per_bitrate_and_shared_by_the_rungs(landscape_ladder, landscape_1080p):
+    info, videos, _ = landscape_ladder
+    rungs = plan_ladder(info, LADDER)
+    assert [r.audio_kbps for r in rungs] == [128, 128, 96, 96]
+    cmd = encode_ladder_command(landscape_1080p, info, rungs, Path("out"), EncodeSettings(), hls_dir=Path("out/hls"))
+    sound = f"0:{info.audio_stream_index}"
+    assert list(itertools.pairwise(cmd)).count(("-map", sound)) == 2, "one AAC encode per bitrate"
+    by_name = {v.name: v.path for v in videos}
+    # The rungs of one bitrate carry the very same AAC packets; the other bitrate differs.
+    assert audio_packets_md5(by_name["1080p"]) == audio_packets_md5(by_name["720p"])
+    assert audio_packets_md5(by_name["480p"]) == audio_packets_md5(by_name["360p"])
+    assert audio_packets_md5(by_name["1080p"]) != audio_packets_md5(by_name["480p"])
+    for name in by_name:
+        playlist = by_name[name].parent / "hls" / name / "index.m3u8"
+        assert [s["codec_name"] for s in streams(ffprobe(playlist), "audio")] == ["aac"], name
