@@ -20,12 +20,12 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
     per audio bitrate, is the chord's last member; then the rungs are joined side by side."""
     info = probe(clip, LIMITS)
     rungs = video.plan_ladder(info, LADDER)
-    count = len(chunks.plan_spans(info.duration, chunk_seconds))
+    count = len(chunks.plan_spans(info.duration, chunk_seconds, frame_rate=info.frame_rate))
     settings = video.EncodeSettings(threads=threads)
     out.mkdir(parents=True, exist_ok=True)
 
     def encode(i: int) -> list[video.VideoFile]:
-        span = chunks.plan_chunks(clip, info.duration, chunk_seconds, index=i)[i]
+        span = chunks.plan_chunks(clip, info.duration, chunk_seconds, info.frame_rate, index=i)[i]
         return video.transcode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=span)
 
     def sound() -> dict[int, Path]:

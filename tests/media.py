@@ -17,7 +17,7 @@ def make_video(
     width: int = 1920,
     height: int = 1080,
     duration: float = 2.0,
-    rate: int = 30,
+    rate: int | str = 30,
     audio: bool = True,
     rotate: int | None = None,
     black_lead_in: float = 0.0,

@@ -21,16 +21,20 @@ import ffmpeg
 from .exceptions import ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
 from .runner import QUIET_ARGS, run_ffmpeg
-from .video import GOP_SECONDS, Span, rendition_output
+from .video import GOP_SECONDS, Span, keyframe_interval, rendition_output
 
 # The concat demuxer reads a list of our own files.
 _CONCAT_INPUT = {"f": "concat", "safe": 0, "protocol_whitelist": "file", "format_whitelist": "concat,mov,mp4"}
 
 
-def plan_spans(duration: float, chunk_seconds: float, start_time: float = 0.0) -> list[Span]:
-    """Spans of about `chunk_seconds` (rounded to whole GOPs) covering the picture; the last runs
-    to the end, and a short tail is folded into the span before it."""
-    length = max(GOP_SECONDS, round(chunk_seconds / GOP_SECONDS) * GOP_SECONDS)
+def plan_spans(
+    duration: float, chunk_seconds: float, start_time: float = 0.0, frame_rate: float | None = None
+) -> list[Span]:
+    """Spans of about `chunk_seconds` (rounded to whole GOPs of the ladder at `frame_rate`)
+    covering the picture; the last runs to the end, and a short tail is folded into the
+    span before it."""
+    gop = keyframe_interval(frame_rate)
+    length = max(1, round(chunk_seconds / gop)) * gop
     count = max(1, math.floor(duration / length))
     if duration - count * length > length / 2:
         count += 1
@@ -40,28 +44,28 @@ def plan_spans(duration: float, chunk_seconds: float, start_time: float = 0.0) -
     ]
 
 
-def _reach(spans: Sequence[Span]) -> float:
+def _reach(spans: Sequence[Span], gop: float) -> float:
     """How far a cut may move: two GOPs at most, and never so far that a span could vanish."""
     if len(spans) < 2:
         return 0.0
-    length = spans[1].start - spans[0].start
-    return min(2 * GOP_SECONDS, math.floor((length - GOP_SECONDS) / 2 / GOP_SECONDS) * GOP_SECONDS)
+    gops = round((spans[1].start - spans[0].start) / gop)
+    return min(2, (gops - 1) // 2) * gop
 
 
-def snap_cut(cut: float, keyframes: Sequence[float], reach: float) -> Span:
-    """The grid point within `reach` of `cut` with the least pre-roll plus distance moved, as the
+def snap_cut(cut: float, keyframes: Sequence[float], reach: float, gop: float = GOP_SECONDS) -> Span:
+    """The grid point (every `gop` s) within `reach` of `cut` with the least pre-roll plus distance moved, as the
     start of a span with `seek` at the source keyframe before it. Moving is charged second
     for second because it unbalances the chunks: a cut moves only to save more decoding
     than it shifts. Only points with a known keyframe before them are candidates; with
     none, the cut stays and its span decodes from the start (slow, never wrong)."""
-    steps = round(reach / GOP_SECONDS)
+    steps = round(reach / gop)
     best: tuple[float, float, Span] | None = None
     for k in range(-steps, steps + 1):
-        point = cut + k * GOP_SECONDS
+        point = cut + k * gop
         before = [t for t in keyframes if t <= point + 1e-6]
         if not before:
             continue
-        rank = (round(point - before[-1] + abs(k) * GOP_SECONDS, 3), abs(k))
+        rank = (round(point - before[-1] + abs(k) * gop, 3), abs(k))
         if best is None or rank < best[:2]:
             best = (*rank, Span(start=point, seek=before[-1]))
     return best[2] if best else Span(start=cut)
@@ -90,14 +94,17 @@ def source_keyframes(path: Path, cut: float, reach: float) -> list[float]:
     return []
 
 
-def plan_chunks(path: Path, duration: float, chunk_seconds: float, index: int | None = None) -> list[Span]:
+def plan_chunks(
+    path: Path, duration: float, chunk_seconds: float, frame_rate: float | None, index: int | None = None
+) -> list[Span]:
     """The spans of `path`'s chunked encode, cuts moved to suit its keyframes (see the module
     docstring). With `index`, only that span is exact: a chunk's worker needs no other. Each
     cut is placed from its own stretch of the file alone, so every worker agrees on it."""
-    spans = plan_spans(duration, chunk_seconds, video_start_time(path))
-    reach = _reach(spans)
+    spans = plan_spans(duration, chunk_seconds, video_start_time(path), frame_rate)
+    gop = keyframe_interval(frame_rate)
+    reach = _reach(spans, gop)
     wanted = range(1, len(spans)) if index is None else [i for i in (index, index + 1) if 0 < i < len(spans)]
-    cuts = {i: snap_cut(spans[i].start, source_keyframes(path, spans[i].start, reach), reach) for i in wanted}
+    cuts = {i: snap_cut(spans[i].start, source_keyframes(path, spans[i].start, reach), reach, gop) for i in wanted}
     planned = []
     for i, span in enumerate(spans):
         start = cuts.get(i, span)

@@ -122,6 +122,18 @@ def audio_bitrates(info: MediaInfo, rungs: Sequence[Rung]) -> list[int]:
     return sorted({rung.audio_kbps for rung in rungs}) if info.has_audio else []
 
 
+def keyframe_interval(frame_rate: float | None) -> float:
+    """Seconds from one of the ladder's keyframes to the next: GOP_SECONDS in whole frames, as
+    the encode counts them (60 frames at 29.97 fps last 2.002 s), so that chunk cuts, which
+    must fall on keyframes, stay on a whole-file encode's grid however long the source."""
+    fps = min(frame_rate or 30.0, MAX_FPS)
+    return _gop_frames(fps) / fps
+
+
+def _gop_frames(fps: float) -> int:
+    return max(1, round(GOP_SECONDS * fps))
+
+
 def _even(value: float) -> int:
     return max(2, round(value / 2) * 2)
 
@@ -193,13 +205,18 @@ def encode_ladder_command(
     source = ffmpeg.input(str(src), **input_options)
     picture = source[str(info.video_stream_index)]
     if span is not None:
-        bounds = {"start": span.start} if span.end is None else {"start": span.start, "end": span.end}
+        # Half a frame before each cut, so that a frame on the cut goes to the later span
+        # whatever the rounding of its timestamp.
+        early = 0.5 / (info.frame_rate or 30.0)
+        bounds = {"start": span.start - early}
+        if span.end is not None:
+            bounds["end"] = span.end - early
         picture = picture.filter("trim", **bounds).filter("setpts", "PTS-STARTPTS")
     fps = info.frame_rate or 30.0
     if fps > MAX_FPS:
         picture = picture.filter("fps", MAX_FPS)
         fps = MAX_FPS
-    gop = max(1, round(GOP_SECONDS * fps))
+    gop = _gop_frames(fps)
     with_frames = frames_dir is not None and span is None and not hw_decode
     copies = picture.filter_multi_output("split", len(rungs) + (thumbnails.FRAME_BRANCHES if with_frames else 0))
     outputs = []

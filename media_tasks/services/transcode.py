@@ -151,10 +151,12 @@ def _encode_settings(encoder: str, hw_decode: bool = False) -> video_ops.EncodeS
 def transcode_chunk_count(*, job_id: uuid.UUID | str) -> int:
     """How many chunks this job's transcode is cut into; 0 when it is encoded whole."""
     threshold = settings.MEDIA_CHUNK_THRESHOLD_S
-    duration = Asset.objects.filter(jobs__id=job_id).values_list("probe__duration", flat=True).first()
+    duration, frame_rate = Asset.objects.filter(jobs__id=job_id).values_list(
+        "probe__duration", "probe__frame_rate"
+    ).first() or (None, None)
     if not threshold or not duration or duration <= threshold:
         return 0
-    return len(chunk_ops.plan_spans(duration, settings.MEDIA_CHUNK_SECONDS))
+    return len(chunk_ops.plan_spans(duration, settings.MEDIA_CHUNK_SECONDS, frame_rate=frame_rate))
 
 
 def _chunk_key(asset_id: uuid.UUID, rung: str, index: int) -> str:
@@ -203,7 +205,9 @@ def job_transcode_chunk(
 
     def work(job: Job, workdir: Path) -> None:
         source = _source(job, workdir)
-        span = chunk_ops.plan_chunks(source, info.duration, settings.MEDIA_CHUNK_SECONDS, index=index)[index]
+        span = chunk_ops.plan_chunks(source, info.duration, settings.MEDIA_CHUNK_SECONDS, info.frame_rate, index=index)[
+            index
+        ]
         encode = functools.partial(
             video_ops.transcode_ladder,
             source,

@@ -2,7 +2,6 @@
 
 import itertools
 import json
-import math
 import re
 import subprocess
 
@@ -28,6 +27,10 @@ def frames(path) -> list[float]:
 def stream_durations(path) -> dict[str, float]:
     streams = _ffprobe(path, "-show_entries", "stream=codec_type,duration")["streams"]
     return {s["codec_type"]: float(s["duration"]) for s in streams}
+
+
+def segment_lengths(playlist) -> list[str]:
+    return [line for line in playlist.read_text().splitlines() if line.startswith("#EXTINF:")]
 
 
 def keyframes(path) -> list[float]:
@@ -69,9 +72,9 @@ def _assert_chunked_matches_whole(tmp_path, src, chunk_seconds: float, count: in
     """Encode `src` whole and in chunks (joined with the sound), and compare with ffprobe."""
     info = probe(src, LIMITS)
     rungs = video.plan_ladder(info, [360, 240])
-    whole = video.transcode_ladder(src, info, rungs, tmp_path / "whole")
+    whole = video.transcode_ladder(src, info, rungs, tmp_path / "whole", hls_dir=tmp_path / "whole" / "hls")
 
-    spans = chunks.plan_chunks(src, info.duration, chunk_seconds)
+    spans = chunks.plan_chunks(src, info.duration, chunk_seconds, info.frame_rate)
     assert len(spans) == count
     pieces = [video.transcode_ladder(src, info, rungs, tmp_path / f"chunk{i}", span=s) for i, s in enumerate(spans)]
     audio = chunks.encode_audio(src, info, rungs[0].audio_kbps, tmp_path / "audio.m4a") if info.has_audio else None
@@ -81,9 +84,13 @@ def _assert_chunked_matches_whole(tmp_path, src, chunk_seconds: float, count: in
         out = chunks.join([p[r].path for p in pieces], audio, tmp_path / f"{rung.name}.mp4", hls_dir=hls)
         joined.append(video.describe_video(rung.name, out))
         playlist = (hls / "index.m3u8").read_text()
-        assert "#EXT-X-ENDLIST" in playlist and playlist.count("#EXTINF:") == math.ceil(info.duration / 4)
+        assert "#EXT-X-ENDLIST" in playlist
+        # The same segments as the whole-file encode's: its keyframes, where HLS cuts.
+        assert segment_lengths(hls / "index.m3u8") == segment_lengths(
+            tmp_path / "whole" / "hls" / rung.name / "index.m3u8"
+        )
 
-    frame_count = round(info.duration * 30)
+    frame_count = round(info.duration * info.frame_rate)
     for a, b in zip(whole, joined, strict=True):
         whole_frames, joined_frames = frames(a.path), frames(b.path)
         assert len(joined_frames) == len(whole_frames) == frame_count, (a.name, len(whole_frames), len(joined_frames))
@@ -121,6 +128,14 @@ def test_chunks_of_a_long_gop_source_start_near_its_keyframes(tmp_path, suffix):
     # 1.3 s and 0.7 s.
     assert [round(s.start - origin, 3) for s in spans] == [0, 8, 14]
     assert [None if s.seek is None else round(s.seek - origin, 3) for s in spans] == [None, 6.667, 13.333]
+
+
+def test_chunks_of_an_ntsc_rate_source_keep_the_keyframe_grid(tmp_path):
+    # At 29.97 fps a 60-frame GOP lasts 2.002 s: cuts on whole seconds would drift off the
+    # whole-file keyframes by a frame every 33 s (here the cut near 36 s).
+    src = make_video(tmp_path / "ntsc.mp4", width=640, height=360, duration=44.0, rate="30000/1001", gop=60, tone=370)
+    spans = _assert_chunked_matches_whole(tmp_path, src, chunk_seconds=12, count=4)
+    assert [s.seek for s in spans[1:]] == [pytest.approx(s.start, abs=1e-3) for s in spans[1:]], "no pre-roll"
 
 
 def test_sound_that_starts_after_the_picture_still_does_after_the_join(tmp_path):
