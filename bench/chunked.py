@@ -24,12 +24,14 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
     settings = video.EncodeSettings(threads=threads)
     out.mkdir(parents=True, exist_ok=True)
 
-    def encode(i: int) -> list[video.VideoFile]:
-        span = chunks.plan_chunks(clip, info.duration, chunk_seconds, info.frame_rate, index=i)[i]
-        return video.transcode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=span)
+    def encode(i: int) -> dict[str, Path]:
+        span = chunks.plan_chunks(clip, info, chunk_seconds, index=i)[i]
+        return video.encode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=span)
 
     def sound() -> dict[int, Path]:
-        return {k: chunks.encode_audio(clip, info, k, out / f"a{k}.m4a") for k in video.audio_bitrates(info, rungs)}
+        wanted = {kbps: out / f"a{kbps}.m4a" for kbps in video.audio_bitrates(info, rungs)}
+        chunks.encode_audio(clip, info, wanted)
+        return wanted
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # each thread drives one ffmpeg process
         encoded = [pool.submit(encode, i) for i in range(count)]
@@ -37,8 +39,10 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
         pieces = [done.result() for done in encoded]
     with concurrent.futures.ThreadPoolExecutor(len(rungs)) as pool:
         joins = [
-            pool.submit(chunks.join, [p[r].path for p in pieces], audio.get(rung.audio_kbps), out / f"{rung.name}.mp4")
-            for r, rung in enumerate(rungs)
+            pool.submit(
+                chunks.join, [p[rung.name] for p in pieces], audio.get(rung.audio_kbps), out / f"{rung.name}.mp4"
+            )
+            for rung in rungs
         ]
     for done in joins:
         done.result()

@@ -53,8 +53,8 @@ def _reach(spans: Sequence[Span], gop: float) -> float:
 
 
 def snap_cut(cut: float, keyframes: Sequence[float], reach: float, gop: float = GOP_SECONDS) -> Span:
-    """The grid point (every `gop` s) within `reach` of `cut` with the least pre-roll plus distance moved, as the
-    start of a span with `seek` at the source keyframe before it. Moving is charged second
+    """The grid point (every `gop` s) within `reach` of `cut` with the least pre-roll plus
+    distance moved, as the start of a span with `seek` at the source keyframe before it. Moving is charged second
     for second because it unbalances the chunks: a cut moves only to save more decoding
     than it shifts. Only points with a known keyframe before them are candidates; with
     none, the cut stays and its span decodes from the start (slow, never wrong)."""
@@ -94,14 +94,12 @@ def source_keyframes(path: Path, cut: float, reach: float) -> list[float]:
     return []
 
 
-def plan_chunks(
-    path: Path, duration: float, chunk_seconds: float, frame_rate: float | None, index: int | None = None
-) -> list[Span]:
+def plan_chunks(path: Path, info: MediaInfo, chunk_seconds: float, index: int | None = None) -> list[Span]:
     """The spans of `path`'s chunked encode, cuts moved to suit its keyframes (see the module
     docstring). With `index`, only that span is exact: a chunk's worker needs no other. Each
     cut is placed from its own stretch of the file alone, so every worker agrees on it."""
-    spans = plan_spans(duration, chunk_seconds, video_start_time(path), frame_rate)
-    gop = keyframe_interval(frame_rate)
+    spans = plan_spans(info.duration or 0.0, chunk_seconds, picture_start(path, info), info.frame_rate)
+    gop = keyframe_interval(info.frame_rate)
     reach = _reach(spans, gop)
     wanted = range(1, len(spans)) if index is None else [i for i in (index, index + 1) if 0 < i < len(spans)]
     cuts = {i: snap_cut(spans[i].start, source_keyframes(path, spans[i].start, reach), reach, gop) for i in wanted}
@@ -113,8 +111,11 @@ def plan_chunks(
     return planned
 
 
-def video_start_time(path: Path) -> float:
-    """The picture's first timestamp: spans are cut on the source's own clock."""
+def picture_start(path: Path, info: MediaInfo) -> float:
+    """The picture's first timestamp: spans are cut on the source's own clock. The probe
+    records it; for a probe stored before it did, ffprobe reads it again."""
+    if info.start_time is not None:
+        return info.start_time
     data = ffprobe_json(path, "-select_streams", "v:0", "-show_entries", "stream=start_time")
     streams = data.get("streams") or [{}]
     try:
@@ -123,24 +124,28 @@ def video_start_time(path: Path) -> float:
         return 0.0
 
 
-def encode_audio(src: Path, info: MediaInfo, kbps: int, out: Path, *, timeout: float | None = None) -> Path:
-    """The sound, once, as AAC with the same settings as a whole-file encode (M4A).
+def encode_audio(src: Path, info: MediaInfo, outputs: dict[int, Path], *, timeout: float | None = None) -> None:
+    """The sound as AAC with the same settings as a whole-file encode, at each bitrate of
+    `outputs` (kb/s → M4A file), from one decode.
 
     The joined picture starts at its first frame, so the sound is put on that clock: on the
     source's timestamps (`-copyts`) shifted by the picture's start, then trimmed or padded
     with silence to begin at zero (`aresample=first_pts=0`). Sound that starts half a
     second after the picture in the source still does after the join."""
-    origin = video_start_time(src)
-    cmd = (
+    origin = picture_start(src, info)
+    sound = (
         ffmpeg.input(str(src), **SAFE_INPUT_OPTIONS)[str(info.audio_stream_index)]
         .filter("asetpts", f"PTS-{origin:.6f}/TB")
         .filter("aresample", first_pts=0)
-        .output(str(out), **{"c:a": "aac", "b:a": f"{kbps}k", "ac": 2, "ar": 48000, "map_metadata": -1})
-        .compile(cmd="ffmpeg")
+        .filter_multi_output("asplit", len(outputs))
     )
+    files = [
+        sound.stream(i).output(str(out), **{"c:a": "aac", "b:a": f"{kbps}k", "ac": 2, "ar": 48000, "map_metadata": -1})
+        for i, (kbps, out) in enumerate(outputs.items())
+    ]
+    cmd = ffmpeg.merge_outputs(*files).compile(cmd="ffmpeg")
     cmd[1:1] = [*QUIET_ARGS, "-copyts"]
     run_ffmpeg(cmd, duration=info.duration, timeout=timeout, what="The sound")
-    return out
 
 
 def join(

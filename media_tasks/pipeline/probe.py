@@ -59,6 +59,9 @@ class MediaInfo:
     video_stream_index: int | None = None
     audio_stream_index: int | None = None
     frames: int = 1
+    # The picture's first timestamp: chunks are cut on the source's own clock (MPEG-TS
+    # starts at 1.4 s). None in probes stored before it was recorded.
+    start_time: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,6 +197,7 @@ def _probe_av(path: Path) -> MediaInfo:
         video_stream_index=int(video["index"]),
         audio_stream_index=int(audio["index"]) if audio else None,
         frames=int(video.get("nb_frames") or 0) or max(1, round(duration * (frame_rate or 1))),
+        start_time=_first_float(video.get("start_time")) or 0.0,
     )
 
 
@@ -238,8 +242,8 @@ def _frame_rate(stream: dict[str, Any]) -> float | None:
             rate = Fraction(stream.get(key) or "0/0")
         except (ValueError, ZeroDivisionError):
             continue
-        if rate > 0:
-            return round(float(rate), 3)
+        if rate > 0:  # 29.97 for 30000/1001 would put chunk cuts half a frame off in 4.6 hours
+            return round(float(rate), 6)
     return None
 
 

@@ -223,10 +223,6 @@ def encode_ladder_command(
     if with_frames:
         branches = [copies.stream(len(rungs) + i) for i in range(thumbnails.FRAME_BRANCHES)]
         outputs += thumbnails.frame_outputs(branches, info, frames_dir, out_dir)
-    # One output for the whole ladder, fanned out by the tee muxer: in ffmpeg 5.1 an encoder
-    # feeds one output, so with an output per rung the sound was encoded once per rung.
-    # Here each bitrate is encoded once, and each rung's files select their two streams.
-    bitrates = audio_bitrates(info, rungs) if span is None else []
     pictures, options = [], {}
     for i, rung in enumerate(rungs):
         pictures.append(_scaled(copies.stream(i), rung, profile, hw_decode))
@@ -234,27 +230,9 @@ def encode_ladder_command(
         if settings.threads and profile.name == CPU_ENCODER:
             args["threads"] = settings.threads
         options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
-    for j, kbps in enumerate(bitrates):
-        options[f"b:a:{j}"] = f"{kbps}k"
-    slaves = []
-    for i, rung in enumerate(rungs):
-        select = [i] + ([len(rungs) + bitrates.index(rung.audio_kbps)] if bitrates else [])
-        hls = hls_dir / rung.name if hls_dir else None
-        slaves.append(rendition_output(out_dir / f"{rung.name}.mp4", hls, out_dir, select=select)[0])
-    sound = [source[str(info.audio_stream_index)]] * len(bitrates)
-    outputs.append(
-        ffmpeg.output(
-            *pictures,
-            *sound,
-            "|".join(slaves),
-            **options,
-            **({"c:a": "aac", "ac": 2, "ar": 48000} if bitrates else {}),
-            # The tee muxer cannot ask the encoders for what its MP4 needs: codec headers out
-            # of band (avcC). The TS muxer converts them itself. A stream copy keeps its own.
-            **{"f": "tee", "flags:v": "+global_header", "flags:a": "+global_header"},
-            **{"map_metadata": -1, "metadata:s:v": "rotate=0"},
-        )
-    )
+    bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
+    sound = source[str(info.audio_stream_index)] if bitrates else None
+    outputs.append(_ladder_output(rungs, pictures, options, sound, bitrates, out_dir, hls_dir))
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
     if settings.threads:
@@ -262,7 +240,43 @@ def encode_ladder_command(
     return cmd
 
 
-def _scaled(picture: ffmpeg.nodes.FilterableStream, rung: Rung, profile: EncoderProfile, hw_decode: bool):
+def _ladder_output(
+    rungs: Sequence[Rung],
+    pictures: Sequence[ffmpeg.nodes.FilterableStream],
+    options: dict[str, object],
+    sound: ffmpeg.nodes.FilterableStream | None,
+    bitrates: Sequence[int],
+    out_dir: Path,
+    hls_dir: Path | None,
+) -> ffmpeg.nodes.OutputStream:
+    """One output for the whole ladder, fanned out by the tee muxer: each rung's files
+    select its picture and the sound at its bitrate. In ffmpeg 5.1 an encoder feeds one
+    output, so with an output per rung the sound would be encoded once per rung; here it
+    is encoded once per bitrate. `options` are the pictures' encoder options, per stream."""
+    slaves = []
+    for i, rung in enumerate(rungs):
+        select = [i] + ([len(rungs) + bitrates.index(rung.audio_kbps)] if bitrates else [])
+        hls = hls_dir / rung.name if hls_dir else None
+        slaves.append(rendition_output(out_dir / f"{rung.name}.mp4", hls, out_dir, select=select)[0])
+    audio = {f"b:a:{j}": f"{kbps}k" for j, kbps in enumerate(bitrates)}
+    if bitrates:
+        audio.update({"c:a": "aac", "ac": 2, "ar": 48000})
+    return ffmpeg.output(
+        *pictures,
+        *[sound] * len(bitrates),
+        "|".join(slaves),
+        **options,
+        **audio,
+        # The tee muxer cannot ask the encoders for what its MP4 needs: codec headers out
+        # of band (avcC). The TS muxer converts them itself. A stream copy keeps its own.
+        **{"f": "tee", "flags:v": "+global_header", "flags:a": "+global_header"},
+        **{"map_metadata": -1, "metadata:s:v": "rotate=0"},
+    )
+
+
+def _scaled(
+    picture: ffmpeg.nodes.FilterableStream, rung: Rung, profile: EncoderProfile, hw_decode: bool
+) -> ffmpeg.nodes.FilterableStream:
     """One rung's picture: scaled (on the GPU with `hw_decode`) and put where its encoder reads."""
     if hw_decode:
         picture = picture.filter("scale_cuda", rung.width, rung.height)
@@ -285,13 +299,36 @@ def transcode_ladder(
     settings: EncodeSettings | None = None,
     on_progress: ProgressCallback | None = None,
     timeout: float | None = None,
-    span: Span | None = None,
     hls_dir: Path | None = None,
     frames_dir: Path | None = None,
 ) -> list[VideoFile]:
-    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` (only `span`, if given)
-    and, with `hls_dir`, into HLS playlists `hls_dir/<rung>/index.m3u8` from the same encode
-    (and the thumbnail frames into `frames_dir`: see encode_ladder_command)."""
+    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` and, with `hls_dir`,
+    into HLS playlists `hls_dir/<rung>/index.m3u8` from the same encode (and the thumbnail
+    frames into `frames_dir`: see encode_ladder_command), each rendition then measured."""
+    files = encode_ladder(
+        src, info, rungs, out_dir, settings=settings, on_progress=on_progress, timeout=timeout,
+        hls_dir=hls_dir, frames_dir=frames_dir,
+    )  # fmt: skip
+    return describe_videos(files)
+
+
+def encode_ladder(
+    src: Path,
+    info: MediaInfo,
+    rungs: Sequence[Rung],
+    out_dir: Path,
+    *,
+    settings: EncodeSettings | None = None,
+    on_progress: ProgressCallback | None = None,
+    timeout: float | None = None,
+    span: Span | None = None,
+    hls_dir: Path | None = None,
+    frames_dir: Path | None = None,
+) -> dict[str, Path]:
+    """Run encode_ladder_command: rung name → `out_dir/<rung>.mp4`, written and not empty.
+
+    A chunk's pieces (`span`) stop here: the join reads them and its output is measured,
+    so an ffprobe of each piece would only cost time."""
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = settings or EncodeSettings()
     cmd = encode_ladder_command(
@@ -304,7 +341,15 @@ def transcode_ladder(
         if EncoderProfile(settings.encoder).is_hardware or settings.hw_decode:
             raise HardwareEncoderError(f"{settings.encoder} (hw decode {settings.hw_decode}): {exc}") from exc
         raise
-    return describe_videos({rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs})
+    files = {rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs}
+    for name, path in files.items():
+        _require_written(name, path)
+    return files
+
+
+def _require_written(name: str, path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        raise ProcessingError(f"The {name} rendition was not written.")
 
 
 def describe_videos(paths: dict[str, Path]) -> list[VideoFile]:
@@ -315,8 +360,7 @@ def describe_videos(paths: dict[str, Path]) -> list[VideoFile]:
 
 def describe_video(name: str, path: Path) -> VideoFile:
     """Measure an output we made (dimensions, bitrate, codecs) with ffprobe."""
-    if not path.exists() or path.stat().st_size == 0:
-        raise ProcessingError(f"The {name} rendition was not written.")
+    _require_written(name, path)
     data = ffprobe_json(path, "-show_format", "-show_streams")
     streams = data.get("streams") or []
     video = next((s for s in streams if s.get("codec_type") == "video"), None)

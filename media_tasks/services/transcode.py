@@ -205,11 +205,9 @@ def job_transcode_chunk(
 
     def work(job: Job, workdir: Path) -> None:
         source = _source(job, workdir)
-        span = chunk_ops.plan_chunks(source, info.duration, settings.MEDIA_CHUNK_SECONDS, info.frame_rate, index=index)[
-            index
-        ]
+        span = chunk_ops.plan_chunks(source, info, settings.MEDIA_CHUNK_SECONDS, index=index)[index]
         encode = functools.partial(
-            video_ops.transcode_ladder,
+            video_ops.encode_ladder,
             source,
             info,
             rungs,
@@ -219,11 +217,11 @@ def job_transcode_chunk(
             span=span,
         )
         try:
-            videos = encode(settings=_encode_settings(encoder, hw_decode))
+            pieces = encode(settings=_encode_settings(encoder, hw_decode))
         except HardwareEncoderError as exc:  # the GPU failed, not the file: this chunk on the CPU
             logger.warning("job %s chunk %d: %s failed (%s); encoding it with libx264", job_id, index, encoder, exc)
-            videos = encode(settings=_encode_settings(CPU_ENCODER))
-        storage.upload_files({v.path: keys[v.name] for v in videos})
+            pieces = encode(settings=_encode_settings(CPU_ENCODER))
+        storage.upload_files({path: keys[name] for name, path in pieces.items()})
         length = (span.end or info.duration) - span.start
         logger.info("job %s: chunk %d of %d encoded (%.1f s from %.1f s)", job_id, index, count, length, span.start)
 
@@ -251,11 +249,10 @@ def job_transcode_audio(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
 
     def work(job: Job, workdir: Path) -> None:
         source = _source(job, workdir)
-        for kbps in bitrates:
-            out = chunk_ops.encode_audio(
-                source, info, kbps, workdir / f"{kbps}.m4a", timeout=ffmpeg_timeout_s(info.duration)
-            )
-            storage.upload_file(out, _audio_key(job.asset_id, kbps))
+        wanted = {kbps: workdir / f"{kbps}.m4a" for kbps in bitrates}
+        if wanted:
+            chunk_ops.encode_audio(source, info, wanted, timeout=ffmpeg_timeout_s(info.duration))
+            storage.upload_files({path: _audio_key(job.asset_id, kbps) for kbps, path in wanted.items()})
 
     return _run_work(job_id=job_id, name="audio", work=work)
 

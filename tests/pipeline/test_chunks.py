@@ -1,5 +1,6 @@
 """A chunked encode must be indistinguishable from a whole-file one (checked with ffprobe)."""
 
+import dataclasses
 import itertools
 import json
 import re
@@ -74,14 +75,17 @@ def _assert_chunked_matches_whole(tmp_path, src, chunk_seconds: float, count: in
     rungs = video.plan_ladder(info, [360, 240])
     whole = video.transcode_ladder(src, info, rungs, tmp_path / "whole", hls_dir=tmp_path / "whole" / "hls")
 
-    spans = chunks.plan_chunks(src, info.duration, chunk_seconds, info.frame_rate)
+    spans = chunks.plan_chunks(src, info, chunk_seconds)
     assert len(spans) == count
-    pieces = [video.transcode_ladder(src, info, rungs, tmp_path / f"chunk{i}", span=s) for i, s in enumerate(spans)]
-    audio = chunks.encode_audio(src, info, rungs[0].audio_kbps, tmp_path / "audio.m4a") if info.has_audio else None
+    pieces = [video.encode_ladder(src, info, rungs, tmp_path / f"chunk{i}", span=s) for i, s in enumerate(spans)]
+    audio = None
+    if info.has_audio:  # both rungs at one bitrate here
+        audio = tmp_path / "audio.m4a"
+        chunks.encode_audio(src, info, {rungs[0].audio_kbps: audio})
     joined = []
-    for r, rung in enumerate(rungs):
+    for rung in rungs:
         hls = tmp_path / "hls" / rung.name
-        out = chunks.join([p[r].path for p in pieces], audio, tmp_path / f"{rung.name}.mp4", hls_dir=hls)
+        out = chunks.join([p[rung.name] for p in pieces], audio, tmp_path / f"{rung.name}.mp4", hls_dir=hls)
         joined.append(video.describe_video(rung.name, out))
         playlist = (hls / "index.m3u8").read_text()
         assert "#EXT-X-ENDLIST" in playlist
@@ -122,7 +126,11 @@ def test_chunks_of_a_long_gop_source_start_near_its_keyframes(tmp_path, suffix):
     src = make_video(
         tmp_path / f"src{suffix}", width=640, height=360, duration=18.0, gop=200, audio=suffix == ".mp4", tone=350
     )
-    origin = chunks.video_start_time(src)
+    info = probe(src, LIMITS)
+    origin = chunks.picture_start(src, info)
+    # A probe stored before it recorded the start: ffprobe reads it again, the same.
+    assert chunks.picture_start(src, dataclasses.replace(info, start_time=None)) == pytest.approx(origin, abs=1e-6)
+    assert origin == pytest.approx(1.4 if suffix == ".ts" else 0.0, abs=0.05)
     spans = _assert_chunked_matches_whole(tmp_path, src, chunk_seconds=6, count=3)
     # Cut at 6 s and 12 s, the chunks would decode 6 s and 5.3 s they drop; at 8 s and 14 s,
     # 1.3 s and 0.7 s.
@@ -148,3 +156,16 @@ def test_sound_that_starts_after_the_picture_still_does_after_the_join(tmp_path)
     )  # fmt: skip
     _assert_chunked_matches_whole(tmp_path, src, chunk_seconds=4, count=2)
     assert _sound_starts(tmp_path / "360p.mp4") == pytest.approx(0.5, abs=0.040)
+
+
+def test_the_sound_is_decoded_once_for_every_bitrate(tmp_path):
+    src = make_video(tmp_path / "src.mp4", width=320, height=180, duration=4.0, tone=390, noise=True)
+    info = probe(src, LIMITS)
+    wanted = {96: tmp_path / "96.m4a", 128: tmp_path / "128.m4a"}
+    chunks.encode_audio(src, info, wanted)
+    rates = {}
+    for kbps, path in wanted.items():
+        (stream,) = _ffprobe(path, "-show_entries", "stream=codec_name,channels,sample_rate,bit_rate")["streams"]
+        assert (stream["codec_name"], stream["channels"], stream["sample_rate"]) == ("aac", 2, "48000")
+        rates[kbps] = int(stream["bit_rate"])
+    assert rates[96] < rates[128]
