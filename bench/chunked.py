@@ -108,13 +108,13 @@ def bench_manycore(tmp: Path, reps: int, seconds: float) -> None:
     results["manycore"] = {
         "seconds": seconds,
         "cores": cores,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "frames": whole_frames,
         "layouts": figures,
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()

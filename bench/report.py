@@ -82,6 +82,15 @@ def report(results: dict[str, dict]) -> str:
     for name in ("manycore", "gpu"):  # measured elsewhere (a lent GPU box), on their own date
         if (section := results.get(name)) and section.get("date"):
             lines += ["", f"The {name} rows: {section['date']}, {section.get('note', 'on a lent GPU box')}."]
+    # `--only` keeps the other sections' last figures: say where and when each was measured.
+    machines: dict[str, list[str]] = {}
+    for name, section in results.items():
+        if name not in ("manycore", "gpu"):
+            where = f"{section['date']} on {section['machine']}" if "machine" in section else "an earlier run"
+            machines.setdefault(where, []).append(name)
+    if machines:
+        measured = "; ".join(f"{', '.join(names)}: {where}" for where, names in machines.items())
+        lines += ["", f"Sections measured: {measured}."]
     lines += ["", "![benchmarks](benchmarks.png)", "", "Raw figures: [benchmarks.json](benchmarks.json).", ""]
     return "\n".join(lines)
 

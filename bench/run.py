@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from bench.chunked import bench_chunks, bench_manycore  # noqa: E402
+from bench.chunked import bench_chunks, bench_manycore, cpu_model  # noqa: E402
 from bench.common import LADDER, LIMITS, interleave, one_decode, results, timed  # noqa: E402
 from bench.gpu import bench_gpu  # noqa: E402
 from bench.report import plot, report  # noqa: E402
@@ -281,6 +281,8 @@ def main() -> None:
         for name in args.only:
             print(f"== {name}", flush=True)
             steps[name]()
+            if name not in ("manycore", "gpu"):  # those carry their own date and note
+                results[name].update(date=time.strftime("%Y-%m-%d"), machine=f"{cpu_model()}, {os.cpu_count()} cores")
             print(f"   {json.dumps(results.get(name))}", flush=True)
     # A partial run (--only) updates its sections and keeps the others' last figures.
     raw = ROOT / "docs" / "benchmarks.json"
