@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
-import math
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 
@@ -71,13 +71,6 @@ class VideoFile:
     video_codec: str
     audio_codec: str | None
     codecs: str  # RFC 6381 string for HLS, e.g. "avc1.64001f,mp4a.40.2"
-
-
-@dataclass(frozen=True)
-class HlsPackage:
-    master: Path
-    directory: Path
-    variants: dict[str, Path]
 
 
 # Names inside a tee muxer spec, where `:`, `|`, `[`, `]`, backslashes and quotes would need two
@@ -291,25 +284,10 @@ def _scaled(
 
 
 def transcode_ladder(
-    src: Path,
-    info: MediaInfo,
-    rungs: Sequence[Rung],
-    out_dir: Path,
-    *,
-    settings: EncodeSettings | None = None,
-    on_progress: ProgressCallback | None = None,
-    timeout: float | None = None,
-    hls_dir: Path | None = None,
-    frames_dir: Path | None = None,
+    src: Path, info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, **options: Any
 ) -> list[VideoFile]:
-    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` and, with `hls_dir`,
-    into HLS playlists `hls_dir/<rung>/index.m3u8` from the same encode (and the thumbnail
-    frames into `frames_dir`: see encode_ladder_command), each rendition then measured."""
-    files = encode_ladder(
-        src, info, rungs, out_dir, settings=settings, on_progress=on_progress, timeout=timeout,
-        hls_dir=hls_dir, frames_dir=frames_dir,
-    )  # fmt: skip
-    return describe_videos(files)
+    """encode_ladder (the same options), then each rendition measured with ffprobe."""
+    return describe_videos(encode_ladder(src, info, rungs, out_dir, **options))
 
 
 def encode_ladder(
@@ -325,7 +303,10 @@ def encode_ladder(
     hls_dir: Path | None = None,
     frames_dir: Path | None = None,
 ) -> dict[str, Path]:
-    """Run encode_ladder_command: rung name → `out_dir/<rung>.mp4`, written and not empty.
+    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` (only `span`, if
+    given) and, with `hls_dir`, into HLS playlists `hls_dir/<rung>/index.m3u8` from the same
+    encode (and the thumbnail frames into `frames_dir`: see encode_ladder_command). Returns
+    rung name → file, each written and not empty.
 
     A chunk's pieces (`span`) stop here: the join reads them and its output is measured,
     so an ffprobe of each piece would only cost time."""
@@ -390,47 +371,3 @@ def _avc_codec_string(stream: dict) -> str:
     constraints = 0xE0 if stream.get("profile") == "Constrained Baseline" else 0
     level = int(stream.get("level") or 31)
     return f"avc1.{profile.get(stream.get('profile', 'High'), 0x64):02x}{constraints:02x}{level:02x}"
-
-
-def write_hls_master(videos: Sequence[VideoFile], hls_dir: Path) -> HlsPackage:
-    """The master playlist over the rungs' playlists (`hls_dir/<rung>/index.m3u8`), written by the
-    encode (or the join) beside each MP4.
-
-    Every rung has a keyframe every GOP_SECONDS, so the segments of all rungs start at the
-    same instants and players can switch between them.
-    """
-    variants: dict[str, Path] = {}
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for video in videos:
-        playlist = hls_dir / video.name / "index.m3u8"
-        if not playlist.exists() or "#EXT-X-ENDLIST" not in playlist.read_text():
-            raise ProcessingError(f"The {video.name} HLS playlist was not written.")
-        peak, average = _segment_bitrates(playlist)
-        variants[video.name] = playlist
-        lines.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},"
-            f'RESOLUTION={video.width}x{video.height},CODECS="{video.codecs}"'
-        )
-        lines.append(f"{video.name}/index.m3u8")
-    master = hls_dir / "master.m3u8"
-    master.write_text("\n".join(lines) + "\n")
-    return HlsPackage(master=master, directory=hls_dir, variants=variants)
-
-
-def _segment_bitrates(playlist: Path) -> tuple[int, int]:
-    """Peak and average bits per second over the segments, as HLS's BANDWIDTH wants."""
-    peak = 0.0
-    total_bits = 0
-    total_seconds = 0.0
-    duration = None
-    for line in playlist.read_text().splitlines():
-        if line.startswith("#EXTINF:"):
-            duration = float(line[len("#EXTINF:") :].split(",")[0])
-        elif line and not line.startswith("#") and duration:
-            bits = (playlist.parent / line).stat().st_size * 8
-            peak = max(peak, bits / duration)
-            total_bits += bits
-            total_seconds += duration
-            duration = None
-    average = total_bits / total_seconds if total_seconds else 0
-    return math.ceil(peak), math.ceil(average)

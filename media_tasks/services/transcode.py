@@ -18,6 +18,7 @@ from django.utils import timezone
 from .. import events, storage
 from ..models import Asset, Job, JobEvent, Rendition
 from ..pipeline import chunks as chunk_ops
+from ..pipeline import hls as hls_ops
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
@@ -87,7 +88,7 @@ def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls
     is missing or half written. SSIM is measured after the job is ready (services.quality).
     """
     asset = job.asset
-    hls = video_ops.write_hls_master(videos, hls_dir)
+    hls = hls_ops.write_hls_master(videos, hls_dir)
     keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
     storage.upload_files(
         {**{v.path: keys[v.name] for v in videos}, **storage.tree_keys(hls.directory, storage.HLS, asset.id)}

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from media_tasks.pipeline.hls import write_hls_master
 from media_tasks.pipeline.probe import ProbeLimits, probe
 from media_tasks.pipeline.video import (
     EncodeSettings,
     encode_ladder_command,
     plan_ladder,
     transcode_ladder,
-    write_hls_master,
 )
 from tests.media import ffprobe, moov_before_mdat, streams
 
