@@ -17,7 +17,7 @@ from tests.media import make_video
 def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: float) -> None:
     """The chunked transcode as the workers run it (services/transcode.py, tasks.py): each chunk
     finds its own two cuts and encodes its span's whole ladder from one decode; the sound, once
-    per audio bitrate, is the chord's last member; then the rungs are joined side by side."""
+    per audio bitrate, is the chord's last member; then every rung is joined in one ffmpeg."""
     info = probe(clip, LIMITS)
     rungs = video.plan_ladder(info, LADDER)
     count = len(chunks.plan_spans(info.duration, chunk_seconds, frame_rate=info.frame_rate))
@@ -37,15 +37,7 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
         encoded = [pool.submit(encode, i) for i in range(count)]
         audio = pool.submit(sound).result()
         pieces = [done.result() for done in encoded]
-    with concurrent.futures.ThreadPoolExecutor(len(rungs)) as pool:
-        joins = [
-            pool.submit(
-                chunks.join, [p[rung.name] for p in pieces], audio.get(rung.audio_kbps), out / f"{rung.name}.mp4"
-            )
-            for rung in rungs
-        ]
-    for done in joins:
-        done.result()
+    chunks.join(rungs, {rung.name: [p[rung.name] for p in pieces] for rung in rungs}, audio, out)
 
 
 def bench_chunks(tmp: Path, reps: int, seconds: float) -> None:

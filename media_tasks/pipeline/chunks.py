@@ -21,7 +21,7 @@ import ffmpeg
 from .exceptions import ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
 from .runner import QUIET_ARGS, run_ffmpeg
-from .video import GOP_SECONDS, Span, keyframe_interval, rendition_output
+from .video import GOP_SECONDS, Rung, Span, keyframe_interval, ladder_tee
 
 # The concat demuxer reads a list of our own files.
 _CONCAT_INPUT = {"f": "concat", "safe": 0, "protocol_whitelist": "file", "format_whitelist": "concat,mov,mp4"}
@@ -149,24 +149,29 @@ def encode_audio(src: Path, info: MediaInfo, outputs: dict[int, Path], *, timeou
 
 
 def join(
-    pieces: Sequence[Path],
-    audio: Path | None,
-    out: Path,
+    rungs: Sequence[Rung],
+    pieces: dict[str, Sequence[Path]],
+    sound: dict[int, Path],
+    out_dir: Path,
     *,
     hls_dir: Path | None = None,
     timeout: float | None = None,
-) -> Path:
-    """Join the encoded spans of one rung (and the sound) into one MP4 by stream copy, and with
-    `hls_dir` into its HLS playlist from the same packets."""
-    if not pieces:
-        raise ProcessingError("No encoded chunks to join.")
-    listing = out.with_suffix(".txt")
-    listing.write_text("".join(f"file '{p.resolve()}'\n" for p in pieces))
-    inputs = [ffmpeg.input(str(listing.resolve()), **_CONCAT_INPUT)["v:0"]]
-    if audio is not None:
-        inputs.append(ffmpeg.input(str(audio.resolve()), **SAFE_INPUT_OPTIONS)["a:0"])
-    target, muxing = rendition_output(out, hls_dir, out.parent)
-    cmd = ffmpeg.output(*inputs, target, c="copy", map_metadata=-1, **muxing).compile(cmd="ffmpeg")
+) -> dict[str, Path]:
+    """Join each rung's encoded spans (`pieces`: rung name → files in order) and its sound
+    (`sound`: kb/s → M4A, empty for none) into `out_dir/<rung>.mp4` by stream copy, and with
+    `hls_dir` into `hls_dir/<rung>/` as HLS from the same packets: one ffmpeg for all rungs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    streams = []
+    for rung in rungs:
+        if not pieces.get(rung.name):
+            raise ProcessingError(f"No encoded chunks of the {rung.name} rendition to join.")
+        listing = out_dir / f"{rung.name}.txt"
+        listing.write_text("".join(f"file '{p.resolve()}'\n" for p in pieces[rung.name]))
+        streams.append(ffmpeg.input(str(listing.resolve()), **_CONCAT_INPUT)["v:0"])
+    bitrates = sorted(sound)
+    streams += [ffmpeg.input(str(sound[kbps].resolve()), **SAFE_INPUT_OPTIONS)["a:0"] for kbps in bitrates]
+    spec = ladder_tee(rungs, bitrates, out_dir, hls_dir)
+    cmd = ffmpeg.output(*streams, spec, c="copy", map_metadata=-1, f="tee").compile(cmd="ffmpeg")
     cmd[1:1] = QUIET_ARGS
-    run_ffmpeg(cmd, timeout=timeout, what="Joining the chunks", cwd=out.parent)
-    return out
+    run_ffmpeg(cmd, timeout=timeout, what="Joining the chunks", cwd=out_dir)
+    return {rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs}

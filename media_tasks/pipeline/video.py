@@ -110,6 +110,18 @@ def rendition_output(
     return "|".join(slaves), {"f": "tee"}
 
 
+def ladder_tee(rungs: Sequence[Rung], bitrates: Sequence[int], out_dir: Path, hls_dir: Path | None) -> str:
+    """The tee muxer's spec for a whole ladder in one output whose streams are the rungs'
+    pictures, in order, then the sound at each of `bitrates`: each rung's files select its
+    picture and its bitrate's sound."""
+    slaves = []
+    for i, rung in enumerate(rungs):
+        select = [i] + ([len(rungs) + bitrates.index(rung.audio_kbps)] if bitrates else [])
+        hls = hls_dir / rung.name if hls_dir else None
+        slaves.append(rendition_output(out_dir / f"{rung.name}.mp4", hls, out_dir, select=select)[0])
+    return "|".join(slaves)
+
+
 def audio_bitrates(info: MediaInfo, rungs: Sequence[Rung]) -> list[int]:
     """The sound is encoded once per bitrate the rungs ask for, and shared by the rungs that do."""
     return sorted({rung.audio_kbps for rung in rungs}) if info.has_audio else []
@@ -246,18 +258,13 @@ def _ladder_output(
     select its picture and the sound at its bitrate. In ffmpeg 5.1 an encoder feeds one
     output, so with an output per rung the sound would be encoded once per rung; here it
     is encoded once per bitrate. `options` are the pictures' encoder options, per stream."""
-    slaves = []
-    for i, rung in enumerate(rungs):
-        select = [i] + ([len(rungs) + bitrates.index(rung.audio_kbps)] if bitrates else [])
-        hls = hls_dir / rung.name if hls_dir else None
-        slaves.append(rendition_output(out_dir / f"{rung.name}.mp4", hls, out_dir, select=select)[0])
     audio = {f"b:a:{j}": f"{kbps}k" for j, kbps in enumerate(bitrates)}
     if bitrates:
         audio.update({"c:a": "aac", "ac": 2, "ar": 48000})
     return ffmpeg.output(
         *pictures,
         *[sound] * len(bitrates),
-        "|".join(slaves),
+        ladder_tee(rungs, bitrates, out_dir, hls_dir),
         **options,
         **audio,
         # The tee muxer cannot ask the encoders for what its MP4 needs: codec headers out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
 import shutil
@@ -288,15 +287,7 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
             wanted.update({_chunk_key(asset.id, name, i): path for i, path in enumerate(paths)})
         storage.download_files(wanted)
 
-        def join(rung: video_ops.Rung) -> Path:
-            out = workdir / "renditions" / f"{rung.name}.mp4"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            hls_dir = workdir / "hls" / rung.name
-            return chunk_ops.join(pieces[rung.name], sound.get(rung.audio_kbps), out, hls_dir=hls_dir, timeout=timeout)
-
-        # Stream copies wait on the disk more than the CPU: all rungs at once.
-        with concurrent.futures.ThreadPoolExecutor(len(rungs), thread_name_prefix="join") as pool:
-            joined = {rung.name: path for rung, path in zip(rungs, pool.map(join, rungs), strict=True)}
+        joined = chunk_ops.join(rungs, pieces, sound, workdir / "renditions", hls_dir=workdir / "hls", timeout=timeout)
         _store_ladder(job, video_ops.describe_videos(joined), encoder, workdir / "hls")
 
     if not _run_work(job_id=job_id, name="join", work=work):

@@ -82,17 +82,19 @@ def _assert_chunked_matches_whole(tmp_path, src, chunk_seconds: float, count: in
     if info.has_audio:  # both rungs at one bitrate here
         audio = tmp_path / "audio.m4a"
         chunks.encode_audio(src, info, {rungs[0].audio_kbps: audio})
-    joined = []
+    files = chunks.join(
+        rungs,
+        {rung.name: [p[rung.name] for p in pieces] for rung in rungs},
+        {rungs[0].audio_kbps: audio} if audio else {},
+        tmp_path / "joined",
+        hls_dir=tmp_path / "hls",
+    )
+    joined = video.describe_videos(files)
     for rung in rungs:
-        hls = tmp_path / "hls" / rung.name
-        out = chunks.join([p[rung.name] for p in pieces], audio, tmp_path / f"{rung.name}.mp4", hls_dir=hls)
-        joined.append(video.describe_video(rung.name, out))
-        playlist = (hls / "index.m3u8").read_text()
-        assert "#EXT-X-ENDLIST" in playlist
+        playlist = tmp_path / "hls" / rung.name / "index.m3u8"
+        assert "#EXT-X-ENDLIST" in playlist.read_text()
         # The same segments as the whole-file encode's: its keyframes, where HLS cuts.
-        assert segment_lengths(hls / "index.m3u8") == segment_lengths(
-            tmp_path / "whole" / "hls" / rung.name / "index.m3u8"
-        )
+        assert segment_lengths(playlist) == segment_lengths(tmp_path / "whole" / "hls" / rung.name / "index.m3u8")
 
     frame_count = round(info.duration * info.frame_rate)
     for a, b in zip(whole, joined, strict=True):
@@ -155,7 +157,7 @@ def test_sound_that_starts_after_the_picture_still_does_after_the_join(tmp_path)
         check=True,
     )  # fmt: skip
     _assert_chunked_matches_whole(tmp_path, src, chunk_seconds=4, count=2)
-    assert _sound_starts(tmp_path / "360p.mp4") == pytest.approx(0.5, abs=0.040)
+    assert _sound_starts(tmp_path / "joined" / "360p.mp4") == pytest.approx(0.5, abs=0.040)
 
 
 def test_the_sound_is_decoded_once_for_every_bitrate(tmp_path):
