@@ -21,7 +21,7 @@ import ffmpeg
 from .exceptions import ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
 from .runner import QUIET_ARGS, run_ffmpeg
-from .video import GOP_SECONDS, Rung, Span, keyframe_interval, ladder_tee
+from .video import AAC_OPTIONS, GOP_SECONDS, Rung, Span, keyframe_interval, ladder_tee
 
 # The concat demuxer reads a list of our own files.
 _CONCAT_INPUT = {"f": "concat", "safe": 0, "protocol_whitelist": "file", "format_whitelist": "concat,mov,mp4"}
@@ -140,7 +140,7 @@ def encode_audio(src: Path, info: MediaInfo, outputs: dict[int, Path], *, timeou
         .filter_multi_output("asplit", len(outputs))
     )
     files = [
-        sound.stream(i).output(str(out), **{"c:a": "aac", "b:a": f"{kbps}k", "ac": 2, "ar": 48000, "map_metadata": -1})
+        sound.stream(i).output(str(out), **AAC_OPTIONS, **{"b:a": f"{kbps}k", "map_metadata": -1})
         for i, (kbps, out) in enumerate(outputs.items())
     ]
     cmd = ffmpeg.merge_outputs(*files).compile(cmd="ffmpeg")

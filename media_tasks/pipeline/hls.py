@@ -1,5 +1,5 @@
 """The HLS master playlist over the rungs' playlists, which the ladder's encode (or the join)
-writes beside each MP4 from the same packets (video.rendition_output)."""
+writes beside each MP4 from the same packets (video.rendition_slaves)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,8 @@ PEAK_BITS_PER_PIXEL = 0.08
 CRF = 23
 GOP_SECONDS = 2  # keyframes every 2 s so that 4 s HLS segments cut cleanly
 HLS_SEGMENT_SECONDS = 4
+# The sound of every rendition, whole-file or chunked (plus its bitrate, per rung).
+AAC_OPTIONS = {"c:a": "aac", "ac": 2, "ar": 48000}
 
 
 @dataclass(frozen=True)
@@ -78,36 +80,29 @@ class VideoFile:
 _TEE_SAFE_NAME = re.compile(r"^[A-Za-z0-9_./%-]+$")
 
 
-def rendition_output(
-    mp4: Path, hls_dir: Path | None, cwd: Path, *, select: Sequence[int] | None = None
-) -> tuple[str, dict[str, object]]:
-    """Output name and muxer options for one rendition, for an ffmpeg running in `cwd`.
-
-    With `hls_dir`, the tee muxer (https://ffmpeg.org/ffmpeg-formats.html#tee-1) writes the
-    same packets twice: a faststart MP4 and an HLS playlist with MPEG-TS segments, so HLS
-    costs no second encode and no repackaging pass. With `select` (stream indexes), it is
-    a tee even without HLS, and its files take only those streams of a shared output.
-    """
+def rendition_slaves(mp4: Path, hls_dir: Path | None, cwd: Path, select: Sequence[int]) -> str:
+    """One rendition's files in a tee muxer spec (https://ffmpeg.org/ffmpeg-formats.html#tee-1),
+    for an ffmpeg running in `cwd`: a faststart MP4 and, with `hls_dir`, an HLS playlist with
+    MPEG-TS segments, both from the same packets (HLS costs no second encode and no
+    repackaging pass), each taking only the streams `select` names of the shared output."""
     mp4_name = os.path.relpath(mp4, cwd)
-    if hls_dir is None and select is None:
-        return mp4_name, {"movflags": "+faststart"}
     names = [mp4_name]
-    picked = f"select={','.join(map(str, select))}:" if select is not None else ""
-    slaves = [f"[f=mp4:{picked}onfail=abort:movflags=+faststart]{mp4_name}"]
+    picked = f"select={','.join(map(str, select))}"
+    slaves = [f"[f=mp4:{picked}:onfail=abort:movflags=+faststart]{mp4_name}"]
     if hls_dir is not None:
         hls_dir.mkdir(parents=True, exist_ok=True)
         playlist = os.path.relpath(hls_dir / "index.m3u8", cwd)
         segments = os.path.relpath(hls_dir / "seg_%05d.ts", cwd)
         names += [playlist, segments]
         slaves.append(
-            f"[f=hls:{picked}onfail=abort:hls_time={HLS_SEGMENT_SECONDS}:hls_playlist_type=vod"
+            f"[f=hls:{picked}:onfail=abort:hls_time={HLS_SEGMENT_SECONDS}:hls_playlist_type=vod"
             f":hls_flags=independent_segments:hls_segment_type=mpegts"
             f":hls_segment_filename={segments}]{playlist}"
         )
     for name in names:
         if not _TEE_SAFE_NAME.match(name):
             raise ValueError(f"unsafe name for the tee muxer: {name!r}")
-    return "|".join(slaves), {"f": "tee"}
+    return "|".join(slaves)
 
 
 def ladder_tee(rungs: Sequence[Rung], bitrates: Sequence[int], out_dir: Path, hls_dir: Path | None) -> str:
@@ -118,7 +113,7 @@ def ladder_tee(rungs: Sequence[Rung], bitrates: Sequence[int], out_dir: Path, hl
     for i, rung in enumerate(rungs):
         select = [i] + ([len(rungs) + bitrates.index(rung.audio_kbps)] if bitrates else [])
         hls = hls_dir / rung.name if hls_dir else None
-        slaves.append(rendition_output(out_dir / f"{rung.name}.mp4", hls, out_dir, select=select)[0])
+        slaves.append(rendition_slaves(out_dir / f"{rung.name}.mp4", hls, out_dir, select))
     return "|".join(slaves)
 
 
@@ -260,7 +255,7 @@ def _ladder_output(
     is encoded once per bitrate. `options` are the pictures' encoder options, per stream."""
     audio = {f"b:a:{j}": f"{kbps}k" for j, kbps in enumerate(bitrates)}
     if bitrates:
-        audio.update({"c:a": "aac", "ac": 2, "ar": 48000})
+        audio.update(AAC_OPTIONS)
     return ffmpeg.output(
         *pictures,
         *[sound] * len(bitrates),

@@ -128,18 +128,19 @@ def test_hls_comes_from_the_same_encode_with_a_master_playlist(landscape_ladder)
 
 
 def test_tee_spec_names_only_short_relative_paths(tmp_path):
-    from media_tasks.pipeline.video import rendition_output
+    from media_tasks.pipeline.video import rendition_slaves
 
-    target, options = rendition_output(tmp_path / "720p.mp4", tmp_path / "hls" / "720p", tmp_path)
-    assert options["f"] == "tee" and str(tmp_path) not in target
-    assert target.startswith("[f=mp4:onfail=abort:movflags=+faststart]720p.mp4|[f=hls:onfail=abort:")
+    target = rendition_slaves(tmp_path / "720p.mp4", tmp_path / "hls" / "720p", tmp_path, [1, 4])
+    assert str(tmp_path) not in target
+    assert target.startswith(
+        "[f=mp4:select=1,4:onfail=abort:movflags=+faststart]720p.mp4|[f=hls:select=1,4:onfail=abort:"
+    )
     assert target.endswith("hls_segment_filename=hls/720p/seg_%05d.ts]hls/720p/index.m3u8")
-    assert rendition_output(tmp_path / "720p.mp4", None, tmp_path) == ("720p.mp4", {"movflags": "+faststart"})
     with pytest.raises(ValueError, match="unsafe name"):  # `:` or `|` would split the tee spec
-        rendition_output(tmp_path / "a:b|c.mp4", tmp_path / "hls", tmp_path)
-    # Without HLS too, a rendition of a shared output is a tee that picks its own streams.
-    target, options = rendition_output(tmp_path / "360p.mp4", None, tmp_path, select=[3, 4])
-    assert (target, options) == ("[f=mp4:select=3,4:onfail=abort:movflags=+faststart]360p.mp4", {"f": "tee"})
+        rendition_slaves(tmp_path / "a:b|c.mp4", tmp_path / "hls", tmp_path, [0])
+    # Without HLS, the MP4 alone, still picking its own streams of the shared output.
+    target = rendition_slaves(tmp_path / "360p.mp4", None, tmp_path, [3, 4])
+    assert target == "[f=mp4:select=3,4:onfail=abort:movflags=+faststart]360p.mp4"
 
 
 def audio_packets_md5(path: Path) -> str:
