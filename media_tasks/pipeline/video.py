@@ -218,14 +218,22 @@ def encode_ladder_command(
         fps = MAX_FPS
     gop = _gop_frames(fps)
     with_frames = frames_dir is not None and span is None and not hw_decode
-    copies = picture.filter_multi_output("split", len(rungs) + (thumbnails.FRAME_BRANCHES if with_frames else 0))
+    shared = None if hw_decode else _shared_scale(rungs, info)
+    from_source = len(rungs) if shared is None else shared + 1
+    copies = picture.filter_multi_output("split", from_source + (thumbnails.FRAME_BRANCHES if with_frames else 0))
     outputs = []
     if with_frames:
-        branches = [copies.stream(len(rungs) + i) for i in range(thumbnails.FRAME_BRANCHES)]
+        branches = [copies.stream(from_source + i) for i in range(thumbnails.FRAME_BRANCHES)]
         outputs += thumbnails.frame_outputs(branches, info, frames_dir, out_dir)
+    sized = [_resized(copies.stream(i), rung, hw_decode) for i, rung in enumerate(rungs[:from_source])]
+    smaller = rungs[from_source:]
+    if smaller:  # from the shared rung's picture, the last of those scaled from the source
+        fan = sized[-1].filter_multi_output("split", 1 + len(smaller))
+        sized[-1] = fan.stream(0)
+        sized += [_resized(fan.stream(1 + i), rung, hw_decode) for i, rung in enumerate(smaller)]
     pictures, options = [], {}
     for i, rung in enumerate(rungs):
-        pictures.append(_scaled(copies.stream(i), rung, profile, hw_decode))
+        pictures.append(_for_encoder(sized[i], profile, hw_decode))
         args = profile.output_args(preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=gop)
         if settings.threads and profile.name == CPU_ENCODER:
             args["threads"] = settings.threads
@@ -269,17 +277,31 @@ def _ladder_output(
     )
 
 
-def _scaled(
-    picture: ffmpeg.nodes.FilterableStream, rung: Rung, profile: EncoderProfile, hw_decode: bool
-) -> ffmpeg.nodes.FilterableStream:
-    """One rung's picture: scaled (on the GPU with `hw_decode`) and put where its encoder reads."""
+def _shared_scale(rungs: Sequence[Rung], info: MediaInfo) -> int | None:
+    """The rung the smaller rungs are scaled from: the largest one below the source's size.
+
+    Scaling 480p and 360p from the 720p picture instead of from 1080p takes 5% off the
+    ladder's CPU (half of its scaling) with the same SSIM after x264 (README, benchmarks),
+    and no rung is resampled more than twice. On the GPU scaling costs little: each
+    rung is scaled from the source there."""
+    return next((i for i, rung in enumerate(rungs) if min(rung.width, rung.height) < info.short_side), None)
+
+
+def _resized(picture: ffmpeg.nodes.FilterableStream, rung: Rung, hw_decode: bool) -> ffmpeg.nodes.FilterableStream:
+    """`picture` at one rung's size (on the GPU with `hw_decode`)."""
     if hw_decode:
-        picture = picture.filter("scale_cuda", rung.width, rung.height)
+        return picture.filter("scale_cuda", rung.width, rung.height)
+    return picture.filter("scale", rung.width, rung.height).filter("setsar", 1)
+
+
+def _for_encoder(
+    picture: ffmpeg.nodes.FilterableStream, profile: EncoderProfile, hw_decode: bool
+) -> ffmpeg.nodes.FilterableStream:
+    """A rung's picture put where its encoder reads it."""
+    if hw_decode:
         if profile.name.endswith("_nvenc"):  # NVENC reads CUDA frames where they are
             return picture
         picture = picture.filter("hwdownload").filter("format", "nv12")
-    else:
-        picture = picture.filter("scale", rung.width, rung.height).filter("setsar", 1)
     for name, options in profile.upload_filters():
         picture = picture.filter(name, **options)
     return picture

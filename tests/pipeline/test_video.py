@@ -1,4 +1,5 @@
 import itertools
+import re
 import subprocess
 from pathlib import Path
 
@@ -105,6 +106,37 @@ def test_plan_keeps_aspect_with_even_sizes():
     odd = MediaInfo(kind="video", container="mov", width=333, height=251, duration=1, frame_rate=24)
     (only,) = plan_ladder(odd, LADDER)
     assert (only.width % 2, only.height % 2) == (0, 0) and only.height <= 251
+
+
+def scaled_from(graph: str) -> dict[str, str]:
+    """Each `scale` in a filter graph (by its size) → the size of the nearest `scale` upstream,
+    or "source" when it reads the decoded picture itself."""
+    made = {}
+    for part in graph.split(";"):
+        inputs, body, outputs = re.fullmatch(r"((?:\[[^\]]+\])+)([^\[]+)((?:\[[^\]]+\])+)", part).groups()
+        for label in re.findall(r"\[([^\]]+)\]", outputs):
+            made[label] = (body, re.findall(r"\[([^\]]+)\]", inputs)[0])
+
+    def upstream(label: str) -> str:
+        if label not in made:
+            return "source"
+        body, parent = made[label]
+        return body.removeprefix("scale=") if body.startswith("scale=") else upstream(parent)
+
+    return {
+        body.removeprefix("scale="): upstream(parent) for body, parent in made.values() if body.startswith("scale=")
+    }
+
+
+def test_smaller_rungs_are_scaled_from_the_largest_downscaled_one(landscape_1080p, portrait_720x1280):
+    """Half the scaling work: 480p and 360p come from the 720p picture, not from the source."""
+    for source, expected in [
+        (landscape_1080p, {"1920:1080": "source", "1280:720": "source", "854:480": "1280:720", "640:360": "1280:720"}),
+        (portrait_720x1280, {"720:1280": "source", "480:854": "source", "360:640": "480:854"}),
+    ]:
+        info = probe(source, LIMITS)
+        cmd = encode_ladder_command(source, info, plan_ladder(info, LADDER), Path("out"), EncodeSettings())
+        assert scaled_from(cmd[cmd.index("-filter_complex") + 1]) == expected
 
 
 def test_hls_comes_from_the_same_encode_with_a_master_playlist(landscape_ladder):
