@@ -87,7 +87,7 @@ def report(results: dict[str, dict]) -> str:
     for name, section in results.items():
         if name not in ("manycore", "gpu"):
             where = f"{section['date']} on {section['machine']}" if "machine" in section else "an earlier run"
-            machines.setdefault(where, []).append(name)
+            machines.setdefault(where, []).append(f"{name} ({section['reps']} reps)" if "reps" in section else name)
     if machines:
         measured = "; ".join(f"{', '.join(names)}: {where}" for where, names in machines.items())
         lines += ["", f"Sections measured: {measured}."]

@@ -37,6 +37,8 @@ from media_tasks.pipeline.probe import probe  # noqa: E402
 from tests.media import make_video  # noqa: E402
 
 WIDTHS = [320, 640, 1280, 2048]
+# The sections whose contenders run --reps times (the others run once).
+REPEATED = {"ladder", "images", "chunks", "streaming"}
 
 
 # --- (a) (b) (c): the ladder --------------------------------------------------------
@@ -283,6 +285,8 @@ def main() -> None:
             steps[name]()
             if name not in ("manycore", "gpu"):  # those carry their own date and note
                 results[name].update(date=time.strftime("%Y-%m-%d"), machine=f"{cpu_model()}, {os.cpu_count()} cores")
+                if name in REPEATED:
+                    results[name]["reps"] = args.reps
             print(f"   {json.dumps(results.get(name))}", flush=True)
     # A partial run (--only) updates its sections and keeps the others' last figures.
     raw = ROOT / "docs" / "benchmarks.json"
