@@ -30,6 +30,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import correlation
 from ..models import Job, JobEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -67,13 +70,58 @@ def _check_target(url: str) -> None:
     except socket.gaierror as exc:
         raise ServiceError(f"The host {parts.hostname} does not resolve.", code="invalid_url", field="url") from exc
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
-            raise ServiceError(
-                "Webhook URLs must point to a public address, not a private, loopback or link-local one.",
-                code="forbidden_target",
-                field="url",
-            )
+        _require_public(address)
+
+
+def _require_public(address: str) -> None:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if not ip.is_global or ip.is_multicast:
+        raise ServiceError(
+            "Webhook URLs must point to a public address, not a private, loopback or link-local one.",
+            code="forbidden_target",
+            field="url",
+        )
+
+
+class _PublicOnly:
+    """A urllib3 connection that checks the address it actually connected to, before TLS or
+    a byte of HTTP: the name is resolved again to connect, and a DNS answer that changed
+    since `_check_target` (DNS rebinding) must not reach our own network. (Through an
+    egress proxy the proxy connects, and only `_check_target` applies.)"""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        if not settings.MEDIA_WEBHOOK_ALLOW_PRIVATE:
+            try:
+                _require_public(sock.getpeername()[0])
+            except ServiceError:
+                sock.close()
+                raise
+        return sock
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("PublicHTTPConnection", (_PublicOnly, HTTPConnection), {})
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("PublicHTTPSConnection", (_PublicOnly, HTTPSConnection), {})
+
+
+class _PublicOnlyAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+
+
+def _send(url: str, **kwargs: object) -> tuple[int, str]:
+    """POST through connections that check the address they reached (`_PublicOnly`);
+    returns the status code and the start of the answer."""
+    with requests.Session() as session:
+        for scheme in ("http://", "https://"):
+            session.mount(scheme, _PublicOnlyAdapter())
+        with session.post(url, stream=True, **kwargs) as response:
+            return response.status_code, response.raw.read(_EXCERPT, decode_content=True).decode("utf-8", "replace")
 
 
 def webhook_endpoint_create(*, owner: AbstractBaseUser, url: str, events: list[str] | None = None) -> WebhookEndpoint:
@@ -189,17 +237,13 @@ def webhook_deliver(*, delivery_id: uuid.UUID | str) -> DeliveryOutcome:
     started = time.monotonic()
     try:
         _check_target(endpoint.url)  # again now: DNS may have changed since the endpoint was saved
-        response = requests.post(
+        status_code, excerpt = _send(
             endpoint.url,
             data=body,
             headers=headers,
             timeout=(settings.MEDIA_WEBHOOK_CONNECT_TIMEOUT_S, settings.MEDIA_WEBHOOK_READ_TIMEOUT_S),
             allow_redirects=False,
-            stream=True,
         )
-        status_code = response.status_code
-        excerpt = response.raw.read(_EXCERPT, decode_content=True).decode("utf-8", "replace")
-        response.close()
     except ServiceError as exc:
         error = exc.message
     except requests.RequestException as exc:

@@ -1,5 +1,7 @@
 """Webhook delivery, one attempt at a time (the Celery task only schedules the next one)."""
 
+import socket
+
 import pytest
 
 from media_tasks import events, services
@@ -44,6 +46,34 @@ def test_private_loopback_and_link_local_targets_are_refused(user, settings, url
     with pytest.raises(ServiceError) as refused:
         services.webhook_endpoint_create(owner=user, url=url)
     assert refused.value.code == "forbidden_target" and refused.value.field == "url"
+
+
+def test_a_name_that_resolves_to_our_network_when_we_connect_is_refused(job, user, settings, monkeypatch):
+    """DNS rebinding: the name looks public to the check, then points at loopback for the
+    connection (urllib3 resolves it again, asking for stream sockets)."""
+    settings.MEDIA_WEBHOOK_ALLOW_PRIVATE = False
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, family=0, type=0, *args, **kwargs):
+        if host != "hooks.example.com":
+            return real(host, port, family, type, *args, **kwargs)
+        if type == socket.SOCK_STREAM:  # the connection
+            return real("127.0.0.1", port, family, type, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]  # the check
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with Receiver() as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        endpoint = services.webhook_endpoint_create(
+            owner=user, url=f"http://hooks.example.com:{port}/hook", events=["job.failed"]
+        )
+        services.job_mark_failed(job_id=job.id, reason="x")
+        (delivery,) = deliveries_for(endpoint, "job.failed")
+        outcome = services.webhook_deliver(delivery_id=delivery.pk)
+        assert receiver.received == []
+    assert not outcome.delivered and outcome.retry_in is not None
+    (attempt,) = delivery.attempt_log.all()
+    assert attempt.status_code is None and "public address" in attempt.error
 
 
 def test_other_schemes_and_unknown_events_are_refused(user):
