@@ -45,10 +45,13 @@ REPEATED = {"ladder", "images", "chunks", "streaming"}
 
 
 def per_rung(clip: Path, out: Path) -> None:
+    """(b): the naive way, one ffmpeg (one decode) per rung, each writing its MP4 and HLS."""
     info = probe(clip, LIMITS)
     out.mkdir(parents=True, exist_ok=True)
-    for rung in video.plan_ladder(info, LADDER):  # the naive way: one ffmpeg (one decode) per rung
-        cmd = video.encode_ladder_command(clip.absolute(), info, [rung], out, video.EncodeSettings())
+    for rung in video.plan_ladder(info, LADDER):
+        cmd = video.encode_ladder_command(
+            clip.absolute(), info, [rung], out, video.EncodeSettings(), hls_dir=out / "hls"
+        )
         subprocess.run(cmd, check=True, cwd=out)
 
 
@@ -74,12 +77,13 @@ def platform(seconds: float, noise: bool = True) -> tuple[float, float]:
 
 
 def bench_ladder(tmp: Path, reps: int, seconds: float) -> None:
+    """(a), (b) and (c) write the same renditions: every rung as MP4 and as HLS."""
     clip = make_video(tmp / "clip.mp4", width=1920, height=1080, duration=seconds, noise=True)
     raw: dict[str, list[float]] = {"a": [], "b": [], "c": [], "ssim": []}
     # Not timed: the first encode after the clip is written ran up to 20% slower (2 of 4 runs).
-    one_decode(clip, tmp / "warm-up")
+    one_decode(clip, tmp / "warm-up", hls=True)
     for rep in range(reps):
-        raw["a"].append(timed(lambda rep=rep: one_decode(clip, tmp / f"a{rep}")))
+        raw["a"].append(timed(lambda rep=rep: one_decode(clip, tmp / f"a{rep}", hls=True)))
         raw["b"].append(timed(lambda rep=rep: per_rung(clip, tmp / f"b{rep}")))
         ready, measured = platform(seconds)
         raw["c"].append(ready)
@@ -89,7 +93,7 @@ def bench_ladder(tmp: Path, reps: int, seconds: float) -> None:
     short = make_video(tmp / "short.mp4", width=1920, height=1080, duration=2.0, noise=True)
     short_a, short_c = [], []
     for _ in range(reps):
-        short_a.append(timed(lambda: one_decode(short, tmp / "sa")))
+        short_a.append(timed(lambda: one_decode(short, tmp / "sa", hls=True)))
         short_c.append(platform(2.0)[0])
     results["ladder"] = {
         "seconds": seconds,
