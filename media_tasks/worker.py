@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from . import services
+from . import services, storage
 from .pipeline.encoders import WorkerCapabilities, find_capabilities
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,16 @@ def on_worker_setup(*, hostname: str, instance: Any) -> None:
     _state["hostname"] = hostname
     services.worker_register(hostname=hostname, capabilities=capabilities)
     _remove_stale_workdirs()
+
+
+def on_process_init() -> None:
+    """In each pool process as it starts, before it takes a task: what every job would
+    otherwise pay on that process's first one (Celery kills a process whose start takes
+    over 4 s, and this takes a fraction of one)."""
+    try:
+        storage.connect()
+    except Exception:  # the first transfer makes the client itself, as before
+        logger.exception("could not prepare the storage client")
 
 
 def _remove_stale_workdirs() -> None:

@@ -29,6 +29,13 @@ def _worker_setup(sender: str, instance, **kwargs) -> None:
     on_worker_setup(hostname=sender, instance=instance)
 
 
+@signals.worker_process_init.connect
+def _pool_process_init(**kwargs) -> None:
+    from media_tasks.worker import on_process_init
+
+    on_process_init()
+
+
 @signals.heartbeat_sent.connect
 def _worker_heartbeat(**kwargs) -> None:
     from media_tasks.worker import on_heartbeat
