@@ -65,16 +65,9 @@ def _read_moov(path: Path) -> bytes:
         pos = 0
         while pos + 8 <= file_size:
             fh.seek(pos)
-            size, kind = _HEADER.unpack(fh.read(8))
-            header = 8
-            if size == 1:
-                (size,) = struct.unpack(">Q", fh.read(8))
-                header = 16
-            elif size == 0:
-                size = file_size - pos
-            if size < header or pos + size > file_size:
-                raise ValueError(f"box {kind!r} at {pos} overruns the file")
+            kind, header, size = _header(fh.read(16), 0, file_size - pos)
             if kind == b"moov":
+                fh.seek(pos + header)
                 return fh.read(size - header)
             pos += size
     raise ValueError("no moov box")
@@ -84,17 +77,24 @@ def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]
     """(type, payload start, payload end) of each box in data[start:end]."""
     pos = start
     while pos + 8 <= end:
-        size, kind = _HEADER.unpack_from(data, pos)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, pos + 8)
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            raise ValueError(f"box {kind!r} overruns its parent")
+        kind, header, size = _header(data, pos, end)
         yield kind, pos + header, pos + size
         pos += size
+
+
+def _header(data: bytes, pos: int, end: int) -> tuple[bytes, int, int]:
+    """(type, header length, size) of the box at data[pos:], which must end by `end`: a
+    size of 1 means a 64-bit size follows, 0 means "to the end"."""
+    size, kind = _HEADER.unpack_from(data, pos)
+    header = 8
+    if size == 1:
+        (size,) = struct.unpack_from(">Q", data, pos + 8)
+        header = 16
+    elif size == 0:
+        size = end - pos
+    if size < header or pos + size > end:
+        raise ValueError(f"box {kind!r} overruns its parent")
+    return kind, header, size
 
 
 def _find(data: bytes, start: int, end: int, *path: bytes) -> tuple[int, int]:
