@@ -98,7 +98,7 @@ def connect() -> None:
     """Make this thread's S3 client now instead of in the first transfer that needs it.
 
     django-storages makes one per thread, lazily, and making one loads botocore's S3 model
-    from disk: 0.2 to 0.3 s of CPU on a 2-core worker, which a fresh pool process used to
+    from disk: 0.15 to 0.25 s of CPU on a 2-core worker, which a fresh pool process used to
     spend inside its first job. Nothing is sent to S3, so an outage does not hold this up."""
     if _s3(get_storage()):
         _client()

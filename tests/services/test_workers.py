@@ -57,7 +57,7 @@ def test_heartbeat_re_registers_a_pruned_worker_and_prune_drops_old_rows():
 
 def test_a_pool_process_makes_its_storage_client_before_its_first_job(s3_storage, tmp_path, monkeypatch):
     """Celery's worker_process_init (sent in each pool process as it starts) makes the S3 client,
-    so the process's first job does not spend 0.2 to 0.3 s of CPU on it."""
+    so the process's first job does not spend 0.15 to 0.25 s of CPU on it."""
     made = []
     resource = boto3.session.Session.resource
 
