@@ -8,11 +8,12 @@ upload endpoints as API clients.
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
-from ninja.security import HttpBearer, django_auth
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, SessionAuth
+from ninja.utils import check_csrf
 
 from .. import services
 from ..services.errors import ServiceError
@@ -27,22 +28,42 @@ class TokenAuth(HttpBearer):
         return user
 
 
+class SessionCsrfAuth(SessionAuth):
+    """The browser session, its CSRF token checked only once there is a signed-in user:
+    a caller with neither a valid token nor a session is unauthenticated (401), not a
+    CSRF failure (ninja's SessionAuth checks CSRF first and answers 403)."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if not request.user.is_authenticated:
+            return None
+        if check_csrf(request) is not None:
+            raise ServiceError(
+                "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.",
+                code="csrf_failed",
+                status=403,
+            )
+        return request.COOKIES.get(self.param_name)
+
+
 api = NinjaAPI(
     title="Media platform API",
     version="1",
     description="Upload videos and images, follow their processing, fetch renditions, get webhooks.",
     urls_namespace="api-1",
-    auth=[TokenAuth(), django_auth],
+    auth=[TokenAuth(), SessionCsrfAuth()],
 )
 
 
-def error(request: HttpRequest, status: int, code: str, message: str, **extra) -> HttpResponse:
-    return api.create_response(request, {"error": {"code": code, "message": message, **extra}}, status=status)
+def error(request: HttpRequest, status: int, code: str, message: str, fields: list | None = None) -> HttpResponse:
+    """The one error shape (schemas.Error): `fields` only when particular fields are at fault."""
+    detail = {"code": code, "message": message} | ({"fields": fields} if fields else {})
+    return api.create_response(request, {"error": detail}, status=status)
 
 
 @api.exception_handler(ServiceError)
 def _service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
-    response = error(request, exc.status, exc.code, exc.message, field=exc.field)
+    fields = [{"field": exc.field, "message": exc.message}] if exc.field else None
+    response = error(request, exc.status, exc.code, exc.message, fields=fields)
     if exc.status == 429:
         response["Retry-After"] = "60"
     return response
@@ -75,6 +96,19 @@ api.exception_handler(ObjectDoesNotExist)(_not_found)
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return error(request, 401, "not_authenticated", "Send a valid API token (Authorization: Bearer …) or sign in.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """ninja's own refusals; the one it raises itself is a body it cannot parse."""
+    if exc.status_code == 400:
+        return error(request, 400, "invalid_json", "The request body is not valid JSON.")
+    return error(request, exc.status_code, "http_error", exc.message)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error(request, 413, "too_large", "The request body is too large; send files as multipart uploads.")
 
 
 @api.exception_handler(StorageUnavailable)

@@ -6,6 +6,7 @@ import uuid
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import File, Header, Query, Router, Schema, Status
+from ninja.errors import ValidationError
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 
@@ -53,10 +54,12 @@ def asset_create(
 ):
     """202 with the asset, its job and its status URL; 200 if the same bytes were uploaded before.
     Files larger than a few hundred MB should use the direct upload endpoints instead."""
-    upload_check_allowed(owner=request.user, size_bytes=file.size or 0)
+    if not file.size:  # a field error like a missing file (422), before the checks that count uploads
+        raise ValidationError([{"loc": ("file", "file"), "msg": "The submitted file is empty."}])
+    upload_check_allowed(owner=request.user, size_bytes=file.size)
     form = UploadForm(files={"file": file})
     if not form.is_valid():
-        raise ServiceError(form.errors["file"][0], field="file")
+        raise ValidationError([{"loc": ("file", "file"), "msg": form.errors["file"][0]}])
 
     def run() -> tuple[int, dict]:
         result = services.asset_create(
@@ -79,7 +82,7 @@ def asset_create(
     )
 
 
-@router.get("", response=list[AssetSummary], url_name="asset_list")
+@router.get("", response={200: list[AssetSummary], **ERRORS}, url_name="asset_list")
 @paginate(PageNumberPagination, page_size=20)
 def asset_list(request: HttpRequest, filters: Query[AssetFilter]):
     assets = selectors.asset_list_for(user=request.user, status=filters.status, kind=filters.kind)

@@ -7,11 +7,15 @@ from typing import Any
 from ninja import Field, Schema
 
 
+class FieldError(Schema):
+    field: str
+    message: str
+
+
 class ErrorDetail(Schema):
     code: str = Field(examples=["not_found"])
     message: str
-    field: str | None = None
-    fields: list[dict[str, Any]] | None = None
+    fields: list[FieldError] | None = Field(None, description="present when particular fields are at fault")
 
 
 class Error(Schema):

@@ -20,7 +20,19 @@ from .schemas import Accepted, Error, PartOut, PartTargetOut, UploadCompleteIn, 
 router = Router(tags=["uploads"])
 PartNumber = Annotated[int, Path(ge=1, le=upload_service.MAX_PARTS)]
 
-ERRORS = {400: Error, 401: Error, 404: Error, 409: Error, 413: Error, 422: Error, 429: Error, 503: Error}
+# Every operation lists these: any may be refused before its own code runs (no token: 401, a
+# session without its CSRF token: 403, a body that is not JSON: 400, too large: 413, fields: 422).
+ERRORS = {
+    400: Error,
+    401: Error,
+    403: Error,
+    404: Error,
+    409: Error,
+    413: Error,
+    422: Error,
+    429: Error,
+    503: Error,
+}
 
 
 def _upload_out(upload) -> dict:

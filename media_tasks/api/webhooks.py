@@ -12,7 +12,7 @@ from .uploads import ERRORS
 router = Router(tags=["webhooks"])
 
 
-@router.get("", response=list[WebhookOut], url_name="webhook_list")
+@router.get("", response={200: list[WebhookOut], **ERRORS}, url_name="webhook_list")
 def webhook_list(request: HttpRequest):
     return WebhookEndpoint.objects.filter(owner=request.user)
 

@@ -5,7 +5,14 @@ status codes, content types and response bodies."""
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import positive_data_acceptance
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from media_tasks import services
 
@@ -31,6 +38,43 @@ def api_schema(fs_storage):
 @pytest.fixture
 def token(user) -> str:
     return services.api_token_create(owner=user, name="schemathesis").plaintext
+
+
+def _run(api_schema, mode: GenerationMode, examples: int, call) -> list[str]:
+    failures = []
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) >= 18
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case):
+            call(case)
+
+        try:
+            check()
+        except Exception as exc:
+            failures.append(f"{operation.label}: {exc}")
+    return failures
+
+
+def test_invalid_input_gets_a_documented_error_in_the_schema_shape(api_schema, token):
+    """Schema-violating input (bad query values, wrong types, missing fields): every answer's
+    status must be one the operation documents, with the documented error body."""
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    failures = _run(
+        api_schema,
+        GenerationMode.NEGATIVE,
+        8,
+        lambda case: case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=checks),
+    )
+    assert not failures, "\n\n".join(failures)
 
 
 def test_api_follows_its_schema(api_schema, token):
