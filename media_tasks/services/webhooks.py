@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import math
@@ -22,7 +21,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -37,6 +35,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from .. import correlation
 from ..models import Job, JobEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .errors import ServiceError
+from .webhook_targets import check_target, require_public
 
 logger = logging.getLogger(__name__)
 
@@ -58,42 +57,17 @@ def sign(*, secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def _check_target(url: str) -> None:
-    """Refuse URLs that would make us call into our own network (SSRF), unless allowed by setting."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ServiceError("The URL must be http:// or https:// with a host.", code="invalid_url", field="url")
-    if settings.MEDIA_WEBHOOK_ALLOW_PRIVATE:
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except socket.gaierror as exc:
-        raise ServiceError(f"The host {parts.hostname} does not resolve.", code="invalid_url", field="url") from exc
-    for address in addresses:
-        _require_public(address)
-
-
-def _require_public(address: str) -> None:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if not ip.is_global or ip.is_multicast:
-        raise ServiceError(
-            "Webhook URLs must point to a public address, not a private, loopback or link-local one.",
-            code="forbidden_target",
-            field="url",
-        )
-
-
 class _PublicOnly:
     """A urllib3 connection that checks the address it actually connected to, before TLS or
     a byte of HTTP: the name is resolved again to connect, and a DNS answer that changed
-    since `_check_target` (DNS rebinding) must not reach our own network. (Through an
-    egress proxy the proxy connects, and only `_check_target` applies.)"""
+    since `check_target` (DNS rebinding) must not reach our own network. (Through an
+    egress proxy the proxy connects, and only `check_target` applies.)"""
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         if not settings.MEDIA_WEBHOOK_ALLOW_PRIVATE:
             try:
-                _require_public(sock.getpeername()[0])
+                require_public(sock.getpeername()[0])
             except ServiceError:
                 sock.close()
                 raise
@@ -128,9 +102,9 @@ def webhook_endpoint_create(*, owner: AbstractBaseUser, url: str, events: list[s
     unknown = sorted(set(events or ()) - set(EVENT_TYPES))
     if unknown:
         raise ServiceError(f"Unknown event types: {', '.join(unknown)}.", code="invalid_events", field="events")
-    _check_target(url)
+    target = check_target(url)
     return WebhookEndpoint.objects.create(
-        owner=owner, url=url, secret="whsec_" + secrets.token_urlsafe(24), events=sorted(set(events or ()))
+        owner=owner, url=target.url, secret="whsec_" + secrets.token_urlsafe(24), events=sorted(set(events or ()))
     )
 
 
@@ -236,9 +210,9 @@ def webhook_deliver(*, delivery_id: uuid.UUID | str) -> DeliveryOutcome:
     status_code, excerpt, error = None, "", ""
     started = time.monotonic()
     try:
-        _check_target(endpoint.url)  # again now: DNS may have changed since the endpoint was saved
+        target = check_target(endpoint.url)  # again now: DNS may have changed since the endpoint was saved
         status_code, excerpt = _send(
-            endpoint.url,
+            target.url,
             data=body,
             headers=headers,
             timeout=(settings.MEDIA_WEBHOOK_CONNECT_TIMEOUT_S, settings.MEDIA_WEBHOOK_READ_TIMEOUT_S),

@@ -147,3 +147,48 @@ def test_backoff_grows_with_full_jitter(settings):
     samples = [backoff_s(5) for _ in range(200)]
     assert min(samples) >= 1 and max(samples) <= 160 and max(samples) > 80  # spread over [1, 10·2⁴]
     assert max(backoff_s(30) for _ in range(50)) <= 3600
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:18557\\@1.1.1.1/",  # the check read host 1.1.1.1, requests connected to 127.0.0.1
+        "http://user:pass@1.1.1.1/hook",  # userinfo: nothing a receiver needs, and read differently by clients
+        "http://1.1.1.1/hook#fragment",
+        "http://1.1.1.1 /hook",
+        "http://0x7f.1/hook",  # inet_aton shorthand for 127.0.0.1
+        "http://[fe80::1%25eth0]/hook",
+    ],
+)
+def test_urls_the_client_would_read_differently_are_refused(user, settings, url):
+    settings.MEDIA_WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(ServiceError) as refused:
+        services.webhook_endpoint_create(owner=user, url=url)
+    assert refused.value.code == "invalid_url" and refused.value.field == "url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b:1::a00:1]/hook",  # local-use NAT64
+        "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[2002:c0a8:1::1]/hook",  # 6to4 of 192.168.0.1
+        "http://[::127.0.0.1]/hook",  # IPv4-compatible
+        "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped
+        "http://[::ffff:10.0.0.1]/hook",
+        "http://[fec0::1]/hook",  # site-local
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",  # teredo
+    ],
+)
+def test_ipv6_forms_that_embed_or_reach_a_private_address_are_refused(user, settings, url):
+    settings.MEDIA_WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(ServiceError) as refused:
+        services.webhook_endpoint_create(owner=user, url=url)
+    assert refused.value.code == "forbidden_target" and refused.value.field == "url"
+
+
+def test_the_url_checked_is_the_url_sent(user, settings):
+    """One parse: the endpoint stores the URL as the check read it, and the client sends to that."""
+    endpoint = services.webhook_endpoint_create(owner=user, url="HTTP://Hooks.Example.COM:8443/a/b?x=1")
+    assert endpoint.url == "http://hooks.example.com:8443/a/b?x=1"
