@@ -254,11 +254,11 @@ def _file_response(key: str, range_header: str) -> HttpResponse:
         response = FileResponse(storage.open_file(key), content_type=content_type)
         response["Accept-Ranges"] = "bytes"
         return response
-    first, last = match.groups()
-    if first:
-        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    first, last = (_byte_position(group) for group in match.groups())
+    if first is not None:
+        start, end = first, min(last, size - 1) if last is not None else size - 1
     else:  # "bytes=-N": the last N bytes
-        start, end = max(0, size - int(last)), size - 1
+        start, end = max(0, size - last), size - 1
     if start >= size or start > end:
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
@@ -270,6 +270,13 @@ def _file_response(key: str, range_header: str) -> HttpResponse:
     response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
     return response
+
+
+def _byte_position(digits: str) -> int | None:
+    """A Range number; one longer than any file (and than int()'s 4300-digit limit) reads as 10**18."""
+    if not digits:
+        return None
+    return int(digits) if len(digits) <= 18 else 10**18
 
 
 def _read_span(fileobj, length: int, chunk: int = 512 * 1024):
@@ -303,7 +310,9 @@ def token_list(request: HttpRequest) -> HttpResponse:
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus scrape endpoint. With MEDIA_METRICS_TOKEN set, it wants `Authorization: Bearer <token>`."""
     expected = settings.MEDIA_METRICS_TOKEN
-    if expected and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {expected}"):
+    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if expected and not hmac.compare_digest(given, f"Bearer {expected}".encode()):
         return HttpResponse("metrics need a token\n", status=401, content_type="text/plain")
     return HttpResponse(generate_latest(media_metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
