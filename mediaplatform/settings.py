@@ -257,6 +257,12 @@ CELERY_TASK_SEND_SENT_EVENT = True
 # Queue names carry a prefix so that several deployments (or a test run beside a
 # running `make run`) can share one RabbitMQ without taking each other's work.
 MEDIA_QUEUE_PREFIX = env("MEDIA_QUEUE_PREFIX", "media")
+# Remote control (ping, inspect, cancel: the pidbox) and monitoring events on exchanges of
+# this deployment too: another deployment's `celery inspect` and Flower do not see our
+# workers, and a worker name reused by two deployments does not lock the other's pidbox.
+# Still, one vhost per deployment is the clean separation (docs/deployments.md).
+CELERY_CONTROL_EXCHANGE = f"{MEDIA_QUEUE_PREFIX}.control"
+CELERY_EVENT_EXCHANGE = f"{MEDIA_QUEUE_PREFIX}.events"
 MEDIA_QUEUE_SHORT = f"{MEDIA_QUEUE_PREFIX}.short"
 MEDIA_QUEUE_TRANSCODE_CPU = f"{MEDIA_QUEUE_PREFIX}.transcode.cpu"
 MEDIA_QUEUE_TRANSCODE_GPU = f"{MEDIA_QUEUE_PREFIX}.transcode.gpu"
@@ -359,7 +365,9 @@ MEDIA_HW_DECODE = env("MEDIA_HW_DECODE", "auto")
 # A GPU worker not heard from for this long no longer attracts GPU routing.
 MEDIA_WORKER_STALE_S = env_int("MEDIA_WORKER_STALE_S", 90)
 
-FLOWER_URL = env("FLOWER_URL", "http://127.0.0.1:5555/")
+# Flower listens on 127.0.0.1:FLOWER_PORT (Procfile); the admin links there unless FLOWER_URL is set.
+FLOWER_PORT = env_int("FLOWER_PORT", 5555)
+FLOWER_URL = env("FLOWER_URL")
 
 LOGGING = {
     "version": 1,

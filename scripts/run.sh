@@ -38,7 +38,7 @@ cat <<MSG
   Media platform is running:
     App     ${web}
     Admin   ${web}admin/
-    Flower  http://${FLOWER_ADDRESS:-127.0.0.1}:${FLOWER_PORT:-5555}/   (user:password = ${FLOWER_BASIC_AUTH})
+    Flower  http://127.0.0.1:${FLOWER_PORT:-5555}/   (user:password = ${FLOWER_BASIC_AUTH})
   Ctrl-C stops everything.
 
 MSG

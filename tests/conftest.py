@@ -270,6 +270,7 @@ def delete_test_queues():
             for name in names:  # each queue's exchange has its name
                 channel.queue_delete(name)
                 channel.exchange_delete(name)
+            channel.exchange_delete(settings.CELERY_EVENT_EXCHANGE)  # durable, named by the prefix
     except Exception as exc:
         print(f"could not delete test queues: {exc}", file=sys.stderr)
 

@@ -62,6 +62,9 @@ def test_procfile_runs_web_worker_beat_and_flower():
     assert set(procfile) == {"web", "worker", "beat", "flower"}
     assert procfile["worker"].startswith("celery -A mediaplatform worker")
     assert procfile["beat"].startswith("celery -A mediaplatform beat")
+    # Named after the deployment: two `make run` on one host and broker must not share a node name.
+    assert "--hostname ${MEDIA_QUEUE_PREFIX:-media}-worker@%h" in procfile["worker"]
+    assert "--address=127.0.0.1 " in procfile["flower"]  # Flower's /metrics has no auth: loopback only
 
 
 def test_docker_compose_config_accepts_the_file():

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 from django.test import TestCase
 from django.urls import reverse
@@ -104,3 +108,20 @@ def test_admin_makes_api_tokens_and_redelivers_webhooks(client, admin_user, user
     assert delivery.status == "pending" and sent == [str(delivery.pk)]
     for name in ("jobevent", "upload", "apitoken", "webhookendpoint", "webhookdelivery"):
         assert client.get(reverse(f"admin:media_tasks_{name}_changelist")).status_code == 200, name
+
+
+def test_the_flower_link_follows_flower_port(client, admin_user, settings):
+    """`make run` starts Flower on FLOWER_PORT (Procfile): the admin links there unless FLOWER_URL says otherwise."""
+    settings.FLOWER_URL, settings.FLOWER_PORT = "", 5599
+    client.force_login(admin_user)
+    assert b'href="http://127.0.0.1:5599/"' in client.get(reverse("admin:index")).content
+    settings.FLOWER_URL = "https://flower.example.com/"
+    assert b'href="https://flower.example.com/"' in client.get(reverse("admin:index")).content
+
+
+def test_flower_port_reaches_the_settings():
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOWER_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(FLOWER_PORT="5599", DJANGO_SECRET_KEY="x")
+    code = "import mediaplatform.settings as s; print(s.FLOWER_PORT, repr(s.FLOWER_URL))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["5599", "''"]
