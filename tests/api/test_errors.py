@@ -118,3 +118,25 @@ def test_every_operation_answers_an_anonymous_caller_401_in_the_shape(client):
             response = getattr(anonymous, method)(url, "{}", content_type="application/json")
         assert_error(response, 401, "not_authenticated")
         assert "401" in operation["responses"], (method, path)
+
+
+def test_a_method_an_endpoint_does_not_have_gets_405_in_the_shape(api):
+    response = api.patch("/api/v1/assets", "{}", content_type="application/json")
+    assert_error(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
+
+
+def test_an_unexpected_failure_is_a_500_in_the_shape(token, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("media_tasks.selectors.asset_list_for", broken)
+    caller = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {token}")
+    error = assert_error(caller.get("/api/v1/assets"), 500, "internal_error")
+    assert "a bug" not in error["message"]
+
+
+def test_too_many_form_fields_get_400_in_the_shape(api, settings, fs_storage):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    fields = {f"f{n}": "x" for n in range(10)} | {"file": SimpleUploadedFile("a.png", b"x")}
+    assert_error(api.post("/api/v1/assets", fields), 400)
