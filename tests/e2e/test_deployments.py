@@ -107,7 +107,14 @@ def test_two_deployments_on_one_broker_and_host_keep_apart(tmp_path, django_db_b
     try:
         for worker in workers:
             worker.start()  # the second died with RESOURCE_LOCKED on the shared pidbox queue
-        answers = {prefix: ping(prefix) for prefix in prefixes}
+        answers: dict[str, dict] = {}
+
+        def answered(prefix: str) -> bool:
+            answers[prefix] = ping(prefix)
+            return bool(answers[prefix])
+
+        for prefix in prefixes:  # generous: a loaded machine may miss the 5 s reply window once
+            wait_until(lambda p=prefix: answered(p), 90, f"a worker of {prefix} to answer ping")
         for prefix in prefixes:
             assert len(answers[prefix]) == 1, answers  # its own worker, and only it
             (name,) = answers[prefix]
