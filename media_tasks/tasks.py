@@ -46,9 +46,9 @@ class JobTask(Task):
 
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
-    retry_backoff_max = 120
+    retry_backoff_max = settings.MEDIA_TASK_RETRY_BACKOFF_MAX_S
     retry_jitter = True
-    max_retries = 8
+    max_retries = settings.MEDIA_TASK_MAX_RETRIES
     stage_description = "processing the file"
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
