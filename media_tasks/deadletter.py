@@ -36,15 +36,17 @@ def job_id_of(body: Any, headers: dict[str, Any]) -> str | None:
     return kwargs.get("job_id") or (args[0] if args else None)
 
 
-def death_reason(headers: dict[str, Any]) -> str:
+def lost_to_workers(headers: dict[str, Any]) -> bool:
+    """Whether the message hit the delivery limit: its workers kept stopping before they finished it."""
+    deaths = headers.get("x-death") or []
+    reason = headers.get("x-first-death-reason") or (deaths[0].get("reason") if deaths else "")
+    return reason in ("delivery_limit", "rejected") or not reason
+
+
+def dropped_reason(headers: dict[str, Any]) -> str:
     deaths = headers.get("x-death") or []
     count = sum(int(d.get("count", 1)) for d in deaths) if deaths else 0
     reason = headers.get("x-first-death-reason") or (deaths[0].get("reason") if deaths else "")
-    if reason in ("delivery_limit", "rejected") or not reason:
-        return (
-            f"Processing stopped the worker more than {settings.MEDIA_DELIVERY_LIMIT} times in a row, so this job "
-            "was given up. The file probably makes the encoder crash."
-        )
     return f"The job's message was dropped by the broker ({reason}, {count}×)."
 
 
@@ -54,12 +56,16 @@ def handle_dead_letter(body: Any, message: Message) -> None:
     headers = message.headers or {}
     task = headers.get("task", "?")
     job_id = job_id_of(body, headers)
-    reason = death_reason(headers)
     if job_id and task.startswith("media_tasks.") and task != "media_tasks.worker_prune":
-        services.job_mark_failed(job_id=job_id, reason=reason)
-        logger.error("dead-lettered %s for job %s: %s", task, job_id, reason)
+        if lost_to_workers(headers):
+            # The reason says what the job's history shows (services.faults), not a guess.
+            services.job_fail_workers_lost(job_id=job_id, deliveries=f"more than {settings.MEDIA_DELIVERY_LIMIT}")
+        else:
+            services.job_mark_failed(job_id=job_id, reason=dropped_reason(headers))
+        services.job_discard_local_copies(job_id=job_id)  # what this machine holds for it, if anything
+        logger.error("dead-lettered %s for job %s", task, job_id)
     else:
-        logger.error("dead-lettered message of task %s discarded: %s", task, reason)
+        logger.error("dead-lettered message of task %s discarded", task)
     message.ack()
 
 

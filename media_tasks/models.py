@@ -69,6 +69,10 @@ class Job(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     # Touched by the running stage every MEDIA_JOB_HEARTBEAT_S; a stale one means a lost worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # What a running job is waiting for ("storage": S3 out of reach, retried with backoff),
+    # cleared by its next progress; since when, cleared when the stage's work is done.
+    waiting_for = models.CharField(max_length=16, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

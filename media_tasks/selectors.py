@@ -72,12 +72,24 @@ def download_unsign(token: str) -> tuple[uuid.UUID, str]:
     return uuid.UUID(data["a"]), data["n"]
 
 
+def job_waiting_for(*, job: Job) -> str | None:
+    """What a running job waits for ("storage"), or None."""
+    return (job.waiting_for or None) if not job.is_final else None
+
+
+def job_stage(*, job: Job) -> str:
+    """The stage as shown to people, e.g. "Transcoding (waiting for storage)"."""
+    waiting = job_waiting_for(job=job)
+    return f"{job.get_status_display()} (waiting for {waiting})" if waiting else job.get_status_display()
+
+
 def job_status(*, job: Job) -> dict[str, Any]:
     return {
         "asset_id": str(job.asset_id),
         "job_id": str(job.id),
         "status": job.status,
-        "stage": job.get_status_display(),
+        "stage": job_stage(job=job),
+        "waiting_for": job_waiting_for(job=job),
         "progress": job.progress,
         "error": job.error or None,
         "is_final": job.is_final,

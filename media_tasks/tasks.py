@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import botocore.exceptions
 import kombu.exceptions
 from celery import Task, chain, chord, shared_task
 from celery.canvas import Signature
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from . import selectors, services, storage
 from .models import Asset, Job
 from .pipeline.encoders import CPU_ENCODER
-from .pipeline.exceptions import HardwareEncoderError
+from .pipeline.exceptions import EncoderKilled, HardwareEncoderError
 from .pipeline.probe import VIDEO
 from .services.jobs import ffmpeg_timeout_s
 from .services.uploads import uploads_abort_stale
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 # Bad input never lands here; the services turn it into a failed job at once.
 TRANSIENT_ERRORS = (
     ConnectionError,  # includes storage.StorageUnavailable (S3 unreachable or 5xx)
+    EncoderKilled,  # ffmpeg died by a signal not ours (the OOM killer): not the file's fault
     TimeoutError,
     botocore.exceptions.ConnectionError,  # S3 calls made outside storage.py's transfers
     botocore.exceptions.HTTPClientError,
@@ -42,25 +45,60 @@ TRANSIENT_ERRORS = (
 
 
 class JobTask(Task):
-    """A pipeline stage: retried with backoff on transient errors, failing the job if it gives up."""
+    """A pipeline stage: retried with backoff on transient errors, failing the job if it gives up.
+
+    Storage out of reach is the exception to the bounded count: retried for as long as the
+    outage lasts, up to MEDIA_STORAGE_OUTAGE_MAX_S, while the job says it waits for storage.
+    """
 
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
-    retry_backoff_max = 120
+    retry_backoff_max = settings.MEDIA_TASK_RETRY_BACKOFF_MAX_S
     retry_jitter = True
-    max_retries = 8
+    max_retries = settings.MEDIA_TASK_MAX_RETRIES
     stage_description = "processing the file"
 
+    def retry(self, *args: Any, exc: BaseException | None = None, **options: Any) -> Retry:
+        job_id = _job_id(self.request.args, self.request.kwargs)
+        if job_id and isinstance(exc, storage.StorageUnavailable):
+            if services.job_wait_for_storage(job_id=job_id, stage=self.stage_description):
+                options["countdown"] = get_exponential_backoff_interval(
+                    factor=2,
+                    retries=self.request.retries,
+                    maximum=settings.MEDIA_STORAGE_RETRY_BACKOFF_MAX_S,
+                    full_jitter=True,  # storage coming back is not met by every waiting job at once
+                )
+                options["max_retries"] = self.request.retries + 1  # no count: the outage's length decides
+            else:
+                options["max_retries"] = 0  # over MEDIA_STORAGE_OUTAGE_MAX_S: re-raised, on_failure says why
+        elif job_id and isinstance(exc, EncoderKilled) and self.request.retries < self.max_retries:
+            services.job_note_encoder_killed(
+                job_id=job_id, stage=self.stage_description, signal=exc.signal, worker=self.request.hostname or ""
+            )
+        try:
+            return super().retry(*args, exc=exc, **options)
+        finally:  # Celery keeps an explicit max_retries on the (shared) task object otherwise
+            self.__dict__.pop("override_max_retries", None)
+
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        job_id = kwargs.get("job_id") or (args[0] if args else None)
+        job_id = _job_id(args, kwargs)
         if not job_id:
             return
+        stage = self.stage_description
         if isinstance(exc, SoftTimeLimitExceeded):
-            services.job_mark_failed(
-                job_id=job_id, reason=f"{self.stage_description.capitalize()} took longer than allowed for this file."
-            )
+            reason = f"{stage.capitalize()} took longer than allowed for this file."
+            services.job_mark_failed(job_id=job_id, reason=reason)
+        elif isinstance(exc, storage.StorageUnavailable):
+            services.job_fail_storage_gone(job_id=job_id, stage=stage)
+        elif isinstance(exc, EncoderKilled):
+            services.job_fail_encoder_killed(job_id=job_id, stage=stage, tries=self.request.retries + 1)
         else:
-            services.job_mark_internal_error(job_id=job_id, stage=self.stage_description)
+            services.job_mark_internal_error(job_id=job_id, stage=stage)
+        services.job_discard_local_copies(job_id=job_id)
+
+
+def _job_id(args: Any, kwargs: Any) -> str | None:
+    return (kwargs or {}).get("job_id") or (args[0] if args else None)
 
 
 def stage_time_limits(duration_s: float | None) -> dict[str, float]:

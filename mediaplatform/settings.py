@@ -337,6 +337,15 @@ CELERY_BEAT_SCHEDULE = {
 MEDIA_JOB_HEARTBEAT_S = env_int("MEDIA_JOB_HEARTBEAT_S", 20)
 MEDIA_JOB_STALL_S = env_int("MEDIA_JOB_STALL_S", 600)
 MEDIA_JOB_MAX_ATTEMPTS = env_int("MEDIA_JOB_MAX_ATTEMPTS", 5)
+# A stage that hits a transient error (database, broker) is retried by Celery with a
+# jittered exponential backoff capped at this many seconds, at most this many times.
+MEDIA_TASK_MAX_RETRIES = env_int("MEDIA_TASK_MAX_RETRIES", 8)
+MEDIA_TASK_RETRY_BACKOFF_MAX_S = env_int("MEDIA_TASK_RETRY_BACKOFF_MAX_S", 120)
+# Storage out of reach is retried without a count, the backoff capped at
+# MEDIA_STORAGE_RETRY_BACKOFF_MAX_S (keep it well under MEDIA_JOB_STALL_S), for as long as
+# the outage lasts up to MEDIA_STORAGE_OUTAGE_MAX_S; the job says "waiting for storage".
+MEDIA_STORAGE_RETRY_BACKOFF_MAX_S = env_int("MEDIA_STORAGE_RETRY_BACKOFF_MAX_S", 60)
+MEDIA_STORAGE_OUTAGE_MAX_S = env_int("MEDIA_STORAGE_OUTAGE_MAX_S", 3600)
 # S3 multipart uploads (interrupted uploads) older than this are aborted.
 # Webhooks. Private, loopback and link-local targets are refused (SSRF) unless allowed,
 # for local development and tests only.

@@ -102,7 +102,8 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
     return {
         **_summary(request, asset, job),
         "job_id": job.id if job else None,
-        "stage": job.get_status_display() if job else None,
+        "stage": selectors.job_stage(job=job) if job else None,
+        "waiting_for": selectors.job_waiting_for(job=job) if job else None,
         "error": (job.error or None) if job else None,
         "correlation_id": job.correlation_id if job else None,
         "probe": asset.probe,

@@ -94,6 +94,7 @@ class AssetSummary(Schema):
 class AssetOut(AssetSummary):
     job_id: uuid.UUID | None
     stage: str | None
+    waiting_for: str | None = Field(None, description='what the running job waits for: "storage" (out of reach)')
     error: str | None
     correlation_id: str | None
     probe: dict[str, Any]

@@ -27,3 +27,15 @@ class HardwareEncoderError(Exception):
     Deliberately not a PipelineError: the file is not at fault, so the job must not
     fail. The caller sends the work back to a CPU encoder instead.
     """
+
+
+class EncoderKilled(Exception):
+    """ffmpeg died by a signal that was not ours (the kernel's OOM killer, an operator's kill).
+
+    Deliberately not a PipelineError: nothing says the file is at fault, so the stage is
+    retried (tasks.TRANSIENT_ERRORS) instead of the job failing.
+    """
+
+    def __init__(self, signal: str):
+        super().__init__(f"ffmpeg was killed by a signal ({signal}).")
+        self.signal = signal

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .exceptions import ProcessingError
+from .exceptions import EncoderKilled, ProcessingError
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,10 @@ def run_ffmpeg(
         except BaseException:
             _kill(proc)
             raise
+        if proc.returncode < 0:
+            # Death by a signal we did not send (ours are handled above): the OOM killer or an
+            # operator, not the file. Transient: the stage is tried again.
+            raise EncoderKilled(_signal_name(-proc.returncode))
         if proc.returncode != 0:
             stderr.seek(0)
             detail = _last_line(stderr.read().decode("utf-8", "replace"))
@@ -119,3 +123,10 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1][:300] if lines else "no error message"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -6,10 +6,18 @@ models (HackSoft's "services write, selectors read"). One module per entity or c
 
 from .assets import UploadResult, asset_create, asset_delete, asset_reprocess, asset_retry
 from .errors import ServiceError
+from .faults import (
+    job_fail_encoder_killed,
+    job_fail_storage_gone,
+    job_fail_workers_lost,
+    job_note_encoder_killed,
+    job_wait_for_storage,
+)
 from .housekeeping import job_mark_enqueued, job_resume, jobs_needing_rescue, workdirs_remove_stale
 from .idempotency import idempotent
 from .jobs import (
     job_cancel,
+    job_discard_local_copies,
     job_finalize,
     job_make_image_variants,
     job_mark_failed,
@@ -49,6 +57,10 @@ __all__ = [
     "asset_retry",
     "idempotent",
     "job_cancel",
+    "job_discard_local_copies",
+    "job_fail_encoder_killed",
+    "job_fail_storage_gone",
+    "job_fail_workers_lost",
     "job_finalize",
     "job_make_image_variants",
     "job_make_thumbnails",
@@ -57,12 +69,14 @@ __all__ = [
     "job_mark_internal_error",
     "job_measure_quality",
     "job_note",
+    "job_note_encoder_killed",
     "job_probe",
     "job_resume",
     "job_transcode",
     "job_transcode_audio",
     "job_transcode_chunk",
     "job_transcode_join",
+    "job_wait_for_storage",
     "jobs_needing_rescue",
     "quality_follows",
     "transcode_chunk_count",

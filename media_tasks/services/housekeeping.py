@@ -62,7 +62,9 @@ def job_resume(*, job_id: uuid.UUID | str) -> bool:
 
 
 def workdirs_remove_stale(*, max_age_s: int) -> int:
-    """Remove job temp directories nobody has written to for `max_age_s` (a killed worker's)."""
+    """Remove job temp directories nobody has written to for `max_age_s` (a killed worker's),
+    and at once what this machine holds for jobs that ended without success or assets that
+    were deleted: a delete on the web host cannot reach the workers' disks."""
     root = Path(settings.MEDIA_WORK_DIR)
     if not root.exists():
         return 0
@@ -70,15 +72,25 @@ def workdirs_remove_stale(*, max_age_s: int) -> int:
     removed = 0
     for path in root.glob("job-*"):
         newest = max((p.stat().st_mtime for p in path.rglob("*")), default=path.stat().st_mtime)
-        if max(newest, path.stat().st_mtime) < cutoff:
+        if max(newest, path.stat().st_mtime) < cutoff or _ended(job_id=path.name[4:40]):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
-    for cached in root.glob("sources/*"):  # originals kept for a job that failed or moved on
-        if cached.stat().st_mtime < cutoff:
-            cached.unlink(missing_ok=True)
-            removed += 1
-    for frames in root.glob("frames/*"):  # thumbnail frames whose job went on elsewhere
-        if frames.stat().st_mtime < cutoff:
-            shutil.rmtree(frames, ignore_errors=True)
+    # Originals kept for a job that failed or moved on, thumbnail frames whose job went on elsewhere.
+    for cached in [*root.glob("sources/*"), *root.glob("frames/*")]:
+        if cached.stat().st_mtime < cutoff or _ended(asset_id=cached.name):
+            if cached.is_dir():
+                shutil.rmtree(cached, ignore_errors=True)
+            else:
+                cached.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def _ended(*, job_id: str | None = None, asset_id: str | None = None) -> bool:
+    """Whether the job (or the asset's latest job) failed or was cancelled, or is gone with its asset."""
+    try:
+        jobs = Job.objects.filter(pk=uuid.UUID(job_id)) if job_id else Job.objects.filter(asset_id=uuid.UUID(asset_id))
+    except (TypeError, ValueError):  # not a name we made: left to the age rule
+        return False
+    latest = jobs.order_by("-created_at").values_list("status", flat=True).first()
+    return latest is None or latest in (Status.FAILED, Status.CANCELLED)

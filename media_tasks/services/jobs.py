@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from .. import events, storage
@@ -56,6 +57,11 @@ def _job_advance(*, job_id: uuid.UUID | str, to: Status, worker: str) -> bool:
     again = False
     updated = Job.objects.filter(pk=job_id, status__in=ENTERED_FROM[to]).update(**changes)
     if not updated:
+        # A retry while waiting for storage: the work made is reused, so progress stays, and
+        # the history already says it waits.
+        waiting = Job.objects.filter(pk=job_id, status=to).exclude(waiting_for="")
+        if waiting.update(worker_hostname=worker[:255], updated_at=now):
+            return True
         updated = Job.objects.filter(pk=job_id, status=to).update(**changes)
         again = True
     if not updated:
@@ -118,7 +124,9 @@ def _progress_reporter(job_id: uuid.UUID | str, status: Status) -> Callable[[flo
 
     def report(fraction: float) -> None:
         percent = int(start + (end - start) * max(0.0, min(1.0, fraction)))
-        still_running = Job.objects.filter(pk=job_id, status=status).update(progress=percent, updated_at=timezone.now())
+        still_running = Job.objects.filter(pk=job_id, status=status).update(
+            progress=Greatest(F("progress"), percent), waiting_for="", updated_at=timezone.now()
+        )
         if not still_running:
             raise ProcessingCancelled("The job was stopped.")
         if percent // 10 > last_step[0]:  # subscribers hear of every 10 %, not every tick
@@ -130,16 +138,28 @@ def _progress_reporter(job_id: uuid.UUID | str, status: Status) -> Callable[[flo
     return report
 
 
+# Written into a stage's work directory once its outputs are complete, before they are stored:
+# a retry on this machine after storage was out of reach stores them instead of redoing them.
+COMPLETE_MARKER = ".complete"
+
+
 @contextmanager
 def _workdir(job_id: uuid.UUID | str, stage: str) -> Iterator[Path]:
-    """A private temp directory for one stage of one job, removed however the stage ends."""
+    """A private temp directory for one stage of one job, removed however the stage ends, except
+    when storage was out of reach: complete outputs then wait there for the retry."""
     path = Path(settings.MEDIA_WORK_DIR) / f"job-{job_id}-{stage}"
-    shutil.rmtree(path, ignore_errors=True)  # a leftover of a worker that was killed
-    path.mkdir(parents=True)
+    if not (path / COMPLETE_MARKER).exists():
+        shutil.rmtree(path, ignore_errors=True)  # a leftover of a killed worker or an unfinished try
+    path.mkdir(parents=True, exist_ok=True)
+    keep = False
     try:
         yield path
+    except storage.StorageUnavailable:
+        keep = True
+        raise
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
@@ -177,6 +197,8 @@ def _run_stage(*, job_id: uuid.UUID | str, stage: Status, worker: str, work: Cal
     """
     if not _job_advance(job_id=job_id, to=stage, worker=worker):
         logger.info("job %s: skipping %s, the job is not waiting for it", job_id, stage)
+        if not Job.objects.filter(pk=job_id).exclude(status__in=(Status.FAILED, Status.CANCELLED)).exists():
+            job_discard_local_copies(job_id=job_id)
         return False
     return _run_work(job_id=job_id, name=stage, work=work)
 
@@ -188,10 +210,27 @@ def _run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path],
     try:
         with _heartbeat(job_id), _workdir(job_id, name) as workdir:
             work(job, workdir)
-    except PipelineError as exc:
+    except PipelineError as exc:  # bad input, or the job was cancelled or deleted meanwhile
         job_mark_failed(job_id=job_id, reason=str(exc))
+        job_discard_local_copies(job_id=job_id, asset_id=job.asset_id)
         return False
+    Job.objects.filter(pk=job_id).exclude(waiting_since=None).update(waiting_for="", waiting_since=None)
     return True
+
+
+def job_discard_local_copies(*, job_id: uuid.UUID | str, asset_id: uuid.UUID | str | None = None) -> None:
+    """Remove what this machine holds for a job that ended without success: its work
+    directories, and the asset's source copy and frames (a retry downloads them again).
+
+    Called by the worker that sees the end (failed, cancelled, or deleted with its asset); what
+    other machines hold goes with their sweep (housekeeping.workdirs_remove_stale)."""
+    root = Path(settings.MEDIA_WORK_DIR)
+    for path in root.glob(f"job-{job_id}-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    asset_id = asset_id or Job.objects.filter(pk=job_id).values_list("asset_id", flat=True).first()
+    if asset_id:
+        source_cache_path(asset_id).unlink(missing_ok=True)
+        shutil.rmtree(frames_cache_path(asset_id), ignore_errors=True)
 
 
 def _source(job: Job, workdir: Path) -> Path:

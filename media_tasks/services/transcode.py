@@ -23,6 +23,7 @@ from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
 from ..pipeline.probe import VIDEO
 from .jobs import (
+    COMPLETE_MARKER,
     PROGRESS_SPANS,
     Status,
     _media_info,
@@ -52,30 +53,30 @@ def job_transcode(
         asset = job.asset
         _require_kind(asset, VIDEO)
         info = _media_info(asset)
-        source = _source(job, workdir)
         rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
+        complete = workdir / COMPLETE_MARKER
         started = time.monotonic()
-        videos = video_ops.transcode_ladder(
-            source,
-            info,
-            rungs,
-            workdir / "renditions",
-            settings=_encode_settings(encoder, hw_decode),
-            on_progress=_progress_reporter(job_id, Status.TRANSCODING),
-            timeout=ffmpeg_timeout_s(info.duration),
-            hls_dir=workdir / "hls",
-            frames_dir=workdir / "frames",
-        )
-        encoded = time.monotonic()
+        if complete.exists():  # a retry after storage was out of reach: store what was encoded
+            videos = video_ops.describe_videos({r.name: workdir / "renditions" / f"{r.name}.mp4" for r in rungs})
+            logger.info("job %s: storing the %d rungs a previous try encoded", job_id, len(videos))
+        else:
+            videos = video_ops.transcode_ladder(
+                _source(job, workdir),
+                info,
+                rungs,
+                workdir / "renditions",
+                settings=_encode_settings(encoder, hw_decode),
+                on_progress=_progress_reporter(job_id, Status.TRANSCODING),
+                timeout=ffmpeg_timeout_s(info.duration),
+                hls_dir=workdir / "hls",
+                frames_dir=workdir / "frames",
+            )
+            complete.touch()
+            logger.info("job %s: %d rungs encoded in %.2f s", job_id, len(videos), time.monotonic() - started)
+        stored = time.monotonic()
         _store_ladder(job, videos, encoder, workdir / "hls")
         _keep_frames(workdir / "frames", frames_cache_path(asset.id))
-        logger.info(
-            "job %s: %d rungs encoded in %.2f s, stored in %.2f s",
-            job_id,
-            len(videos),
-            encoded - started,
-            time.monotonic() - encoded,
-        )
+        logger.info("job %s: stored in %.2f s", job_id, time.monotonic() - stored)
 
     return _run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
 

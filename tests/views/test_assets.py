@@ -68,6 +68,7 @@ def test_json_upload_is_accepted_with_ids_and_status_url(alice_client, fs_storag
         "job_id": body["job_id"],
         "status": "queued",
         "stage": "Queued",
+        "waiting_for": None,
         "progress": 0,
         "error": None,
         "is_final": False,
