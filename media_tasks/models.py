@@ -180,6 +180,8 @@ class Upload(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Uploading"
+        # Claimed by one completion while its parts are joined (outside any transaction).
+        COMPLETING = "completing", "Completing"
         COMPLETED = "completed", "Completed"
         ABORTED = "aborted", "Aborted"
 
