@@ -4,7 +4,7 @@ Views, admin actions and Celery tasks call these functions and nothing else writ
 models (HackSoft's "services write, selectors read"). One module per entity or concern.
 """
 
-from .assets import UploadResult, asset_create, asset_delete, asset_reprocess, asset_retry
+from .assets import UploadResult, asset_create, asset_delete, asset_reprocess, asset_retry, file_sha256
 from .errors import ServiceError
 from .housekeeping import job_mark_enqueued, job_resume, jobs_needing_rescue, workdirs_remove_stale
 from .idempotency import idempotent
@@ -47,6 +47,7 @@ __all__ = [
     "asset_delete",
     "asset_reprocess",
     "asset_retry",
+    "file_sha256",
     "idempotent",
     "job_cancel",
     "job_finalize",

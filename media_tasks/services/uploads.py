@@ -22,7 +22,7 @@ from django.utils import timezone
 from .. import selectors, storage
 from ..models import Upload
 from . import upload_parts
-from .assets import UploadResult, asset_register, display_name
+from .assets import UploadResult, asset_register, display_name, upload_log
 from .errors import ServiceError
 from .upload_parts import MAX_PART_BYTES
 
@@ -67,6 +67,7 @@ def upload_start(
     *, owner: AbstractBaseUser, filename: str, size_bytes: int, correlation_id: str | None = None
 ) -> Upload:
     upload_check_allowed(owner=owner, size_bytes=size_bytes)
+    upload_log(owner=owner)
     upload_id = uuid.uuid4()
     key = storage.original_key(upload_id)
     s3_upload_id = storage.multipart_start(key) if storage.multipart_supported() else ""

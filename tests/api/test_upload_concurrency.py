@@ -1,10 +1,12 @@
 """Uploads racing each other on the real (SQLite) database: a long join must not hold the
-write lock, and a completion runs once."""
+write lock, a completion runs once, and the same file sent twice at once makes one asset."""
 
+import hashlib
 import os
 import threading
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 
@@ -77,3 +79,31 @@ def test_joining_an_upload_does_not_hold_the_database(api, other_api, fs_storage
     assert Asset.objects.count() == 1 and Job.objects.count() == 1
     assert Upload.objects.get(pk=upload_id).status == Upload.Status.COMPLETED
     assert (fs_storage / Asset.objects.get().original_key).read_bytes() == data
+
+
+def test_the_same_file_sent_twice_at_once_makes_one_asset(api, token, fs_storage, monkeypatch):
+    data = os.urandom(200_000)
+    both_stored = threading.Barrier(2, timeout=WAIT_S)
+    real_save = storage.save_stream
+
+    def save_side_by_side(key, fileobj):
+        """Both requests have checked for an earlier copy and are storing theirs when they meet here."""
+        real_save(key, fileobj)
+        if key.startswith("originals/"):
+            both_stored.wait()
+
+    monkeypatch.setattr(storage, "save_stream", save_side_by_side)
+    clients = []
+    for _ in range(2):
+        client = Client()
+        client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        clients.append(client)
+    calls = [Call(c, "post", "/api/v1/assets", {"file": SimpleUploadedFile("twice.bin", data)}) for c in clients]
+    for call in calls:
+        call.join(WAIT_S)
+    statuses = sorted(call.response.status_code for call in calls)
+    assert statuses == [200, 202], [call.response.content for call in calls]
+    assert Asset.objects.filter(sha256=hashlib.sha256(data).hexdigest()).count() == 1
+    assert len({call.response.json()["asset_id"] for call in calls}) == 1
+    originals = [p for p in (fs_storage / "originals").rglob("*") if p.is_file()]
+    assert len(originals) == 1, f"the loser's copy was left in storage: {originals}"
