@@ -24,12 +24,11 @@ from ..models import Upload
 from . import upload_parts
 from .assets import UploadResult, asset_register, display_name, upload_log
 from .errors import ServiceError
-from .upload_parts import MAX_PART_BYTES
 
 logger = logging.getLogger(__name__)
 
 MAX_PARTS = 10_000  # S3's limit, kept on the filesystem backend too
-__all__ = ["MAX_PARTS", "MAX_PART_BYTES"]
+MAX_PART_BYTES = upload_parts.MAX_PART_BYTES
 # What S3 says when it refuses a completion, as our error codes.
 _REFUSED = {"EntityTooSmall": "part_too_small", "InvalidPartOrder": "invalid_part", "MalformedXML": "invalid_part"}
 
