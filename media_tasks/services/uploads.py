@@ -158,18 +158,22 @@ def upload_complete(*, upload: Upload, parts: Iterable[tuple[int, str]] = ()) ->
         _release(upload)  # nothing was joined: the client may fix what it sent and complete again
         raise
     with transaction.atomic():
-        Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETING).update(
+        finished = Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETING).update(
             status=Upload.Status.COMPLETED, completed_at=timezone.now()
         )
-        job = asset_register(
-            asset_id=upload.id,
-            owner=upload.owner,
-            key=upload.storage_key,
-            filename=upload.filename,
-            size_bytes=upload.size_bytes,
-            sha256=sha256,
-            correlation_id=upload.correlation_id,
-        )
+        if finished:
+            job = asset_register(
+                asset_id=upload.id,
+                owner=upload.owner,
+                key=upload.storage_key,
+                filename=upload.filename,
+                size_bytes=upload.size_bytes,
+                sha256=sha256,
+                correlation_id=upload.correlation_id,
+            )
+    if not finished:  # aborted as stale while it was joining: nothing to register
+        storage.delete_key(upload.storage_key)
+        raise ServiceError("This upload was aborted.", code="upload_closed", status=409)
     logger.info("upload %s completed: %d bytes, job %s", upload.id, upload.size_bytes, job.id)
     return UploadResult(job=job)
 
