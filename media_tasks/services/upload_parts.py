@@ -113,11 +113,11 @@ def parts_check(*, upload: Upload, sent: list[tuple[int, str]]) -> list[storage.
 
 
 def parts_join(*, upload: Upload, parts: list[storage.UploadedPart]) -> str:
-    """Join the parts into the upload's key and drop them. Returns the SHA-256 of the whole."""
+    """Join the parts into the upload's key and drop what was received (with any body left
+    cut off by a process that died). Returns the SHA-256 of the whole."""
     digest = hashlib.sha256()
     storage.save_stream(upload.storage_key, JoinedParts([_key(upload, p) for p in parts], digest))
-    for part in parts:
-        storage.delete_key(_key(upload, part))
+    parts_drop(upload=upload)
     return digest.hexdigest()
 
 
