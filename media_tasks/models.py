@@ -184,6 +184,8 @@ class Upload(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Uploading"
+        # Claimed by one completion while its parts are joined (outside any transaction).
+        COMPLETING = "completing", "Completing"
         COMPLETED = "completed", "Completed"
         ABORTED = "aborted", "Aborted"
 
@@ -204,6 +206,20 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"
+
+
+class UploadLog(models.Model):
+    """One row per upload begun (form or direct), kept when its asset is deleted: the
+    upload rate limit counts these, so deleting assets does not make room for more."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"upload by {self.owner_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class ApiToken(models.Model):

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import storage
-from .models import Asset, Job, JobEvent, Rendition, Upload, Worker
+from .models import Asset, Job, JobEvent, Rendition, Upload, UploadLog, Worker
 from .pipeline.probe import MediaInfo
 from .pipeline.video import plan_ladder
 
@@ -156,13 +156,8 @@ def gpu_worker_online() -> bool:
 
 
 def uploads_in_last_minute(*, user: AbstractBaseUser) -> int:
-    """Uploads begun in the last minute: form uploads (assets without a direct upload) and direct ones."""
-    since = timezone.now() - timedelta(minutes=1)
-    direct = Upload.objects.filter(owner=user, created_at__gte=since)
-    return (
-        Asset.objects.filter(owner=user, created_at__gte=since).exclude(pk__in=direct.values("pk")).count()
-        + direct.count()
-    )
+    """Uploads begun in the last minute, form and direct ones, whether their assets still exist or not."""
+    return UploadLog.objects.filter(owner=user, created_at__gte=timezone.now() - timedelta(minutes=1)).count()
 
 
 def upload_get_for(*, user: AbstractBaseUser, upload_id: uuid.UUID) -> Upload:

@@ -213,6 +213,21 @@ def size(key: str) -> int:
     return get_storage().size(key)
 
 
+def rename(source: str, target: str) -> None:
+    """Move a stored file to `target` in one step where the backend can (the filesystem's
+    rename), so that `target` never holds a partly written file."""
+    storage = get_storage()
+    try:
+        source_path, target_path = Path(storage.path(source)), Path(storage.path(target))
+    except NotImplementedError:  # a backend without local paths: copy, then delete
+        with open_file(source) as fh:
+            save_stream(target, fh)
+        delete_key(source)
+        return
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    source_path.replace(target_path)
+
+
 def exists(key: str) -> bool:
     return get_storage().exists(key)
 
@@ -290,6 +305,18 @@ def _delete_tree(storage: Storage, path: str) -> int:
 # parts PUT to our own endpoint and kept as files until they are joined.
 
 
+class MultipartRefused(ValueError):
+    """S3 refused to complete a multipart upload for something the client sent (a part
+    missing or with another ETag, parts out of order, a part under 5 MiB)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+_REFUSED_COMPLETIONS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML"}
+
+
 @dataclass(frozen=True)
 class UploadedPart:
     number: int
@@ -315,12 +342,19 @@ def multipart_start(key: str) -> str:
         ]
 
 
-def multipart_part_url(key: str, upload_id: str, part_number: int, expires_s: int) -> str:
-    # Signed for the host browsers reach (S3_PUBLIC_ENDPOINT_URL); signing is local.
+def multipart_part_url(key: str, upload_id: str, part_number: int, size_bytes: int, expires_s: int) -> str:
+    # Signed for the host browsers reach (S3_PUBLIC_ENDPOINT_URL); signing is local. The
+    # length is signed too (a signed header), so the URL takes a part of that size only.
     client, bucket = _client(public=True)
     return client.generate_presigned_url(
         "upload_part",
-        Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+        Params={
+            "Bucket": bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+            "ContentLength": size_bytes,
+        },
         ExpiresIn=expires_s,
     )
 
@@ -335,20 +369,32 @@ def multipart_parts(key: str, upload_id: str) -> list[UploadedPart]:
 
 
 def multipart_complete(key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+    """Join the parts in S3. Raises MultipartRefused when S3 refuses what the client sent."""
     client, bucket = _client()
-    with _transient_as_unavailable(f"completing the upload of {key}"):
-        client.complete_multipart_upload(
-            Bucket=bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
-        )
+    try:
+        with _transient_as_unavailable(f"completing the upload of {key}"):
+            client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+            )
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") in _REFUSED_COMPLETIONS:
+            raise MultipartRefused(error["Code"], error.get("Message", "")) from exc
+        raise
 
 
 def multipart_abort(key: str, upload_id: str) -> None:
+    """Drop an unfinished S3 upload; one that S3 no longer knows is already gone."""
     client, bucket = _client()
-    with _transient_as_unavailable(f"aborting the upload of {key}"):
-        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    try:
+        with _transient_as_unavailable(f"aborting the upload of {key}"):
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
 
 
 def bucket_cors_ensure(origins: list[str]) -> None:

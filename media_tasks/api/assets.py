@@ -61,6 +61,8 @@ def asset_create(
     if not form.is_valid():
         raise ValidationError([{"loc": ("file", "file"), "msg": form.errors["file"][0]}])
 
+    sha256 = services.file_sha256(file)
+
     def run() -> tuple[int, dict]:
         result = services.asset_create(
             owner=request.user,
@@ -68,6 +70,7 @@ def asset_create(
             filename=file.name or "upload",
             size_bytes=file.size,
             correlation_id=correlation.get(),
+            sha256=sha256,
         )
         return (200 if result.duplicate else 202), accepted(request, result)
 
@@ -76,7 +79,7 @@ def asset_create(
             owner=request.user,
             key=idempotency_key,
             operation="asset_create",
-            request_data={"name": file.name, "size": file.size},
+            request_data={"name": file.name, "size": file.size, "sha256": sha256},  # the bytes, not just the name
             run=run,
         )
     )

@@ -11,7 +11,7 @@ from typing import Annotated
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import Header, Path, Router, Status
+from ninja import Header, Path, Query, Router, Status
 
 from .. import correlation, selectors, services
 from ..services import uploads as upload_service
@@ -96,7 +96,7 @@ def upload_get(request: HttpRequest, upload_id: uuid.UUID):
 def upload_parts(request: HttpRequest, upload_id: uuid.UUID):
     """The parts received so far: an interrupted upload resumes after them."""
     upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
-    return [_part_out(part) for part in upload_service.upload_parts(upload=upload)]
+    return [_part_out(part) for part in upload_service.upload_parts_received(upload=upload)]
 
 
 @router.post(
@@ -105,9 +105,15 @@ def upload_parts(request: HttpRequest, upload_id: uuid.UUID):
     url_name="upload_part_url",
     summary="Get a URL to PUT one part to",
 )
-def upload_part_url(request: HttpRequest, upload_id: uuid.UUID, part_number: PartNumber):
+def upload_part_url(
+    request: HttpRequest,
+    upload_id: uuid.UUID,
+    part_number: PartNumber,
+    size: Annotated[int | None, Query(description="the part's length in bytes; required with S3 storage")] = None,
+):
+    """With S3 storage the URL is signed for a part of exactly `size` bytes."""
     upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
-    target = upload_service.upload_part_target(upload=upload, part_number=part_number)
+    target = upload_service.upload_part_target(upload=upload, part_number=part_number, size_bytes=size)
     return {
         "url": request.build_absolute_uri(target.url) if target.url.startswith("/") else target.url,
         "method": target.method,

@@ -4,7 +4,7 @@ Views, admin actions and Celery tasks call these functions and nothing else writ
 models (HackSoft's "services write, selectors read"). One module per entity or concern.
 """
 
-from .assets import UploadResult, asset_create, asset_delete, asset_reprocess, asset_retry
+from .assets import UploadResult, asset_create, asset_delete, asset_reprocess, asset_retry, file_sha256
 from .errors import ServiceError
 from .faults import (
     job_fail_encoder_killed,
@@ -55,6 +55,7 @@ __all__ = [
     "asset_delete",
     "asset_reprocess",
     "asset_retry",
+    "file_sha256",
     "idempotent",
     "job_cancel",
     "job_discard_local_copies",

@@ -6,13 +6,16 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import IO
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from .. import events, storage
-from ..models import Asset, Job, JobEvent
+from ..models import Asset, Job, JobEvent, UploadLog
 from .errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -34,18 +37,16 @@ def asset_create(
     filename: str,
     size_bytes: int,
     correlation_id: str | None = None,
+    sha256: str = "",
 ) -> UploadResult:
     """Store an upload and queue its processing.
 
     The file is streamed to storage chunk by chunk. The same bytes uploaded again by the same owner are recognised by
-    their SHA-256 and answered with the earlier asset, unless that one failed or
-    was cancelled (then a new try is what the user wants).
+    their SHA-256 (`sha256`, computed here unless given) and answered with the earlier asset, unless that one
+    failed or was cancelled (then a new try is what the user wants); this holds for two sent at once too.
     """
-    digest = hashlib.sha256()
-    fileobj.seek(0)
-    for chunk in iter(lambda: fileobj.read(_CHUNK), b""):
-        digest.update(chunk)
-    sha256 = digest.hexdigest()
+    upload_log(owner=owner)
+    sha256 = sha256 or file_sha256(fileobj)
     if earlier := _earlier_upload(owner=owner, sha256=sha256):
         logger.info("upload by %s is a duplicate of asset %s", owner.pk, earlier.asset_id)
         return UploadResult(job=earlier, duplicate=True)
@@ -53,16 +54,41 @@ def asset_create(
     key = storage.original_key(asset_id)
     fileobj.seek(0)
     storage.save_stream(key, fileobj)
-    job = asset_register(
-        asset_id=asset_id,
-        owner=owner,
-        key=key,
-        filename=filename,
-        size_bytes=size_bytes,
-        sha256=sha256,
-        correlation_id=correlation_id,
-    )
+    with transaction.atomic():
+        # One registration per owner at a time (PostgreSQL: this row lock; SQLite: its
+        # IMMEDIATE transactions), so a copy sent alongside sees this one or is seen by it.
+        list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
+        earlier = _earlier_upload(owner=owner, sha256=sha256)
+        if earlier is None:
+            job = asset_register(
+                asset_id=asset_id,
+                owner=owner,
+                key=key,
+                filename=filename,
+                size_bytes=size_bytes,
+                sha256=sha256,
+                correlation_id=correlation_id,
+            )
+    if earlier is not None:
+        storage.delete_key(key)  # the copy sent alongside won: this one is not needed
+        logger.info("upload by %s was a duplicate of asset %s sent at the same time", owner.pk, earlier.asset_id)
+        return UploadResult(job=earlier, duplicate=True)
     return UploadResult(job=job)
+
+
+def file_sha256(fileobj: IO[bytes]) -> str:
+    """The SHA-256 of a whole file, read chunk by chunk from the start."""
+    digest = hashlib.sha256()
+    fileobj.seek(0)
+    for chunk in iter(lambda: fileobj.read(_CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def upload_log(*, owner: AbstractBaseUser) -> None:
+    """Note an upload begun, for the rate limit; notes older than its window are dropped."""
+    UploadLog.objects.filter(owner=owner, created_at__lt=timezone.now() - timedelta(minutes=1)).delete()
+    UploadLog.objects.create(owner=owner)
 
 
 def asset_register(

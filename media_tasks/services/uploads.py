@@ -5,7 +5,6 @@ API: start → part URLs (or PUT parts to us) → list parts to resume → compl
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -22,14 +21,16 @@ from django.utils import timezone
 
 from .. import selectors, storage
 from ..models import Upload
-from .assets import UploadResult, asset_register, display_name
+from . import upload_parts
+from .assets import UploadResult, asset_register, display_name, upload_log
 from .errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
 MAX_PARTS = 10_000  # S3's limit, kept on the filesystem backend too
-MAX_PART_BYTES = 64 * 1024**2
-_CHUNK = 1024 * 1024
+MAX_PART_BYTES = upload_parts.MAX_PART_BYTES
+# What S3 says when it refuses a completion, as our error codes.
+_REFUSED = {"EntityTooSmall": "part_too_small", "InvalidPartOrder": "invalid_part", "MalformedXML": "invalid_part"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def upload_start(
     *, owner: AbstractBaseUser, filename: str, size_bytes: int, correlation_id: str | None = None
 ) -> Upload:
     upload_check_allowed(owner=owner, size_bytes=size_bytes)
+    upload_log(owner=owner)
     upload_id = uuid.uuid4()
     key = storage.original_key(upload_id)
     s3_upload_id = storage.multipart_start(key) if storage.multipart_supported() else ""
@@ -91,191 +93,157 @@ def _check_part_number(part_number: int) -> None:
         raise ServiceError(f"Part numbers go from 1 to {MAX_PARTS}.", code="invalid_part", field="part_number")
 
 
-def upload_part_target(*, upload: Upload, part_number: int) -> PartTarget:
-    """A URL for one part: presigned for S3 (valid a few minutes), or our own part endpoint."""
+def upload_part_target(*, upload: Upload, part_number: int, size_bytes: int | None = None) -> PartTarget:
+    """A URL for one part of `size_bytes`: presigned for S3 for that length (valid a few
+    minutes), or our own part endpoint (which checks the length itself)."""
     _require_open(upload)
     _check_part_number(part_number)
+    if size_bytes is not None:
+        upload_parts.part_size_check(upload=upload, size_bytes=size_bytes)
     if upload.s3_upload_id:
+        if size_bytes is None:
+            raise ServiceError("Give the part's size in bytes (?size=) to get its URL.", code="invalid", field="size")
         url = storage.multipart_part_url(
-            upload.storage_key, upload.s3_upload_id, part_number, settings.MEDIA_PRESIGNED_EXPIRY_S
+            upload.storage_key, upload.s3_upload_id, part_number, size_bytes, settings.MEDIA_PRESIGNED_EXPIRY_S
         )
         return PartTarget(url=url)
     return PartTarget(url=reverse("api-1:upload_part_put", args=[upload.id, part_number]))
 
 
-def _parts_folder(upload: Upload) -> str:
-    return f"uploads/{upload.id}"
-
-
-def _part_key(upload: Upload, part_number: int) -> str:
-    return f"{_parts_folder(upload)}/part-{part_number:05d}"
-
-
 def upload_part_store(*, upload: Upload, part_number: int, stream: IO[bytes], size_bytes: int) -> storage.UploadedPart:
-    """Keep one part sent through us (filesystem backend). Returns it with its MD5 as ETag, like S3."""
+    """Keep one part sent through us (filesystem backend), whole or not at all. Returns it
+    with its MD5 as ETag, like S3."""
     _require_open(upload)
     _check_part_number(part_number)
     if upload.s3_upload_id:
         raise ServiceError("Parts of this upload go to object storage directly.", code="wrong_target", status=409)
-    if not 0 < size_bytes <= MAX_PART_BYTES:
-        raise ServiceError(f"A part holds 1 byte to {filesizeformat(MAX_PART_BYTES)}.", code="invalid_part")
-    digest = hashlib.md5(usedforsecurity=False)
-    reader = _HashingReader(stream, digest, limit=size_bytes)
-    storage.save_stream(_part_key(upload, part_number), reader)
-    if reader.read_bytes != size_bytes:
-        raise ServiceError("The part ended before its declared length.", code="incomplete_part")
-    return storage.UploadedPart(part_number, size_bytes, f'"{digest.hexdigest()}"')
+    return upload_parts.part_store(upload=upload, part_number=part_number, stream=stream, size_bytes=size_bytes)
 
 
-def upload_parts(*, upload: Upload) -> list[storage.UploadedPart]:
-    """The parts already received, so that an interrupted upload resumes after them."""
+def upload_parts_received(*, upload: Upload) -> list[storage.UploadedPart]:
+    """The whole parts already received, so that an interrupted upload resumes after them."""
     _require_open(upload)
     if upload.s3_upload_id:
         return storage.multipart_parts(upload.storage_key, upload.s3_upload_id)
-    parts = []
-    for number in _stored_part_numbers(upload):
-        key = _part_key(upload, number)
-        digest = hashlib.md5(usedforsecurity=False)
-        with storage.open_file(key) as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                digest.update(chunk)
-        parts.append(storage.UploadedPart(number, storage.size(key), f'"{digest.hexdigest()}"'))
-    return parts
-
-
-def _stored_part_numbers(upload: Upload) -> list[int]:
-    """The numbers of the parts sent through us, in order (filesystem backend)."""
-    folder = _parts_folder(upload)
-    if not storage.exists(folder):
-        return []
-    return sorted(int(name.removeprefix("part-")) for name in storage.get_storage().listdir(folder)[1])
+    return upload_parts.parts_stored(upload=upload)
 
 
 def upload_complete(*, upload: Upload, parts: Iterable[tuple[int, str]] = ()) -> UploadResult:
     """Join the parts, check the result, and create the asset and its job (queued after commit).
 
-    Completing twice returns the first result, so a client may retry a completion
-    whose answer it never got.
+    The upload is claimed first (open → completing) and joined outside any transaction, so a
+    long join holds no database lock. Completing twice returns the first result, so a
+    client may retry a completion whose answer it never got; one still joining answers 409.
     """
-    with transaction.atomic():
-        upload = Upload.objects.select_for_update().get(pk=upload.pk)
+    if not Upload.objects.filter(pk=upload.pk, status=Upload.Status.OPEN).update(status=Upload.Status.COMPLETING):
+        upload.refresh_from_db()
         if upload.status == Upload.Status.COMPLETED:
             return UploadResult(job=upload.owner.assets.get(pk=upload.id).latest_job, duplicate=False)
+        if upload.status == Upload.Status.COMPLETING:
+            raise ServiceError(
+                "This upload is being completed; ask again in a moment.", code="upload_completing", status=409
+            )
         _require_open(upload)
-        sha256 = ""
-        if upload.s3_upload_id:
-            listed = sorted(
-                (storage.UploadedPart(int(n), 0, etag) for n, etag in parts), key=lambda p: p.number
-            ) or storage.multipart_parts(upload.storage_key, upload.s3_upload_id)
-            if not listed:
-                raise ServiceError("No parts were uploaded.", code="empty_file")
-            storage.multipart_complete(upload.storage_key, upload.s3_upload_id, listed)
-        else:
-            sha256 = _join_parts(upload)
-        size = storage.size(upload.storage_key)
-        problem = None
-        if size == 0:
-            problem = ServiceError("The file is empty.", code="empty_file")
-        elif size > settings.MEDIA_MAX_UPLOAD_BYTES:
-            problem = too_large(size)
-        if problem:
-            storage.delete_key(upload.storage_key)
-            Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.ABORTED)
-            raise problem
-        Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.COMPLETED, completed_at=timezone.now())
-        job = asset_register(
-            asset_id=upload.id,
-            owner=upload.owner,
-            key=upload.storage_key,
-            filename=upload.filename,
-            size_bytes=size,
-            sha256=sha256,
-            correlation_id=upload.correlation_id,
+    sent = list(parts)
+    if len({n for n, _ in sent}) != len(sent):
+        _release(upload)
+        raise ServiceError("A part is listed twice.", code="invalid_part", field="parts")
+    try:
+        sha256 = _assemble(upload, sent)
+    except _Joined as joined:  # the object exists but is not the declared file: it goes, and so does the upload
+        storage.delete_key(upload.storage_key)
+        Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETING).update(status=Upload.Status.ABORTED)
+        raise joined.problem from None
+    except BaseException:
+        _release(upload)  # nothing was joined: the client may fix what it sent and complete again
+        raise
+    with transaction.atomic():
+        finished = Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETING).update(
+            status=Upload.Status.COMPLETED, completed_at=timezone.now()
         )
-    logger.info("upload %s completed: %d bytes, job %s", upload.id, size, job.id)
+        if finished:
+            job = asset_register(
+                asset_id=upload.id,
+                owner=upload.owner,
+                key=upload.storage_key,
+                filename=upload.filename,
+                size_bytes=upload.size_bytes,
+                sha256=sha256,
+                correlation_id=upload.correlation_id,
+            )
+    if not finished:  # aborted as stale while it was joining: nothing to register
+        storage.delete_key(upload.storage_key)
+        raise ServiceError("This upload was aborted.", code="upload_closed", status=409)
+    logger.info("upload %s completed: %d bytes, job %s", upload.id, upload.size_bytes, job.id)
     return UploadResult(job=job)
 
 
-def _join_parts(upload: Upload) -> str:
-    numbers = _stored_part_numbers(upload)
-    if not numbers:
-        raise ServiceError("No parts were uploaded.", code="empty_file")
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise ServiceError("Some parts are missing.", code="missing_parts", status=409)
-    digest = hashlib.sha256()
-    joined = _JoinedParts([_part_key(upload, number) for number in numbers], digest)
-    storage.save_stream(upload.storage_key, joined)
-    for number in numbers:
-        storage.delete_key(_part_key(upload, number))
-    return digest.hexdigest()
+def _release(upload: Upload) -> None:
+    """Give back the claim of a completion that joined nothing."""
+    Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETING).update(status=Upload.Status.OPEN)
 
 
-def upload_abort(*, upload: Upload) -> None:
+class _Joined(Exception):
+    """The parts were joined into an object that must not become an asset."""
+
+    def __init__(self, problem: ServiceError):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _assemble(upload: Upload, sent: list[tuple[int, str]]) -> str:
+    """Join the parts into the upload's key and check the whole. Returns its SHA-256 where
+    we read it (filesystem), else "". Raises ServiceError before the join, _Joined after."""
+    sha256 = ""
+    if upload.s3_upload_id:
+        listed = sorted(
+            (storage.UploadedPart(int(n), 0, etag) for n, etag in sent), key=lambda p: p.number
+        ) or storage.multipart_parts(upload.storage_key, upload.s3_upload_id)
+        if not listed:
+            raise ServiceError("No parts were uploaded.", code="empty_file")
+        try:
+            storage.multipart_complete(upload.storage_key, upload.s3_upload_id, listed)
+        except storage.MultipartRefused as refused:
+            raise ServiceError(
+                f"Object storage refused the parts: {refused}", code=_REFUSED.get(refused.code, "invalid_part")
+            ) from refused
+    else:
+        sha256 = upload_parts.parts_join(upload=upload, parts=upload_parts.parts_check(upload=upload, sent=sent))
+    size = storage.size(upload.storage_key)
+    if size > settings.MEDIA_MAX_UPLOAD_BYTES:
+        raise _Joined(too_large(size))
+    if size != upload.size_bytes:
+        raise _Joined(
+            ServiceError(
+                f"The parts add up to {size} bytes; the upload was declared as {upload.size_bytes}.",
+                code="size_mismatch",
+            )
+        )
+    return sha256
+
+
+def upload_abort(*, upload: Upload, statuses: tuple[str, ...] = (Upload.Status.OPEN,)) -> None:
     """Drop an unfinished upload and whatever parts arrived. Aborting twice is harmless."""
-    if upload.status != Upload.Status.OPEN:
+    if not Upload.objects.filter(pk=upload.pk, status__in=statuses).update(status=Upload.Status.ABORTED):
         return
     if upload.s3_upload_id:
         storage.multipart_abort(upload.storage_key, upload.s3_upload_id)
     else:
-        for number in _stored_part_numbers(upload):
-            storage.delete_key(_part_key(upload, number))
-    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.ABORTED)
+        upload_parts.parts_drop(upload=upload)
     logger.info("upload %s aborted", upload.id)
 
 
 def uploads_abort_stale(*, older_than_s: int) -> int:
-    """Abort direct uploads left open longer than `older_than_s` (the browser went away for good)."""
+    """Abort direct uploads left open (the browser went away for good) or left completing (the
+    process died joining) longer than `older_than_s`. One that fails is logged and skipped."""
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    stale = list(Upload.objects.filter(status=Upload.Status.OPEN, created_at__lt=cutoff)[:1000])
-    for upload in stale:
-        upload_abort(upload=upload)
-    return len(stale)
-
-
-class _HashingReader:
-    """A file-like view of at most `limit` bytes of a stream, hashed as it is read."""
-
-    def __init__(self, stream: IO[bytes], digest, limit: int):
-        self._stream, self._digest, self._left = stream, digest, limit
-        self.read_bytes = 0
-
-    def read(self, size: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        size = self._left if size is None or size < 0 else min(size, self._left)
-        data = self._stream.read(size)
-        self._left -= len(data)
-        self.read_bytes += len(data)
-        self._digest.update(data)
-        return data
-
-    def seek(self, offset: int, whence: int = 0) -> int:  # storage backends rewind before reading
-        if offset != 0 or whence != 0 or self.read_bytes:
-            raise OSError("not seekable")
-        return 0
-
-    def tell(self) -> int:
-        return self.read_bytes
-
-
-class _JoinedParts(_HashingReader):
-    """The stored parts, read one after another as one stream."""
-
-    def __init__(self, keys: list[str], digest):
-        self._keys, self._current = iter(keys), None
-        super().__init__(stream=None, digest=digest, limit=1 << 62)  # type: ignore[arg-type]
-
-    def read(self, size: int = -1) -> bytes:
-        while True:
-            if self._current is None:
-                key = next(self._keys, None)
-                if key is None:
-                    return b""
-                self._current = storage.open_file(key)
-            data = self._current.read(_CHUNK if size is None or size < 0 else size)
-            if data:
-                self.read_bytes += len(data)
-                self._digest.update(data)
-                return data
-            self._current.close()
-            self._current = None
+    unfinished = (Upload.Status.OPEN, Upload.Status.COMPLETING)
+    aborted = 0
+    for upload in Upload.objects.filter(status__in=unfinished, created_at__lt=cutoff)[:1000]:
+        try:
+            upload_abort(upload=upload, statuses=unfinished)
+        except Exception:
+            logger.exception("could not abort stale upload %s; going on with the others", upload.id)
+        else:
+            aborted += 1
+    return aborted

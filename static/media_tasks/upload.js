@@ -47,8 +47,9 @@
       const parts = await call("GET", `${api}/${uploadId}/parts`);
       return parts.map((p) => ({PartNumber: p.part_number, Size: p.size, ETag: p.etag}));
     },
-    async signPart(file, {uploadId, partNumber}) {
-      const target = await call("POST", `${api}/${uploadId}/parts/${partNumber}/url`);
+    async signPart(file, {uploadId, partNumber, body}) {
+      // S3 URLs are signed for the part's exact length.
+      const target = await call("POST", `${api}/${uploadId}/parts/${partNumber}/url?size=${body.size}`);
       const headers = {...target.headers};
       if (new URL(target.url, location.href).origin === location.origin) headers["X-CSRFToken"] = decodeURIComponent(csrf);
       return {method: target.method, url: target.url, headers};

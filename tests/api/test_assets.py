@@ -115,3 +115,24 @@ def test_token_page_shows_a_new_token_once(alice_client, user):
     secret = re.search(rb'id="new-token".*?<code>(mpt_[^<]+)</code>', page.content, re.S).group(1)
     assert alice_client.get("/api/v1/assets", HTTP_AUTHORIZATION=f"Bearer {secret.decode()}").status_code == 200
     assert secret not in alice_client.get("/settings/tokens/").content
+
+
+def test_deleting_assets_does_not_reset_the_upload_rate_limit(api, fs_storage, settings):
+    settings.MEDIA_UPLOAD_RATE_PER_MINUTE = 2
+    for color in ((10, 0, 0), (20, 0, 0)):
+        created = create(api, png(color))
+        assert created.status_code == 202, created.content
+        assert api.delete(f"/api/v1/assets/{created.json()['asset_id']}").status_code == 204
+    refused = create(api, png((30, 0, 0)))
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited", refused.content
+    started = api.post("/api/v1/uploads", {"filename": "a.mp4", "size": 10}, content_type="application/json")
+    assert started.status_code == 429, started.content
+
+
+def test_idempotency_key_with_a_different_file_of_the_same_name_and_size_is_refused(api, fs_storage):
+    first, other = png((1, 2, 3)), png((3, 2, 1))
+    assert len(first) == len(other)
+    assert create(api, first, name="a.png", HTTP_IDEMPOTENCY_KEY="k-9").status_code == 202
+    reused = create(api, other, name="a.png", HTTP_IDEMPOTENCY_KEY="k-9")
+    assert reused.status_code == 422 and reused.json()["error"]["code"] == "idempotency_key_reused", reused.content
+    assert Asset.objects.count() == 1

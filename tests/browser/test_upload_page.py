@@ -188,6 +188,32 @@ def test_interrupted_upload_resumes_after_a_reload(celery_worker, s3_for_browser
     assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
 
 
+def test_reload_in_the_middle_of_a_part_resumes_to_the_same_bytes(fs_storage, signed_in, user, tmp_path):
+    """Filesystem backend: the page is reloaded while the server holds part of a part's body."""
+    data = os.urandom(20 * MiB)  # parts of 8, 8 and 4 MiB
+    big = tmp_path / "long-take.mov"
+    big.write_bytes(data)
+    page = signed_in(user)
+    page.goto(reverse("asset_upload"))
+    throttle_uploads(page, 1 * MiB)
+    page.set_input_files("#file-input", str(big))
+
+    def part_half_received():
+        """Some part's body has partly reached the server (every part is over 3 MiB)."""
+        received = [p.stat().st_size for p in (fs_storage / "uploads").rglob("*") if p.is_file()]
+        return any(MiB // 2 <= size <= 3 * MiB for size in received)
+
+    wait_until(lambda: (fs_storage / "uploads").exists() and part_half_received(), 120, "a part half sent", 0.05)
+    page.reload()
+    throttle_uploads(page, -1)
+    page.wait_for_selector("#restore-note:not([hidden])")
+    page.set_input_files("#file-input", str(big))
+    page.wait_for_selector("#upload-list a.status-link", timeout=120_000)
+    asset = Asset.objects.get(original_filename="long-take.mov")
+    stored = (fs_storage / asset.original_key).read_bytes()
+    assert len(stored) == len(data) and stored == data, f"stored {len(stored)} bytes of {len(data)}, not the file"
+
+
 def test_cancel_a_running_transcode_from_admin(
     celery_worker, s3_for_browsers, signed_in, admin_user, user, alice_client, tmp_path
 ):
