@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media_tasks', '0005_uploads_api_webhooks'),
+        ('media_tasks', '0007_upload_log'),
     ]
 
     operations = [
