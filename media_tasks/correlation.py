@@ -61,17 +61,3 @@ class CorrelationIdMiddleware:
             _current.reset(token)
         response[HEADER] = request.correlation_id
         return response
-
-
-def bind_for_task(task_kwargs: dict, task_args: tuple) -> None:
-    """Before a task runs: bind the correlation id of the job it works on (if any)."""
-    from .models import Job
-
-    job_id = task_kwargs.get("job_id") or (task_args[0] if task_args else None)
-    value = None
-    if job_id:
-        try:
-            value = Job.objects.filter(pk=job_id).values_list("correlation_id", flat=True).first()
-        except Exception:  # a malformed id or an unreachable database: logging must not fail the task
-            value = None
-    bind(value)

@@ -17,6 +17,8 @@ from django.conf import settings
 from kombu import Consumer, Exchange, Queue
 from kombu.message import Message
 
+from .processing import faults, runtime, transitions
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,18 +53,16 @@ def dropped_reason(headers: dict[str, Any]) -> str:
 
 
 def handle_dead_letter(body: Any, message: Message) -> None:
-    from . import services
-
     headers = message.headers or {}
     task = headers.get("task", "?")
     job_id = job_id_of(body, headers)
     if job_id and task.startswith("media_tasks.") and task != "media_tasks.worker_prune":
         if lost_to_workers(headers):
-            # The reason says what the job's history shows (services.faults), not a guess.
-            services.job_fail_workers_lost(job_id=job_id, deliveries=f"more than {settings.MEDIA_DELIVERY_LIMIT}")
+            # The reason says what the job's history shows (processing.faults), not a guess.
+            faults.job_fail_workers_lost(job_id=job_id, deliveries=f"more than {settings.MEDIA_DELIVERY_LIMIT}")
         else:
-            services.job_mark_failed(job_id=job_id, reason=dropped_reason(headers))
-        services.job_discard_local_copies(job_id=job_id)  # what this machine holds for it, if anything
+            transitions.job_mark_failed(job_id=job_id, reason=dropped_reason(headers))
+        runtime.job_discard_local_copies(job_id=job_id)  # what this machine holds for it, if anything
         logger.error("dead-lettered %s for job %s", task, job_id)
     else:
         logger.error("dead-lettered message of task %s discarded", task)

@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
@@ -83,12 +84,10 @@ class MediaCollector(Collector):
 
 def queue_depths() -> dict[str, int]:
     """Ready messages per queue, by passive declare (creates nothing). Empty if the broker is down."""
-    from mediaplatform.celery import app
-
     names = [q.name for q in settings.CELERY_TASK_QUEUES] + [settings.MEDIA_QUEUE_DEAD]
     depths = {}
     try:
-        with app.connection_for_read() as conn:
+        with current_app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             for name in names:
                 channel = conn.channel()

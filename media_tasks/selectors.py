@@ -19,6 +19,7 @@ from . import storage
 from .models import Asset, Job, JobEvent, Rendition, Upload, UploadLog, Worker
 from .pipeline.probe import MediaInfo
 from .pipeline.video import plan_ladder
+from .processing.workflow import PROGRESS_SPANS, plan
 
 DOWNLOAD_SALT = "media_tasks.download"
 
@@ -170,16 +171,9 @@ class Step:
     state: str  # "done", "current", "todo", "failed"
 
 
-_VIDEO_STEPS = (Job.Status.PROBING, Job.Status.TRANSCODING, Job.Status.THUMBNAILING, Job.Status.FINALIZING)
-_IMAGE_STEPS = (Job.Status.PROBING, Job.Status.PROCESSING, Job.Status.FINALIZING)
-
-
 def job_timeline(*, job: Job) -> list[Step]:
     """uploaded → probing → transcoding → thumbnails → ready (or the image path), each with its state."""
-    stages = _IMAGE_STEPS if job.asset.kind == Asset.Kind.IMAGE else _VIDEO_STEPS
-    if job.asset.kind == "":
-        stages = (Job.Status.PROBING,)
-    order = [Job.Status.QUEUED, *stages, Job.Status.SUCCEEDED]
+    order = [Job.Status.QUEUED, *(Job.Status(s) for s in plan(job.asset.kind)), Job.Status.SUCCEEDED]
     labels = {Job.Status.QUEUED: "Uploaded", Job.Status.SUCCEEDED: "Ready"}
     if job.status == Job.Status.SUCCEEDED:
         return [Step(labels.get(s, s.label), "done") for s in order]
@@ -203,8 +197,6 @@ def job_timeline(*, job: Job) -> list[Step]:
 
 def job_eta_s(*, job: Job) -> float | None:
     """Seconds left in the running stage, from its progress so far (None until it can be guessed)."""
-    from .services.jobs import PROGRESS_SPANS
-
     span = PROGRESS_SPANS.get(job.status)
     started = next(
         (e.created_at for e in reversed(job.events.all()) if e.type == JobEvent.Type.STAGE and e.stage == job.status),

@@ -1,11 +1,9 @@
-"""Celery interface: ids in, one service call each. Chains and retries live here.
-
-Per asset: probe, then by what the probe found either
-transcode → thumbnails → finalize (video) or image variants → finalize (image).
-"""
+"""Celery interface: ids in, one call each. Retries live here; which stage runs next, in which
+queue and for how long is the workflow's to say (processing.workflow)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import Any
@@ -17,14 +15,28 @@ from celery.canvas import Signature
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
+from django.dispatch import receiver
 
 from . import selectors, services, storage
-from .models import Asset, Job
+from .models import Asset, JobEvent
 from .pipeline.encoders import CPU_ENCODER
 from .pipeline.exceptions import EncoderKilled, HardwareEncoderError
-from .pipeline.probe import VIDEO
-from .services.jobs import ffmpeg_timeout_s
+from .processing import (
+    faults,
+    finalize,
+    images,
+    probe,
+    quality,
+    rescue,
+    runtime,
+    thumbnails,
+    transcode,
+    transitions,
+    workflow,
+)
+from .processing.workflow import Status
+from .services import webhooks
 from .services.uploads import uploads_abort_stale
 from .worker import local_capabilities
 
@@ -61,7 +73,7 @@ class JobTask(Task):
     def retry(self, *args: Any, exc: BaseException | None = None, **options: Any) -> Retry:
         job_id = _job_id(self.request.args, self.request.kwargs)
         if job_id and isinstance(exc, storage.StorageUnavailable):
-            if services.job_wait_for_storage(job_id=job_id, stage=self.stage_description):
+            if faults.job_wait_for_storage(job_id=job_id, stage=self.stage_description):
                 options["countdown"] = get_exponential_backoff_interval(
                     factor=2,
                     retries=self.request.retries,
@@ -72,7 +84,7 @@ class JobTask(Task):
             else:
                 options["max_retries"] = 0  # over MEDIA_STORAGE_OUTAGE_MAX_S: re-raised, on_failure says why
         elif job_id and isinstance(exc, EncoderKilled) and self.request.retries < self.max_retries:
-            services.job_note_encoder_killed(
+            faults.job_note_encoder_killed(
                 job_id=job_id, stage=self.stage_description, signal=exc.signal, worker=self.request.hostname or ""
             )
         try:
@@ -87,35 +99,22 @@ class JobTask(Task):
         stage = self.stage_description
         if isinstance(exc, SoftTimeLimitExceeded):
             reason = f"{stage.capitalize()} took longer than allowed for this file."
-            services.job_mark_failed(job_id=job_id, reason=reason)
+            transitions.job_mark_failed(job_id=job_id, reason=reason)
         elif isinstance(exc, storage.StorageUnavailable):
-            services.job_fail_storage_gone(job_id=job_id, stage=stage)
+            faults.job_fail_storage_gone(job_id=job_id, stage=stage)
         elif isinstance(exc, EncoderKilled):
-            services.job_fail_encoder_killed(job_id=job_id, stage=stage, tries=self.request.retries + 1)
+            faults.job_fail_encoder_killed(job_id=job_id, stage=stage, tries=self.request.retries + 1)
         else:
-            services.job_mark_internal_error(job_id=job_id, stage=stage)
-        services.job_discard_local_copies(job_id=job_id)
+            transitions.job_mark_internal_error(job_id=job_id, stage=stage)
+        runtime.job_discard_local_copies(job_id=job_id)
 
 
 def _job_id(args: Any, kwargs: Any) -> str | None:
     return (kwargs or {}).get("job_id") or (args[0] if args else None)
 
 
-def stage_time_limits(duration_s: float | None) -> dict[str, float]:
-    """Celery soft/hard limits for a stage over a source this long.
-
-    ffmpeg's own timeout plus 5 minutes for download, packaging and uploads, so the
-    soft limit only catches a stage stuck outside ffmpeg. RabbitMQ's consumer_timeout
-    must exceed the hard limit for the longest source allowed (MEDIA_MAX_DURATION_S),
-    or the broker closes the channel of a long transcode (README, "Never lose work,
-    let nothing in"; deploy/rabbitmq.conf).
-    """
-    soft = ffmpeg_timeout_s(duration_s) + 300
-    return {"soft_time_limit": soft, "time_limit": soft + 120}
-
-
 def job_enqueue(*, job_id: uuid.UUID | str) -> None:
-    """Start a job's chain. Called from transaction.on_commit.
+    """Start a job's chain, once the transaction that queued it has committed.
 
     A broker that is down must not fail the upload that was just stored: the job
     stays queued without `enqueued_at`, and `jobs_rescue` publishes it later.
@@ -125,57 +124,45 @@ def job_enqueue(*, job_id: uuid.UUID | str) -> None:
     except Exception:
         logger.exception("job %s: could not publish; jobs_rescue will retry", job_id)
         return
-    services.job_mark_enqueued(job_id=job_id)
+    transitions.job_mark_enqueued(job_id=job_id)
 
 
-@shared_task(
-    base=JobTask,
-    bind=True,
-    name="media_tasks.probe",
-    stage_description="checking the file",
-    soft_time_limit=600,
-    time_limit=720,
-)
+def on_job_event(event: JobEvent) -> None:
+    """Subscribed at app start (apps.py): a job queued by a service is published after its commit,
+    so a worker never looks for a row that is not there yet, and services need not know tasks."""
+    if event.type == JobEvent.Type.QUEUED:
+        transaction.on_commit(functools.partial(job_enqueue, job_id=event.job_id))
+
+
+@shared_task(base=JobTask, bind=True, name="media_tasks.probe", stage_description="checking the file")
 def probe_task(self: JobTask, job_id: str) -> None:
-    kind = services.job_probe(job_id=job_id, worker=self.request.hostname or "")
+    kind = probe.job_probe(job_id=job_id, worker=self.request.hostname or "")
     if kind:
-        _stages_after(kind, job_id, Job.Status.PROBING).delay()
+        chain_for(job_id, workflow.stages_from(kind, Status.PROBING, inclusive=False)).delay()
 
 
-def _stages_after(kind: str, job_id: str, status: str) -> Signature:
-    """The chain that finishes a job whose stage `status` is next to run (or to run again)."""
-    limits = stage_time_limits(Asset.objects.values_list("probe__duration", flat=True).get(jobs__id=job_id))
-    Status = Job.Status
-    stages = []
-    if kind == VIDEO:
-        if status in (Status.PROBING, Status.TRANSCODING):
-            stages.append(_transcode_signature(job_id).set(**limits))
-        if status in (Status.PROBING, Status.TRANSCODING, Status.THUMBNAILING):
-            stages.append(thumbnails_task.si(job_id).set(**limits))
-    elif status in (Status.PROBING, Status.PROCESSING):
-        stages.append(image_variants_task.si(job_id))
-    stages.append(finalize_task.si(job_id))
-    if services.quality_follows(kind):  # after the job is ready: nobody waits for the figure
-        stages.append(quality_task.si(job_id).set(**limits))
-    return chain(*stages)
+def chain_for(job_id: str, stages: list[str]) -> Signature:
+    """The Celery chain that runs these stages of the job, in the workflow's order."""
+    duration = Asset.objects.values_list("probe__duration", flat=True).get(jobs__id=job_id)
+    return chain(*(_signature(stage, job_id, workflow.time_limits(stage, duration)) for stage in stages))
 
 
-def _transcode_signature(job_id: str) -> Signature:
-    """Route by capability: the GPU queue while a GPU worker is live, else the CPU queue.
+def _signature(stage: str, job_id: str, limits: dict[str, float]) -> Signature:
+    if stage == Status.TRANSCODING:
+        return _transcode_signature(job_id, limits)
+    return STAGE_TASKS[stage].si(job_id).set(**limits)
 
-    If every GPU worker then vanishes, RabbitMQ dead-letters the waiting message to
-    the CPU queue after MEDIA_GPU_QUEUE_TTL_S (see settings). A long source becomes a
-    chord: one task per chunk, on whichever workers are free, then the join.
-    """
-    gpu = selectors.gpu_worker_online()
-    queue = settings.MEDIA_QUEUE_TRANSCODE_GPU if gpu else settings.MEDIA_QUEUE_TRANSCODE_CPU
-    count = services.transcode_chunk_count(job_id=job_id)
+
+def _transcode_signature(job_id: str, limits: dict[str, float] | None = None) -> Signature:
+    """Routed by capability (workflow.transcode_queue). A long source becomes a chord: one task
+    per chunk, on whichever workers are free, then the join."""
+    queue = workflow.transcode_queue(gpu_online=selectors.gpu_worker_online())
+    count = transcode.transcode_chunk_count(job_id=job_id)
     if not count:
-        return transcode_task.si(job_id).set(queue=queue, routing_key=queue)
-    chunk_limits = stage_time_limits(settings.MEDIA_CHUNK_SECONDS)
-    cpu = settings.MEDIA_QUEUE_TRANSCODE_CPU
+        return transcode_task.si(job_id).set(queue=queue, routing_key=queue, **(limits or {}))
+    cpu = workflow.cpu_queue()
     pieces = [
-        transcode_chunk_task.si(job_id, index).set(queue=queue, routing_key=queue, **chunk_limits)
+        transcode_chunk_task.si(job_id, index).set(queue=queue, routing_key=queue, **workflow.chunk_time_limits())
         for index in range(count)
     ]
     sound = transcode_audio_task.si(job_id).set(queue=cpu, routing_key=cpu)
@@ -188,7 +175,7 @@ def transcode_task(self: JobTask, job_id: str, encoder: str | None = None) -> No
     capabilities = local_capabilities()
     chosen = encoder or capabilities.encoder
     try:
-        services.job_transcode(
+        transcode.job_transcode(
             job_id=job_id,
             worker=self.request.hostname or "",
             encoder=chosen,
@@ -200,12 +187,12 @@ def transcode_task(self: JobTask, job_id: str, encoder: str | None = None) -> No
         logger.warning(
             "job %s: %s failed on %s (%s); handing it to the CPU queue", job_id, chosen, self.request.hostname, exc
         )
-        services.job_note(
+        transitions.job_note(
             job_id=job_id,
             message=f"{chosen} failed on this worker; the transcode moves to a CPU encoder.",
             worker=self.request.hostname or "",
         )
-        cpu = settings.MEDIA_QUEUE_TRANSCODE_CPU
+        cpu = workflow.cpu_queue()
         raise self.replace(transcode_task.si(job_id, encoder=CPU_ENCODER).set(queue=cpu, routing_key=cpu)) from exc
 
 
@@ -215,7 +202,7 @@ def transcode_task(self: JobTask, job_id: str, encoder: str | None = None) -> No
 def transcode_chunk_task(self: JobTask, job_id: str, index: int) -> None:
     """One chunk of a chunked transcode; its (empty) result lets the chord count it."""
     capabilities = local_capabilities()
-    services.job_transcode_chunk(
+    transcode.job_transcode_chunk(
         job_id=job_id,
         index=index,
         worker=self.request.hostname or "",
@@ -228,32 +215,42 @@ def transcode_chunk_task(self: JobTask, job_id: str, index: int) -> None:
     base=JobTask, bind=True, name="media_tasks.transcode_audio", stage_description="transcoding", ignore_result=False
 )
 def transcode_audio_task(self: JobTask, job_id: str) -> None:
-    services.job_transcode_audio(job_id=job_id, worker=self.request.hostname or "")
+    transcode.job_transcode_audio(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.transcode_join", stage_description="transcoding")
 def transcode_join_task(self: JobTask, job_id: str) -> None:
-    services.job_transcode_join(job_id=job_id, worker=self.request.hostname or "")
+    transcode.job_transcode_join(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.thumbnails", stage_description="making thumbnails")
 def thumbnails_task(self: JobTask, job_id: str) -> None:
-    services.job_make_thumbnails(job_id=job_id, worker=self.request.hostname or "")
+    thumbnails.job_make_thumbnails(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.image_variants", stage_description="resizing the image")
 def image_variants_task(self: JobTask, job_id: str) -> None:
-    services.job_make_image_variants(job_id=job_id, worker=self.request.hostname or "")
+    images.job_make_image_variants(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.finalize", stage_description="finishing")
 def finalize_task(self: JobTask, job_id: str) -> None:
-    services.job_finalize(job_id=job_id, worker=self.request.hostname or "")
+    finalize.job_finalize(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.quality", stage_description="measuring quality")
 def quality_task(self: JobTask, job_id: str) -> None:
-    services.job_measure_quality(job_id=job_id, worker=self.request.hostname or "")
+    quality.job_measure_quality(job_id=job_id, worker=self.request.hostname or "")
+
+
+# The task that runs each stage (the transcode is routed and may be split: _transcode_signature).
+STAGE_TASKS = {
+    Status.PROBING: probe_task,
+    Status.THUMBNAILING: thumbnails_task,
+    Status.PROCESSING: image_variants_task,
+    Status.FINALIZING: finalize_task,
+    workflow.QUALITY: quality_task,
+}
 
 
 @shared_task(name="media_tasks.worker_prune")
@@ -268,17 +265,13 @@ def jobs_rescue_task() -> None:
     A resumed stage may also come back from RabbitMQ (if its worker's connection
     only now closes): both runs write the same keys and the job finishes once.
     """
-    never_queued, stalled = services.jobs_needing_rescue()
+    never_queued, stalled = rescue.jobs_needing_rescue()
     for job in never_queued:
         job_enqueue(job_id=job.id)
     for job in stalled:
-        if not services.job_resume(job_id=job.id):
-            continue
-        logger.warning("job %s: its worker went silent in %s; running that stage again", job.id, job.status)
-        if job.status == Job.Status.PROBING:
-            probe_task.delay(str(job.id))
-        else:
-            _stages_after(job.asset.kind, str(job.id), job.status).delay()
+        if stages := rescue.job_resume(job_id=job.id):
+            logger.warning("job %s: its worker went silent in %s; running that stage again", job.id, job.status)
+            chain_for(str(job.id), stages).delay()
 
 
 @shared_task(name="media_tasks.uploads_abort_incomplete")
@@ -302,6 +295,11 @@ def webhook_deliver_task(self: Task, delivery_id: str) -> None:
     outcome = services.webhook_deliver(delivery_id=delivery_id)
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)  # whole seconds ≥ 1 (RabbitMQ delayed delivery)
+
+
+@receiver(webhooks.delivery_due)
+def on_delivery_due(sender: type, delivery_id: uuid.UUID | str, **kwargs: Any) -> None:
+    webhook_deliver_task.delay(str(delivery_id))
 
 
 @shared_task(name="media_tasks.webhooks_resend_stalled")

@@ -25,6 +25,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.defaults import page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics as media_metrics
@@ -321,6 +322,4 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """404 for URLs no view matched: JSON under /api/, so API clients always get the error shape."""
     if request.path.startswith("/api/"):
         return JsonResponse({"error": {"code": "not_found", "message": "No such endpoint."}}, status=404)
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)

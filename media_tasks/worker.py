@@ -1,6 +1,7 @@
 """Celery worker life cycle: find this box's encoders at start, pick queues, keep the registry fresh.
 
-Connected to Celery's signals in mediaplatform/celery.py. The capabilities are
+Connected to Celery's signals here, when the tasks module that imports this is loaded: a
+worker loads it (with Django set up) before it builds its consumer. The capabilities are
 kept in an environment variable so the pool's child processes, forked after
 start-up, see the same answer without testing the encoders again.
 """
@@ -13,10 +14,13 @@ import os
 import time
 from typing import Any
 
+from celery import current_app, signals
 from django.conf import settings
 
-from . import services, storage
+from . import correlation, deadletter, services, storage
+from .models import Job
 from .pipeline.encoders import WorkerCapabilities, find_capabilities
+from .processing import rescue
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def _remove_stale_workdirs() -> None:
     # Temp directories are per machine, so every worker sweeps its own disk (at start
     # and hourly) instead of one beat task sweeping whichever machine it runs on.
     _state["last_sweep"] = time.monotonic()
-    removed = services.workdirs_remove_stale(max_age_s=settings.MEDIA_WORKDIR_MAX_AGE_S)
+    removed = rescue.workdirs_remove_stale(max_age_s=settings.MEDIA_WORKDIR_MAX_AGE_S)
     if removed:
         logger.info("removed %d stale job directories from %s", removed, settings.MEDIA_WORK_DIR)
 
@@ -96,3 +100,46 @@ def on_worker_shutdown() -> None:
             services.worker_unregister(hostname=_state["hostname"])
         except Exception:
             logger.exception("could not unregister the worker")
+
+
+def bind_correlation_id(task_kwargs: dict, task_args: tuple) -> None:
+    """Before a task runs: bind the correlation id of the job it works on (if any) to its log lines."""
+    job_id = task_kwargs.get("job_id") or (task_args[0] if task_args else None)
+    value = None
+    if job_id:
+        try:
+            value = Job.objects.filter(pk=job_id).values_list("correlation_id", flat=True).first()
+        except Exception:  # a malformed id or an unreachable database: logging must not fail the task
+            value = None
+    correlation.bind(value)
+
+
+@signals.celeryd_after_setup.connect
+def _worker_setup(sender: str, instance: Any, **kwargs: Any) -> None:
+    on_worker_setup(hostname=sender, instance=instance)
+
+
+@signals.worker_process_init.connect
+def _pool_process_init(**kwargs: Any) -> None:
+    on_process_init()
+
+
+@signals.heartbeat_sent.connect
+def _worker_heartbeat(**kwargs: Any) -> None:
+    on_heartbeat()
+
+
+@signals.task_prerun.connect
+def _bind_correlation_id(
+    task_id: str | None = None, task: Any = None, args: Any = (), kwargs: Any = None, **extra: Any
+) -> None:
+    bind_correlation_id(kwargs or {}, tuple(args or ()))
+
+
+@signals.worker_shutdown.connect
+def _worker_shutdown(**kwargs: Any) -> None:
+    on_worker_shutdown()
+
+
+# Every worker also drains the dead-letter queue (as data, not as tasks).
+current_app.steps["consumer"].add(deadletter.DeadLetterConsumer)

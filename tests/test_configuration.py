@@ -80,7 +80,7 @@ def test_docker_compose_config_accepts_the_file():
 
 
 def test_broker_consumer_timeout_outlasts_the_longest_stage(settings):
-    from media_tasks.tasks import stage_time_limits
+    from media_tasks.processing.workflow import stage_time_limits
 
     conf = (ROOT / "deploy" / "rabbitmq.conf").read_text()
     timeout_ms = int(re.search(r"^consumer_timeout = (\d+)$", conf, re.M).group(1))

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .. import events, storage
 from ..models import Asset, Job, JobEvent, UploadLog
+from ..processing.transitions import job_cancel
 from .errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -103,10 +104,9 @@ def asset_register(
 ) -> Job:
     """Create the asset for a stored original and its job; the job is queued once this commits.
 
-    Queued only after the commit, so a worker never looks for a row that is not there yet.
+    The queued event starts it once this commits (tasks.on_job_event), so a worker never
+    looks for a row that is not there yet.
     """
-    from ..tasks import job_enqueue  # tasks import services; import here to break the cycle
-
     with transaction.atomic():
         asset = Asset.objects.create(
             id=asset_id,
@@ -118,7 +118,6 @@ def asset_register(
         )
         job = Job.objects.create(asset=asset, correlation_id=correlation_id or uuid.uuid4().hex)
         events.publish(job_id=job.id, type=JobEvent.Type.QUEUED, message="Uploaded; waiting for a worker.")
-        transaction.on_commit(lambda: job_enqueue(job_id=job.id))
     logger.info("asset %s uploaded as job %s [%s]", asset.id, job.id, job.correlation_id)
     return job
 
@@ -144,8 +143,6 @@ def asset_delete(*, asset_id: uuid.UUID | str) -> int:
     Files go first: if deleting them fails, the asset is still listed and can be
     deleted again, instead of leaving objects nobody can find.
     """
-    from .jobs import job_cancel
-
     for job_id in (
         Job.objects.filter(asset_id=asset_id).exclude(status__in=Job.FINAL_STATUSES).values_list("id", flat=True)
     ):
@@ -166,8 +163,6 @@ def asset_retry(*, asset_id: uuid.UUID | str) -> Job:
 
 def asset_reprocess(*, asset_id: uuid.UUID | str) -> Job:
     """A new job for an asset whose last one ended: retry after a failure, or re-encode with today's ladder."""
-    from ..tasks import job_enqueue
-
     asset = Asset.objects.get(pk=asset_id)
     latest = asset.latest_job
     if latest is not None and not latest.is_final:
@@ -175,5 +170,4 @@ def asset_reprocess(*, asset_id: uuid.UUID | str) -> Job:
     with transaction.atomic():
         job = Job.objects.create(asset=asset, correlation_id=uuid.uuid4().hex)
         events.publish(job_id=job.id, type=JobEvent.Type.QUEUED, message="Queued again (retry or re-encode).")
-        transaction.on_commit(lambda: job_enqueue(job_id=job.id))
     return job

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
 from django.utils import timezone
 
 from .. import selectors, storage
@@ -35,9 +34,9 @@ _REFUSED = {"EntityTooSmall": "part_too_small", "InvalidPartOrder": "invalid_par
 
 @dataclass(frozen=True)
 class PartTarget:
-    """Where and how the client sends one part."""
+    """Where and how the client sends one part: a presigned S3 URL, or (empty) our own part endpoint."""
 
-    url: str
+    url: str = ""
     method: str = "PUT"
     headers: dict[str, str] | None = None
 
@@ -107,7 +106,7 @@ def upload_part_target(*, upload: Upload, part_number: int, size_bytes: int | No
             upload.storage_key, upload.s3_upload_id, part_number, size_bytes, settings.MEDIA_PRESIGNED_EXPIRY_S
         )
         return PartTarget(url=url)
-    return PartTarget(url=reverse("api-1:upload_part_put", args=[upload.id, part_number]))
+    return PartTarget()
 
 
 def upload_part_store(*, upload: Upload, part_number: int, stream: IO[bytes], size_bytes: int) -> storage.UploadedPart:

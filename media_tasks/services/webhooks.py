@@ -9,6 +9,7 @@ attempt logged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.dispatch import Signal
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -38,6 +40,10 @@ from .errors import ServiceError
 from .webhook_targets import check_target, require_public
 
 logger = logging.getLogger(__name__)
+
+# Sent after the commit that made a delivery due; the Celery interface connects the task that
+# sends it (tasks.py), so this module needs no knowledge of tasks. Receives `delivery_id`.
+delivery_due = Signal()
 
 SIGNATURE_HEADER = "Webhook-Signature"
 EVENT_TYPES = ("job.queued", "job.started", "job.stage", "job.progress", "job.succeeded", "job.failed", "job.cancelled")
@@ -140,8 +146,6 @@ def _payload(event: JobEvent, job: Job, event_type: str) -> dict:
 
 def webhook_on_event(event: JobEvent) -> None:
     """The event-stream subscriber: one delivery per interested endpoint, sent after commit."""
-    from ..tasks import webhook_deliver_task
-
     event_type = _TYPE_OF.get(event.type)
     if event_type is None:
         return
@@ -158,7 +162,7 @@ def webhook_on_event(event: JobEvent) -> None:
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event_id=payload["id"], event_type=event_type, payload=payload
         )
-        transaction.on_commit(lambda pk=delivery.pk: webhook_deliver_task.delay(str(pk)))
+        transaction.on_commit(functools.partial(delivery_due.send, sender=WebhookDelivery, delivery_id=delivery.pk))
 
 
 @dataclass(frozen=True)
@@ -257,7 +261,5 @@ def webhook_deliver(*, delivery_id: uuid.UUID | str) -> DeliveryOutcome:
 
 def webhook_redeliver(*, delivery_id: uuid.UUID | str) -> None:
     """Send a delivery again from the first attempt (admin action), keeping its log."""
-    from ..tasks import webhook_deliver_task
-
     WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDelivery.Status.PENDING, attempts=0)
-    transaction.on_commit(lambda: webhook_deliver_task.delay(str(delivery_id)))
+    transaction.on_commit(functools.partial(delivery_due.send, sender=WebhookDelivery, delivery_id=delivery_id))

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from media_tasks import services, storage, tasks
 from media_tasks.models import Asset, Job
+from media_tasks.processing import rescue, transitions, workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def test_same_bytes_from_the_same_owner_are_recognised(fs_storage, user, other_u
     assert (again.duplicate, again.job.pk) == (True, first.job.pk)
     assert Asset.objects.filter(owner=user).count() == 1
     assert not upload(other_user).duplicate, "another user's identical file is theirs, not a duplicate"
-    services.job_mark_failed(job_id=first.job.pk, reason="x")
+    transitions.job_mark_failed(job_id=first.job.pk, reason="x")
     assert not upload(user).duplicate, "a failed upload may be tried again"
 
 
@@ -66,7 +67,8 @@ def test_stalled_jobs_are_resumed_then_given_up(fs_storage, user, monkeypatch):
         status=Job.Status.PROBING, heartbeat_at=stale, attempts=1, enqueued_at=timezone.now()
     )
     resumed: list = []
-    monkeypatch.setattr(tasks.probe_task, "delay", lambda job_id: resumed.append(job_id))
+    # The rescue publishes the workflow's chain from the probe: the probe task's message is sent.
+    monkeypatch.setattr(tasks.probe_task, "apply_async", lambda args=(), kwargs=None, **o: resumed.append(args[0]))
     tasks.jobs_rescue_task()
     job.refresh_from_db()
     assert resumed == [str(job.id)] and job.attempts == 2 and job.status == Job.Status.PROBING
@@ -83,7 +85,7 @@ def test_soft_time_limit_fails_the_job_with_a_plain_reason(fs_storage, user):
     tasks.transcode_task.on_failure(SoftTimeLimitExceeded(), "tid", (str(job.id),), {}, None)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error == "Transcoding took longer than allowed for this file."
-    assert tasks.stage_time_limits(100) == {"soft_time_limit": 1900, "time_limit": 2020}
+    assert workflow.stage_time_limits(100) == {"soft_time_limit": 1900, "time_limit": 2020}
 
 
 def test_stale_work_directories_are_swept(settings, tmp_path):
@@ -99,7 +101,7 @@ def test_stale_work_directories_are_swept(settings, tmp_path):
     past = time.time() - 7 * 3600
     for path in (old, old / "renditions", old / "renditions" / "720p.mp4", old_frames):
         os.utime(path, (past, past))
-    assert services.workdirs_remove_stale(max_age_s=6 * 3600) == 2
+    assert rescue.workdirs_remove_stale(max_age_s=6 * 3600) == 2
     assert not old.exists() and fresh.exists()
     assert not old_frames.exists() and fresh_frames.exists()
 

@@ -6,6 +6,7 @@ import pytest
 
 from media_tasks import events, services
 from media_tasks.models import JobEvent, WebhookDelivery
+from media_tasks.processing import transitions
 from media_tasks.services.errors import ServiceError
 from media_tasks.services.webhooks import backoff_s, sign
 from tests.webhook_receiver import Receiver
@@ -67,7 +68,7 @@ def test_a_name_that_resolves_to_our_network_when_we_connect_is_refused(job, use
         endpoint = services.webhook_endpoint_create(
             owner=user, url=f"http://hooks.example.com:{port}/hook", events=["job.failed"]
         )
-        services.job_mark_failed(job_id=job.id, reason="x")
+        transitions.job_mark_failed(job_id=job.id, reason="x")
         (delivery,) = deliveries_for(endpoint, "job.failed")
         outcome = services.webhook_deliver(delivery_id=delivery.pk)
         assert receiver.received == []
@@ -87,7 +88,7 @@ def test_failed_attempts_are_logged_and_retried_until_it_is_accepted(job, user):
     with Receiver(answers={"job.failed": [500, 503]}) as receiver:
         endpoint = services.webhook_endpoint_create(owner=user, url=receiver.url, events=["job.failed"])
         receiver.secret = endpoint.secret
-        services.job_mark_failed(job_id=job.id, reason="It broke.")
+        transitions.job_mark_failed(job_id=job.id, reason="It broke.")
         (delivery,) = deliveries_for(endpoint, "job.failed")
         outcomes = [services.webhook_deliver(delivery_id=delivery.pk) for _ in range(3)]
     assert [o.delivered for o in outcomes] == [False, False, True]
@@ -122,7 +123,7 @@ def test_redirects_are_not_followed_and_slow_receivers_time_out(job, user, setti
     settings.MEDIA_WEBHOOK_READ_TIMEOUT_S = 0.5
     with Receiver(answers={"job.failed": [302]}) as receiver:
         endpoint = services.webhook_endpoint_create(owner=user, url=receiver.url, events=["job.failed"])
-        services.job_mark_failed(job_id=job.id, reason="x")
+        transitions.job_mark_failed(job_id=job.id, reason="x")
         (delivery,) = deliveries_for(endpoint, "job.failed")
         services.webhook_deliver(delivery_id=delivery.pk)
         assert len(receiver.received) == 1  # nobody went to the Location

@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from media_tasks import services
 from media_tasks.models import Job
-from media_tasks.services.jobs import _job_advance
+from media_tasks.processing import transitions
+from media_tasks.processing.transitions import job_advance
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +31,8 @@ def test_live_fragment_answers_304_until_something_changes(alice_client, job):
 
 
 def test_the_fragment_stops_polling_once_the_job_has_ended_and_offers_retry(alice_client, job):
-    _job_advance(job_id=job.id, to=Job.Status.PROBING, worker="w1")
-    services.job_mark_failed(job_id=job.id, reason="The file is not a video or image we can read.")
+    job_advance(job_id=job.id, to=Job.Status.PROBING, worker="w1")
+    transitions.job_mark_failed(job_id=job.id, reason="The file is not a video or image we can read.")
     page = alice_client.get(reverse("asset_detail", args=[job.asset_id]) + "?fragment=live").content.decode()
     assert "hx-trigger" not in page and "not a video or image" in page
     assert 'id="retry"' in page and re.search(r'class="step step-failed">Checking the file', page)

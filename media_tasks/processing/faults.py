@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Job, JobEvent
-from .jobs import job_mark_failed, job_note
+from .transitions import job_mark_failed, job_note
 
 WAITING_FOR_STORAGE = "storage"
 # Written into the job's history by a retry after ffmpeg died by a signal (tasks.JobTask).

@@ -7,7 +7,8 @@ from django.conf import settings
 from media_tasks import services, storage
 from media_tasks.models import Asset, Job, Rendition
 from media_tasks.pipeline.exceptions import ProcessingCancelled
-from media_tasks.services.jobs import _progress_reporter, frames_cache_path
+from media_tasks.processing import finalize, images, probe, quality, thumbnails, transcode, transitions
+from media_tasks.processing.runtime import frames_cache_path, progress_reporter
 from tests.media import make_video
 
 pytestmark = pytest.mark.django_db
@@ -59,15 +60,15 @@ def test_asset_create_stores_the_file_and_enqueues_only_after_commit(
 def test_video_job_goes_through_every_stage(request, backend, user, enqueued, small_video):
     request.getfixturevalue(backend)
     job = upload(small_video, user)
-    assert services.job_probe(job_id=job.id, worker="w1") == "video"
-    assert services.job_transcode(job_id=job.id, worker="w1")
+    assert probe.job_probe(job_id=job.id, worker="w1") == "video"
+    assert transcode.job_transcode(job_id=job.id, worker="w1")
     job.refresh_from_db()
     assert (job.status, job.progress) == (Job.Status.TRANSCODING, 85)
     frames = frames_cache_path(job.asset_id)
     assert sorted(p.name for p in frames.iterdir())[:5] == [f"poster-{i}.bmp" for i in range(4)] + ["tile-00001.bmp"]
-    assert services.job_make_thumbnails(job_id=job.id, worker="w1")
+    assert thumbnails.job_make_thumbnails(job_id=job.id, worker="w1")
     assert not frames.exists(), "the thumbnails stage used the encode's frames and dropped them"
-    assert services.job_finalize(job_id=job.id, worker="w1")
+    assert finalize.job_finalize(job_id=job.id, worker="w1")
     job.refresh_from_db()
     assert (job.status, job.progress, job.attempts, job.worker_hostname) == (Job.Status.SUCCEEDED, 100, 1, "w1")
     assert job.started_at and job.finished_at
@@ -82,10 +83,10 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
     ]
     (mp4,) = asset.renditions.filter(kind="mp4")
     assert mp4.ssim is None, "the job is ready before its quality is measured"
-    assert services.job_measure_quality(job_id=job.id, worker="w1")
+    assert quality.job_measure_quality(job_id=job.id, worker="w1")
     mp4.refresh_from_db()
     assert 0.9 < mp4.ssim <= 1.0, "SSIM against the scaled source is stored per rendition"
-    assert not services.job_measure_quality(job_id=job.id, worker="w1"), "measured once"
+    assert not quality.job_measure_quality(job_id=job.id, worker="w1"), "measured once"
     for rendition in asset.renditions.all():
         assert storage.exists(rendition.storage_key), rendition.storage_key
     for name in ("hls/360p/index.m3u8", "hls/360p/seg_00000.ts", "thumbs/sprite.vtt"):
@@ -98,9 +99,9 @@ def test_image_job(fs_storage, user, enqueued, tmp_path):
     from tests.media import make_exif_rotated_jpeg
 
     job = upload(make_exif_rotated_jpeg(tmp_path / "photo.mp4"), user)  # the name lies; content decides
-    assert services.job_probe(job_id=job.id) == "image"
-    assert services.job_make_image_variants(job_id=job.id)
-    assert services.job_finalize(job_id=job.id)
+    assert probe.job_probe(job_id=job.id) == "image"
+    assert images.job_make_image_variants(job_id=job.id)
+    assert finalize.job_finalize(job_id=job.id)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
     profiles = sorted(job.asset.renditions.values_list("profile", "width", "height", "codec"))
@@ -116,12 +117,12 @@ def test_garbage_fails_with_a_readable_reason_and_later_stages_do_nothing(fs_sto
     garbage = tmp_path / "holiday.mp4"
     garbage.write_bytes(b"\x00\x13garbage" * 5000)
     job = upload(garbage, user)
-    assert services.job_probe(job_id=job.id) is None
+    assert probe.job_probe(job_id=job.id) is None
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert "not a video or image we can read" in job.error
-    assert not services.job_transcode(job_id=job.id)
-    assert not services.job_finalize(job_id=job.id)
+    assert not transcode.job_transcode(job_id=job.id)
+    assert not finalize.job_finalize(job_id=job.id)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.finished_at
     assert workdirs() == []
@@ -129,25 +130,25 @@ def test_garbage_fails_with_a_readable_reason_and_later_stages_do_nothing(fs_sto
 
 def test_redelivered_stage_redoes_its_work_without_duplicates(fs_storage, user, enqueued, small_video):
     job = upload(small_video, user)
-    services.job_probe(job_id=job.id)
-    assert services.job_transcode(job_id=job.id)
+    probe.job_probe(job_id=job.id)
+    assert transcode.job_transcode(job_id=job.id)
     # The worker died before acking: RabbitMQ delivers the same task again.
-    assert services.job_transcode(job_id=job.id)
+    assert transcode.job_transcode(job_id=job.id)
     assert Rendition.objects.filter(asset=job.asset, kind="mp4").count() == 1
-    services.job_make_thumbnails(job_id=job.id)
+    thumbnails.job_make_thumbnails(job_id=job.id)
     # Once the job has moved on, an old transcode message cannot drag it back.
-    assert not services.job_transcode(job_id=job.id)
-    assert services.job_finalize(job_id=job.id)
-    assert not services.job_finalize(job_id=job.id), "finalisation happens once"
+    assert not transcode.job_transcode(job_id=job.id)
+    assert finalize.job_finalize(job_id=job.id)
+    assert not finalize.job_finalize(job_id=job.id), "finalisation happens once"
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
-    assert not services.job_mark_failed(job_id=job.id, reason="late failure"), "a final state is final"
+    assert not transitions.job_mark_failed(job_id=job.id, reason="late failure"), "a final state is final"
 
 
 def test_progress_reporter_stops_work_once_the_job_has_ended(fs_storage, user, enqueued, small_video):
     job = upload(small_video, user)
     Job.objects.filter(pk=job.id).update(status=Job.Status.TRANSCODING)
-    report = _progress_reporter(job.id, Job.Status.TRANSCODING)
+    report = progress_reporter(job.id, Job.Status.TRANSCODING)
     report(0.5)
     job.refresh_from_db()
     assert job.progress == 45  # halfway through the 5..85 transcoding span
@@ -158,7 +159,7 @@ def test_progress_reporter_stops_work_once_the_job_has_ended(fs_storage, user, e
 
 def test_internal_error_message_does_not_blame_the_file(fs_storage, user, enqueued, small_video):
     job = upload(small_video, user)
-    assert services.job_mark_internal_error(job_id=job.id, stage="transcoding")
+    assert transitions.job_mark_internal_error(job_id=job.id, stage="transcoding")
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "on our side while transcoding" in job.error
 
@@ -167,10 +168,10 @@ def test_thumbnails_on_a_machine_without_the_encodes_frames_decode_the_rendition
     fs_storage, user, enqueued, small_video
 ):
     job = upload(small_video, user)
-    services.job_probe(job_id=job.id)
-    assert services.job_transcode(job_id=job.id)
+    probe.job_probe(job_id=job.id)
+    assert transcode.job_transcode(job_id=job.id)
     shutil.rmtree(frames_cache_path(job.asset_id))  # as if the transcode had run elsewhere
-    assert services.job_make_thumbnails(job_id=job.id)
+    assert thumbnails.job_make_thumbnails(job_id=job.id)
     thumbs = sorted(job.asset.renditions.filter(kind__in=["poster", "sprite"]).values_list("kind", "width", "height"))
     assert thumbs == [("poster", 640, 360), ("sprite", 160, 90)]
     assert storage.exists(storage.asset_key(storage.THUMBS, job.asset_id, "sprite.vtt"))

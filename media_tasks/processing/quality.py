@@ -16,7 +16,8 @@ from ..models import Job, Rendition
 from ..pipeline import quality as quality_ops
 from ..pipeline import video as video_ops
 from ..pipeline.exceptions import PipelineError
-from .jobs import Status, _media_info, _source, _workdir, ffmpeg_timeout_s, quality_follows, source_cache_path
+from .runtime import media_info, source_cache_path, source_copy, work_directory
+from .workflow import Status, ffmpeg_timeout_s, quality_follows
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ def job_measure_quality(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         renditions = list(asset.renditions.filter(kind=Rendition.Kind.MP4, ssim__isnull=True))
         if not renditions:
             return False
-        info = _media_info(asset)
-        with _workdir(job_id, "quality") as workdir:
-            source = _source(job, workdir)
+        info = media_info(asset)
+        with work_directory(job_id, "quality") as workdir:
+            source = source_copy(job, workdir)
             paths = {r.profile: workdir / f"{r.profile}.mp4" for r in renditions}
             storage.download_files({r.storage_key: paths[r.profile] for r in renditions})
             try:

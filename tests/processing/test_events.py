@@ -6,6 +6,7 @@ import pytest
 
 from media_tasks import events, services
 from media_tasks.models import JobEvent
+from media_tasks.processing import finalize, probe, thumbnails, transcode, transitions
 from tests.media import make_video
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +31,11 @@ def test_a_video_job_tells_its_story_and_subscribers_hear_it(fs_storage, user, t
         clip = make_video(Path(tmp_path) / "clip.mp4", width=320, height=240, duration=1.0)
         with clip.open("rb") as fh:
             job = services.asset_create(owner=user, fileobj=fh, filename="clip.mp4", size_bytes=clip.stat().st_size).job
-        services.job_probe(job_id=job.id, worker="w1")
-        services.job_transcode(job_id=job.id, worker="w1")
-        services.job_transcode(job_id=job.id, worker="w2")  # a redelivery
-        services.job_make_thumbnails(job_id=job.id, worker="w2")
-        services.job_finalize(job_id=job.id, worker="w2")
+        probe.job_probe(job_id=job.id, worker="w1")
+        transcode.job_transcode(job_id=job.id, worker="w1")
+        transcode.job_transcode(job_id=job.id, worker="w2")  # a redelivery
+        thumbnails.job_make_thumbnails(job_id=job.id, worker="w2")
+        finalize.job_finalize(job_id=job.id, worker="w2")
     finally:
         events.unsubscribe(broken)
         events.unsubscribe(heard.append)
@@ -59,7 +60,7 @@ def test_failure_and_cancel_are_events_once(fs_storage, user):
 
     job = services.asset_create(owner=user, fileobj=SimpleUploadedFile("a", b"x" * 10), filename="a", size_bytes=10).job
     assert services.job_cancel(job_id=job.id, reason="Cancelled by alice.")
-    assert not services.job_mark_failed(job_id=job.id, reason="too late")
+    assert not transitions.job_mark_failed(job_id=job.id, reason="too late")
     assert list(job.events.values_list("type", "message")) == [
         ("queued", "Uploaded; waiting for a worker."),
         ("cancelled", "Cancelled by alice."),

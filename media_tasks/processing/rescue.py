@@ -13,9 +13,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import Job
-from .jobs import Status, job_mark_failed, job_note
-
-RUNNING_STATUSES = (Status.PROBING, Status.TRANSCODING, Status.THUMBNAILING, Status.PROCESSING, Status.FINALIZING)
+from .transitions import job_mark_failed, job_note
+from .workflow import RUNNING_STATUSES, Status, stages_from
 
 
 def jobs_needing_rescue() -> tuple[list[Job], list[Job]]:
@@ -37,28 +36,26 @@ def jobs_needing_rescue() -> tuple[list[Job], list[Job]]:
     return list(never_queued), list(stalled)
 
 
-def job_mark_enqueued(*, job_id: uuid.UUID | str) -> None:
-    Job.objects.filter(pk=job_id, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
-
-
-def job_resume(*, job_id: uuid.UUID | str) -> bool:
-    """Count a resume of a stalled job; False (and the job failed) once it has had too many tries."""
-    job = Job.objects.get(pk=job_id)
+def job_resume(*, job_id: uuid.UUID | str) -> list[str]:
+    """Count a resume of a stalled job and say which stages to run again (its own, then the rest);
+    none (and the job failed) once it has had too many tries."""
+    job = Job.objects.select_related("asset").get(pk=job_id)
     if job.attempts >= settings.MEDIA_JOB_MAX_ATTEMPTS:
-        return not job_mark_failed(
-            job_id=job_id,
-            reason=f"Processing stopped responding {job.attempts} times; the job was given up.",
+        job_mark_failed(
+            job_id=job_id, reason=f"Processing stopped responding {job.attempts} times; the job was given up."
         )
+        return []
     now = timezone.now()
     resumed = Job.objects.filter(pk=job_id, status=job.status).update(
         attempts=F("attempts") + 1, heartbeat_at=now, updated_at=now
     )
-    if resumed:
-        job_note(
-            job_id=job_id,
-            message=f"The worker went silent during {job.get_status_display().lower()}; running that stage again.",
-        )
-    return bool(resumed)
+    if not resumed:
+        return []
+    job_note(
+        job_id=job_id,
+        message=f"The worker went silent during {job.get_status_display().lower()}; running that stage again.",
+    )
+    return stages_from(job.asset.kind, job.status, inclusive=True)
 
 
 def workdirs_remove_stale(*, max_age_s: int) -> int:

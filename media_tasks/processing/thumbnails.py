@@ -12,16 +12,8 @@ from .. import storage
 from ..models import Job, Rendition
 from ..pipeline import thumbnails as thumbnail_ops
 from ..pipeline.probe import VIDEO, MediaInfo
-from .jobs import (
-    Status,
-    _media_info,
-    _progress_reporter,
-    _record,
-    _require_kind,
-    _run_stage,
-    _source,
-    frames_cache_path,
-)
+from .runtime import frames_cache_path, media_info, progress_reporter, record, require_kind, run_stage, source_copy
+from .workflow import Status
 
 
 def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
@@ -29,9 +21,9 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
 
     def work(job: Job, workdir: Path) -> None:
         asset = job.asset
-        _require_kind(asset, VIDEO)
-        info = _media_info(asset)
-        report = _progress_reporter(job_id, Status.THUMBNAILING)
+        require_kind(asset, VIDEO)
+        info = media_info(asset)
+        report = progress_reporter(job_id, Status.THUMBNAILING)
         out = workdir / "thumbs"
         out.mkdir()
         frames = frames_cache_path(asset.id)
@@ -45,7 +37,7 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
             for name in ("poster.jpg", "sprite.jpg", "sprite.vtt")
         }
         storage.upload_files({out / name: key for name, key in keys.items()})
-        _record(
+        record(
             job,
             Rendition.Kind.POSTER,
             "poster",
@@ -55,7 +47,7 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
             size_bytes=poster.size_bytes,
             codec="jpeg",
         )
-        _record(
+        record(
             job,
             Rendition.Kind.SPRITE,
             "sprite",
@@ -68,7 +60,7 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         report(1.0)
         shutil.rmtree(frames, ignore_errors=True)
 
-    return _run_stage(job_id=job_id, stage=Status.THUMBNAILING, worker=worker, work=work)
+    return run_stage(job_id=job_id, stage=Status.THUMBNAILING, worker=worker, work=work)
 
 
 def _decode_thumbnails(
@@ -92,7 +84,7 @@ def _thumbnail_sources(job: Job, info: MediaInfo, workdir: Path) -> list[tuple[P
     """
     renditions = sorted(job.asset.renditions.filter(kind=Rendition.Kind.MP4), key=lambda r: r.width * r.height)
     if not renditions:
-        source = _source(job, workdir)
+        source = source_copy(job, workdir)
         return [(source, info), (source, info)]
     poster_w, poster_h = thumbnail_ops.poster_size(info.width, info.height)
     wanted = [

@@ -22,22 +22,22 @@ from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
 from ..pipeline.probe import VIDEO
-from .jobs import (
+from .runtime import (
     COMPLETE_MARKER,
-    PROGRESS_SPANS,
-    Status,
-    _media_info,
-    _progress_reporter,
-    _record,
-    _require_kind,
-    _run_stage,
-    _run_work,
-    _source,
-    ffmpeg_timeout_s,
     frames_cache_path,
+    media_info,
+    progress_reporter,
+    record,
+    require_kind,
+    run_stage,
+    run_work,
+    source_copy,
 )
+from .workflow import PROGRESS_SPANS, Status, ffmpeg_timeout_s
 
 logger = logging.getLogger(__name__)
+
+ogger = logging.getLogger(__name__)
 
 
 def job_transcode(
@@ -51,8 +51,8 @@ def job_transcode(
 
     def work(job: Job, workdir: Path) -> None:
         asset = job.asset
-        _require_kind(asset, VIDEO)
-        info = _media_info(asset)
+        require_kind(asset, VIDEO)
+        info = media_info(asset)
         rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
         complete = workdir / COMPLETE_MARKER
         started = time.monotonic()
@@ -61,12 +61,12 @@ def job_transcode(
             logger.info("job %s: storing the %d rungs a previous try encoded", job_id, len(videos))
         else:
             videos = video_ops.transcode_ladder(
-                _source(job, workdir),
+                source_copy(job, workdir),
                 info,
                 rungs,
                 workdir / "renditions",
                 settings=_encode_settings(encoder, hw_decode),
-                on_progress=_progress_reporter(job_id, Status.TRANSCODING),
+                on_progress=progress_reporter(job_id, Status.TRANSCODING),
                 timeout=ffmpeg_timeout_s(info.duration),
                 hls_dir=workdir / "hls",
                 frames_dir=workdir / "frames",
@@ -78,7 +78,7 @@ def job_transcode(
         _keep_frames(workdir / "frames", frames_cache_path(asset.id))
         logger.info("job %s: stored in %.2f s", job_id, time.monotonic() - stored)
 
-    return _run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
+    return run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
 
 
 def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls_dir: Path) -> None:
@@ -94,7 +94,7 @@ def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls
         {**{v.path: keys[v.name] for v in videos}, **storage.tree_keys(hls.directory, storage.HLS, asset.id)}
     )
     for v in videos:
-        _record(
+        record(
             job,
             Rendition.Kind.MP4,
             v.name,
@@ -108,7 +108,7 @@ def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls
             ssim=None,  # this encode is not measured yet
         )
     top = videos[0]
-    _record(
+    record(
         job,
         Rendition.Kind.HLS,
         "master",
@@ -198,14 +198,14 @@ def job_transcode_chunk(
         logger.info("job %s: skipping chunk %d, the job is not transcoding", job_id, index)
         return False
     asset = Asset.objects.get(jobs__id=job_id)
-    info = _media_info(asset)
+    info = media_info(asset)
     rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
     keys = {rung.name: _chunk_key(asset.id, rung.name, index) for rung in rungs}
     if all(storage.exists(key) for key in keys.values()):
         return True
 
     def work(job: Job, workdir: Path) -> None:
-        source = _source(job, workdir)
+        source = source_copy(job, workdir)
         span = chunk_ops.plan_chunks(source, info, settings.MEDIA_CHUNK_SECONDS, index=index)[index]
         encode = functools.partial(
             video_ops.encode_ladder,
@@ -226,7 +226,7 @@ def job_transcode_chunk(
         length = (span.end or info.duration) - span.start
         logger.info("job %s: chunk %d of %d encoded (%.1f s from %.1f s)", job_id, index, count, length, span.start)
 
-    if not _run_work(job_id=job_id, name=f"chunk{index}", work=work):
+    if not run_work(job_id=job_id, name=f"chunk{index}", work=work):
         return False
     share = max(1, (PROGRESS_SPANS[Status.TRANSCODING][1] - PROGRESS_SPANS[Status.TRANSCODING][0] - 5) // count)
     Job.objects.filter(pk=job_id, status=Status.TRANSCODING).update(
@@ -245,17 +245,17 @@ def job_transcode_audio(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     count = transcode_chunk_count(job_id=job_id)
     if not _enter_chunked(job_id, worker, count):
         return False
-    info = _media_info(Asset.objects.get(jobs__id=job_id))
+    info = media_info(Asset.objects.get(jobs__id=job_id))
     bitrates = video_ops.audio_bitrates(info, video_ops.plan_ladder(info, settings.MEDIA_LADDER))
 
     def work(job: Job, workdir: Path) -> None:
-        source = _source(job, workdir)
+        source = source_copy(job, workdir)
         wanted = {kbps: workdir / f"{kbps}.m4a" for kbps in bitrates}
         if wanted:
             chunk_ops.encode_audio(source, info, wanted, timeout=ffmpeg_timeout_s(info.duration))
             storage.upload_files({path: _audio_key(job.asset_id, kbps) for kbps, path in wanted.items()})
 
-    return _run_work(job_id=job_id, name="audio", work=work)
+    return run_work(job_id=job_id, name="audio", work=work)
 
 
 def _still_transcoding(job_id: uuid.UUID | str):
@@ -275,7 +275,7 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         logger.info("job %s: skipping the join, the job is %s", job_id, job.status)
         return False
     asset = job.asset
-    info = _media_info(asset)
+    info = media_info(asset)
     rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
     count = transcode_chunk_count(job_id=job_id)
     timeout = ffmpeg_timeout_s(info.duration)
@@ -291,7 +291,7 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         joined = chunk_ops.join(rungs, pieces, sound, workdir / "renditions", hls_dir=workdir / "hls", timeout=timeout)
         _store_ladder(job, video_ops.describe_videos(joined), encoder, workdir / "hls")
 
-    if not _run_work(job_id=job_id, name="join", work=work):
+    if not run_work(job_id=job_id, name="join", work=work):
         return False
     storage.delete_prefix(storage.CHUNKS, asset.id)
     Job.objects.filter(pk=job_id, status=Status.TRANSCODING).update(

@@ -6,6 +6,7 @@ import pytest
 
 from media_tasks import services, storage
 from media_tasks.models import Asset, Job, Rendition
+from media_tasks.processing import finalize, probe, thumbnails, transcode
 from tests.media import make_video
 
 pytestmark = pytest.mark.django_db
@@ -24,10 +25,10 @@ def clip_720p(tmp_path_factory) -> Path:
 
 
 def run_video_job(job_id) -> None:
-    assert services.job_probe(job_id=job_id) == "video"
-    assert services.job_transcode(job_id=job_id)
-    assert services.job_make_thumbnails(job_id=job_id)
-    assert services.job_finalize(job_id=job_id)
+    assert probe.job_probe(job_id=job_id) == "video"
+    assert transcode.job_transcode(job_id=job_id)
+    assert thumbnails.job_make_thumbnails(job_id=job_id)
+    assert finalize.job_finalize(job_id=job_id)
 
 
 def upload(path: Path, user) -> Job:
@@ -41,7 +42,7 @@ def test_cancel_ends_a_running_job_once(fs_storage, user, enqueued, clip_720p):
     job.refresh_from_db()
     assert (job.status, job.error) == (Job.Status.CANCELLED, "Cancelled by admin.") and job.finished_at
     assert not services.job_cancel(job_id=job.id), "an ended job stays as it ended"
-    assert services.job_probe(job_id=job.id) is None, "a cancelled job's stages do nothing"
+    assert probe.job_probe(job_id=job.id) is None, "a cancelled job's stages do nothing"
 
 
 @pytest.mark.parametrize("backend", ["fs_storage", "s3_storage"])
@@ -84,7 +85,7 @@ def test_delete_removes_every_stored_file_and_row(request, backend, user, enqueu
 def test_deleting_an_asset_cancels_its_running_job_first(fs_storage, user, enqueued, clip_720p, monkeypatch):
     job = upload(clip_720p, user)
     cancelled = []
-    real_cancel = services.jobs.job_cancel
-    monkeypatch.setattr(services.jobs, "job_cancel", lambda **kw: cancelled.append(kw) or real_cancel(**kw))
+    real_cancel = services.assets.job_cancel
+    monkeypatch.setattr(services.assets, "job_cancel", lambda **kw: cancelled.append(kw) or real_cancel(**kw))
     services.asset_delete(asset_id=job.asset_id)
     assert cancelled and cancelled[0]["job_id"] == job.id

@@ -1,0 +1,192 @@
+"""What every stage runs inside: the job's heartbeat, a private work directory, the source's
+local copy, the progress reporter that also notices a cancel, and the recording of outputs."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from .. import events, storage
+from ..models import Asset, Job, JobEvent, Rendition
+from ..pipeline.exceptions import PipelineError, ProcessingCancelled, UnsupportedMediaError
+from ..pipeline.probe import MediaInfo
+from .transitions import job_advance, job_mark_failed
+from .workflow import PROGRESS_SPANS
+
+logger = logging.getLogger(__name__)
+
+
+def progress_reporter(job_id: uuid.UUID | str, status: str) -> Callable[[float], None]:
+    """A callback for the pipeline that writes percent done, and stops the work if the job ended."""
+    start, end = PROGRESS_SPANS[status]
+
+    last_step = [start // 10]
+
+    def report(fraction: float) -> None:
+        percent = int(start + (end - start) * max(0.0, min(1.0, fraction)))
+        still_running = Job.objects.filter(pk=job_id, status=status).update(
+            progress=Greatest(F("progress"), percent), waiting_for="", updated_at=timezone.now()
+        )
+        if not still_running:
+            raise ProcessingCancelled("The job was stopped.")
+        if percent // 10 > last_step[0]:  # subscribers hear of every 10 %, not every tick
+            last_step[0] = percent // 10
+            events.publish(
+                job_id=job_id, type=JobEvent.Type.PROGRESS, stage=status, message=f"{percent}%", record=False
+            )
+
+    return report
+
+
+# Written into a stage's work directory once its outputs are complete, before they are stored:
+# a retry on this machine after storage was out of reach stores them instead of redoing them.
+COMPLETE_MARKER = ".complete"
+
+
+@contextmanager
+def work_directory(job_id: uuid.UUID | str, stage: str) -> Iterator[Path]:
+    """A private temp directory for one stage of one job, removed however the stage ends, except
+    when storage was out of reach: complete outputs then wait there for the retry."""
+    path = Path(settings.MEDIA_WORK_DIR) / f"job-{job_id}-{stage}"
+    if not (path / COMPLETE_MARKER).exists():
+        shutil.rmtree(path, ignore_errors=True)  # a leftover of a killed worker or an unfinished try
+    path.mkdir(parents=True, exist_ok=True)
+    keep = False
+    try:
+        yield path
+    except storage.StorageUnavailable:
+        keep = True
+        raise
+    finally:
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def heartbeat(job_id: uuid.UUID | str) -> Iterator[None]:
+    """Touch the job's heartbeat from a side thread while a stage runs, however long its steps.
+
+    A job whose heartbeat goes stale lost its worker; `jobs_rescue` resumes it.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.MEDIA_JOB_HEARTBEAT_S):
+                Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+        except Exception:  # a heartbeat must never take the stage down
+            logger.exception("job %s: heartbeat failed", job_id)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def run_stage(*, job_id: uuid.UUID | str, stage: str, worker: str, work: Callable[[Job, Path], None]) -> bool:
+    """Enter `stage`, run `work(job, workdir)`, and turn bad input into a failed job.
+
+    Returns False when the job is not (or no longer) one this stage should touch:
+    cancelled, failed, or already past this stage.
+    """
+    if not job_advance(job_id=job_id, to=stage, worker=worker):
+        logger.info("job %s: skipping %s, the job is not waiting for it", job_id, stage)
+        if not Job.objects.filter(pk=job_id).exclude(status__in=(Job.Status.FAILED, Job.Status.CANCELLED)).exists():
+            job_discard_local_copies(job_id=job_id)
+        return False
+    return run_work(job_id=job_id, name=stage, work=work)
+
+
+def run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], None]) -> bool:
+    """Run `work(job, workdir)` with a heartbeat in a temp directory of its own (`job-<id>-<name>`);
+    bad input fails the job (False). For stages, and for the parts of a chunked transcode."""
+    job = Job.objects.select_related("asset").get(pk=job_id)
+    try:
+        with heartbeat(job_id), work_directory(job_id, name) as workdir:
+            work(job, workdir)
+    except PipelineError as exc:  # bad input, or the job was cancelled or deleted meanwhile
+        job_mark_failed(job_id=job_id, reason=str(exc))
+        job_discard_local_copies(job_id=job_id, asset_id=job.asset_id)
+        return False
+    Job.objects.filter(pk=job_id).exclude(waiting_since=None).update(waiting_for="", waiting_since=None)
+    return True
+
+
+def job_discard_local_copies(*, job_id: uuid.UUID | str, asset_id: uuid.UUID | str | None = None) -> None:
+    """Remove what this machine holds for a job that ended without success: its work
+    directories, and the asset's source copy and frames (a retry downloads them again).
+
+    Called by the worker that sees the end (failed, cancelled, or deleted with its asset); what
+    other machines hold goes with their sweep (rescue.workdirs_remove_stale)."""
+    root = Path(settings.MEDIA_WORK_DIR)
+    for path in root.glob(f"job-{job_id}-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    asset_id = asset_id or Job.objects.filter(pk=job_id).values_list("asset_id", flat=True).first()
+    if asset_id:
+        source_cache_path(asset_id).unlink(missing_ok=True)
+        shutil.rmtree(frames_cache_path(asset_id), ignore_errors=True)
+
+
+def source_copy(job: Job, workdir: Path) -> Path:
+    """The original on local disk, downloaded once per machine and shared by the job's stages.
+
+    Stages only read it. The copy is dropped when the job finishes here, or by the
+    stale-directory sweep; a partial download never takes its name.
+    """
+    cached = source_cache_path(job.asset_id)
+    if cached.exists() and cached.stat().st_size == job.asset.size_bytes:
+        cached.touch()  # in use: keep it from the sweep
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = workdir / "source.part"
+    storage.download_file(job.asset.original_key, partial)
+    partial.replace(cached)
+    return cached
+
+
+def source_cache_path(asset_id: uuid.UUID | str) -> Path:
+    return Path(settings.MEDIA_WORK_DIR) / "sources" / str(asset_id)
+
+
+def frames_cache_path(asset_id: uuid.UUID | str) -> Path:
+    """Where a whole-file transcode leaves the poster and sprite frames of its decode for the
+    thumbnails stage, when that runs on the same machine (it decodes renditions otherwise)."""
+    return Path(settings.MEDIA_WORK_DIR) / "frames" / str(asset_id)
+
+
+def media_info(asset: Asset) -> MediaInfo:
+    return MediaInfo.from_dict(asset.probe)
+
+
+def require_kind(asset: Asset, kind: str) -> None:
+    if asset.kind != kind:
+        raise UnsupportedMediaError(f"Expected {kind} content, found {asset.kind or 'nothing usable'}.")
+
+
+def record(job: Job, kind: str, profile: str, key: str, **fields: object) -> Rendition:
+    """Write a rendition row, made by the job's current worker, once its file is stored."""
+    # update_or_create on (asset, kind, profile): a redelivered task overwrites its own row.
+    rendition, _ = Rendition.objects.update_or_create(
+        asset=job.asset,
+        kind=kind,
+        profile=profile,
+        defaults={"storage_key": key, "worker_hostname": job.worker_hostname, **fields},
+    )
+    return rendition

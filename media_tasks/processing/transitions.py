@@ -1,0 +1,106 @@
+"""The job's state changes. States only move forward, through a conditional UPDATE, so a
+redelivered task can neither move a job back nor finish it twice. Which move is allowed
+is the workflow's to say."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.db.models import F
+from django.utils import timezone
+
+from .. import events
+from ..models import Job, JobEvent
+from .workflow import ENTERED_FROM, PROGRESS_SPANS, Status
+
+logger = logging.getLogger(__name__)
+
+
+def job_advance(*, job_id: uuid.UUID | str, to: str, worker: str) -> bool:
+    """Move the job into stage `to` if it is in an allowed state; False if it is not.
+
+    Entering from the previous stage is a start; entering from `to` itself is a
+    redelivery after a worker was lost, and the history says so.
+    """
+    now = timezone.now()
+    changes = {"status": to, "progress": PROGRESS_SPANS[to][0], "worker_hostname": worker[:255], "updated_at": now}
+    again = False
+    updated = Job.objects.filter(pk=job_id, status__in=ENTERED_FROM[to]).update(**changes)
+    if not updated:
+        # A retry while waiting for storage: the work made is reused, so progress stays, and
+        # the history already says it waits.
+        waiting = Job.objects.filter(pk=job_id, status=to).exclude(waiting_for="")
+        if waiting.update(worker_hostname=worker[:255], updated_at=now):
+            return True
+        updated = Job.objects.filter(pk=job_id, status=to).update(**changes)
+        again = True
+    if not updated:
+        return False
+    if to == Status.PROBING:
+        # Each start of the first stage is an attempt: the first delivery, a
+        # redelivery after a lost worker, or a retry.
+        Job.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)
+        Job.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+    label = Status(to).label
+    message = f"{label} started again: the previous try was interrupted." if again else f"{label} started."
+    events.publish(job_id=job_id, type=JobEvent.Type.STAGE, stage=to, message=message, worker=worker)
+    return True
+
+
+def job_succeed(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """The last stage is done: the job is ready (once, however many deliveries)."""
+    now = timezone.now()
+    finished = Job.objects.filter(pk=job_id, status=Status.FINALIZING).update(
+        status=Status.SUCCEEDED, progress=100, finished_at=now, updated_at=now
+    )
+    if finished:
+        # The fault tests count this line: exactly one per job, however many deliveries.
+        logger.info("job %s succeeded", job_id)
+        events.publish(job_id=job_id, type=JobEvent.Type.SUCCEEDED, message="Ready.", worker=worker)
+    return bool(finished)
+
+
+def job_mark_failed(*, job_id: uuid.UUID | str, reason: str) -> bool:
+    """Fail the job with a reason written for its owner, unless it has already ended."""
+    updated = (
+        Job.objects.filter(pk=job_id)
+        .exclude(status__in=Job.FINAL_STATUSES)
+        .update(status=Status.FAILED, error=reason[:2000], finished_at=timezone.now(), updated_at=timezone.now())
+    )
+    if updated:
+        logger.warning("job %s failed: %s", job_id, reason)
+        events.publish(job_id=job_id, type=JobEvent.Type.FAILED, message=reason)
+    return bool(updated)
+
+
+def job_mark_internal_error(*, job_id: uuid.UUID | str, stage: str) -> bool:
+    """For a crash that is ours, not the file's: say so without leaking internals."""
+    return job_mark_failed(
+        job_id=job_id,
+        reason=f"Something went wrong on our side while {stage}. The file may be fine; try again later.",
+    )
+
+
+def job_cancel(*, job_id: uuid.UUID | str, reason: str = "Cancelled.") -> bool:
+    """Cancel a job that has not ended. A running ffmpeg is stopped promptly: the progress
+    reporter finds the job no longer in its stage."""
+    now = timezone.now()
+    cancelled = (
+        Job.objects.filter(pk=job_id)
+        .exclude(status__in=Job.FINAL_STATUSES)
+        .update(status=Status.CANCELLED, error=reason, finished_at=now, updated_at=now)
+    )
+    if cancelled:
+        events.publish(job_id=job_id, type=JobEvent.Type.CANCELLED, message=reason)
+    return bool(cancelled)
+
+
+def job_note(*, job_id: uuid.UUID | str, message: str, worker: str = "") -> None:
+    """Record something worth knowing in the job's history (a fallback, a resume)."""
+    events.publish(job_id=job_id, type=JobEvent.Type.NOTE, message=message, worker=worker)
+
+
+def job_mark_enqueued(*, job_id: uuid.UUID | str) -> None:
+    """RabbitMQ confirmed the job's first message: it is no longer one the rescue must publish."""
+    Job.objects.filter(pk=job_id, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
