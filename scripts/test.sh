@@ -15,5 +15,7 @@ fi
 echo "==> database: ${DATABASE_URL:-SQLite (no PostgreSQL answered)}"
 
 "$VENV/bin/ruff" check .
+# The layers (pyproject.toml [tool.importlinter]): a wrong import arrow fails here.
+"$VENV/bin/lint-imports"
 # pytest exits 5 when it collected nothing; set -e turns that into a failure too.
 "$VENV/bin/pytest" "$@"
