@@ -10,7 +10,7 @@ from typing import Any
 
 import botocore.exceptions
 import kombu.exceptions
-from celery import Task, chain, chord, shared_task
+from celery import Task, chain, chord, shared_task, signature
 from celery.canvas import Signature
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
@@ -150,7 +150,7 @@ def chain_for(job_id: str, stages: list[str]) -> Signature:
 def _signature(stage: str, job_id: str, limits: dict[str, float]) -> Signature:
     if stage == Status.TRANSCODING:
         return _transcode_signature(job_id, limits)
-    return STAGE_TASKS[stage].si(job_id).set(**limits)
+    return signature(workflow.TASK_NAMES[stage], args=(job_id,), immutable=True).set(**limits)
 
 
 def _transcode_signature(job_id: str, limits: dict[str, float] | None = None) -> Signature:
@@ -241,16 +241,6 @@ def finalize_task(self: JobTask, job_id: str) -> None:
 @shared_task(base=JobTask, bind=True, name="media_tasks.quality", stage_description="measuring quality")
 def quality_task(self: JobTask, job_id: str) -> None:
     quality.job_measure_quality(job_id=job_id, worker=self.request.hostname or "")
-
-
-# The task that runs each stage (the transcode is routed and may be split: _transcode_signature).
-STAGE_TASKS = {
-    Status.PROBING: probe_task,
-    Status.THUMBNAILING: thumbnails_task,
-    Status.PROCESSING: image_variants_task,
-    Status.FINALIZING: finalize_task,
-    workflow.QUALITY: quality_task,
-}
 
 
 @shared_task(name="media_tasks.worker_prune")

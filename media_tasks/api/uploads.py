@@ -114,8 +114,9 @@ def upload_part_url(
     """With S3 storage the URL is signed for a part of exactly `size` bytes."""
     upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
     target = upload_service.upload_part_target(upload=upload, part_number=part_number, size_bytes=size)
+    ours = reverse("api-1:upload_part_put", args=[upload_id, part_number])
     return {
-        "url": target.url or request.build_absolute_uri(reverse("api-1:upload_part_put", args=[upload_id, part_number])),
+        "url": target.url or request.build_absolute_uri(ours),
         "method": target.method,
         "headers": target.headers or {},
         "expires_in": settings.MEDIA_PRESIGNED_EXPIRY_S,

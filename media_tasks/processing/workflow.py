@@ -22,6 +22,16 @@ PLANS: dict[str, tuple[str, ...]] = {
 }
 UNKNOWN_PLAN: tuple[str, ...] = (Status.PROBING,)
 
+# The Celery task that runs each stage (the transcode may become a chord of chunks: tasks.py).
+TASK_NAMES: dict[str, str] = {
+    Status.PROBING: "media_tasks.probe",
+    Status.TRANSCODING: "media_tasks.transcode",
+    Status.THUMBNAILING: "media_tasks.thumbnails",
+    Status.PROCESSING: "media_tasks.image_variants",
+    Status.FINALIZING: "media_tasks.finalize",
+    QUALITY: "media_tasks.quality",
+}
+
 # Which share of the progress bar each stage fills.
 PROGRESS_SPANS: dict[str, tuple[int, int]] = {
     Status.PROBING: (0, 5),
