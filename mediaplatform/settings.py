@@ -1,7 +1,7 @@
 """Settings, all read from the environment (12-factor, as cookiecutter-django does).
 
 Every variable read here is listed, with its default, in `.env.example` and in the
-README's configuration table.
+docs/configuration.md.
 """
 
 from __future__ import annotations

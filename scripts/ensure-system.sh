@@ -36,6 +36,6 @@ case "$broker" in
     timeout_ms=$(sed -n 's/^consumer_timeout = //p' deploy/rabbitmq.conf)
     PATH="$PATH:/usr/sbin" "${sudo_cmd[@]}" rabbitmqctl eval \
       "application:set_env(rabbit, consumer_timeout, ${timeout_ms})." >/dev/null 2>&1 \
-      || echo "note: could not raise RabbitMQ's consumer_timeout (see README)" >&2
+      || echo "note: could not raise RabbitMQ's consumer_timeout (see docs/reliability-and-security.md)" >&2
     ;;
 esac

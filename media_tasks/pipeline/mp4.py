@@ -1,12 +1,9 @@
 """What the platform needs to know of an MP4 it wrote, read from the file's index (the `moov`
-box, ISO/IEC 14496-12) in this process.
+box, ISO/IEC 14496-12) in this process, instead of starting an ffprobe per rendition.
 
-The renditions used to be measured with one ffprobe each. An ffprobe costs about 0.1 s of
-CPU before it reads a byte (Debian's build loads some 200 shared libraries), so the four
-of a ladder kept a 2-core worker busy for 0.2 s after every encode, on the job's critical
-path. The index holds all of it: the duration, each track's kind and sample entry, the
-picture size, and the H.264 profile and level that an HLS CODECS attribute is made of
-(RFC 6381: `avc1.` + the three bytes after the version in `avcC`).
+The index holds the duration, each track's kind and sample entry, the picture size, and the
+H.264 profile and level that an HLS CODECS attribute is made of (RFC 6381: `avc1.` + the
+three bytes after the version in `avcC`).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls
     """The master playlist, then every file uploaded, then the rows.
 
     Upload everything first and record afterwards: a row never points at a file that
-    is missing or half written. SSIM is measured after the job is ready (services.quality).
+    is missing or half written. SSIM is measured after the job is ready (processing.quality).
     """
     asset = job.asset
     hls = hls_ops.write_hls_master(videos, hls_dir)
