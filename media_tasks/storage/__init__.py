@@ -1,0 +1,162 @@
+"""Object storage: deterministic keys and file transfer, over one interface with two backends
+(base.FilesystemBackend, the embedded default, and s3.S3Backend), chosen from the configured
+default storage. Callers use these functions and never ask which backend is in use."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.core.files.storage import Storage, storages
+
+from .base import Backend, FilesystemBackend, MultipartRefused, StorageUnavailable, UploadedPart
+from .keys import (
+    AREAS,
+    CHUNKS,
+    HLS,
+    IMAGES,
+    ORIGINALS,
+    RENDITIONS,
+    THUMBS,
+    asset_key,
+    asset_prefix,
+    content_type_for,
+    original_key,
+    tree_keys,
+)
+
+try:  # django-storages is optional at import time for the filesystem default
+    from storages.backends.s3 import S3Storage
+
+    from .s3 import S3Backend
+except ImportError:  # pragma: no cover
+    S3Storage = S3Backend = None  # type: ignore[assignment,misc]
+
+__all__ = [
+    "AREAS",
+    "CHUNKS",
+    "HLS",
+    "IMAGES",
+    "ORIGINALS",
+    "RENDITIONS",
+    "THUMBS",
+    "MultipartRefused",
+    "StorageUnavailable",
+    "UploadedPart",
+    "asset_key",
+    "content_type_for",
+    "original_key",
+    "tree_keys",
+]
+
+
+def get_storage() -> Storage:
+    """The default storage, looked up each time so that tests can switch STORAGES."""
+    return storages["default"]
+
+
+def backend() -> Backend:
+    """The backend of the configured default storage: the one place that tells S3 from the filesystem."""
+    storage = get_storage()
+    if S3Storage is not None and isinstance(storage, S3Storage):
+        return S3Backend(storage, public=storages["public"] if "public" in settings.STORAGES else storage)
+    return FilesystemBackend(storage)
+
+
+def connect() -> None:
+    """Make this thread's storage client now instead of in the first transfer that needs it."""
+    backend().connect()
+
+
+def save_stream(key: str, fileobj: IO[bytes]) -> None:
+    backend().save_stream(key, fileobj)
+
+
+def upload_file(path: Path, key: str) -> None:
+    backend().upload_files({path: key})
+
+
+def upload_files(files: dict[Path, str]) -> None:
+    """Upload each path to its key (a few at a time on S3)."""
+    backend().upload_files(files)
+
+
+def download_file(key: str, path: Path) -> None:
+    backend().download_files({key: path})
+
+
+def download_files(files: dict[str, Path]) -> None:
+    """Download each key to its path (a few at a time on S3)."""
+    backend().download_files(files)
+
+
+def rename(source: str, target: str) -> None:
+    """Move a stored file so that `target` never holds a partly written one."""
+    backend().rename(source, target)
+
+
+def open_file(key: str) -> IO[bytes]:
+    return get_storage().open(key, "rb")
+
+
+def delete_key(key: str) -> None:
+    get_storage().delete(key)
+
+
+def size(key: str) -> int:
+    return get_storage().size(key)
+
+
+def exists(key: str) -> bool:
+    return get_storage().exists(key)
+
+
+def presigned_url(key: str) -> str | None:
+    """A short-lived URL the browser can fetch directly, where the backend has one (S3)."""
+    return backend().presigned_url(key)
+
+
+def delete_asset_files(asset_id: uuid.UUID | str) -> int:
+    """Delete every stored object of an asset, in every area. Returns how many were deleted."""
+    return sum(delete_prefix(area, asset_id) for area in AREAS)
+
+
+def delete_prefix(area: str, asset_id: uuid.UUID | str) -> int:
+    """Delete everything an asset has in one area. Returns how many objects were deleted."""
+    return backend().delete_prefix(asset_prefix(area, asset_id))
+
+
+def abort_incomplete_uploads(*, older_than_s: int) -> int:
+    """Abort storage-side multipart uploads started more than `older_than_s` ago."""
+    return backend().abort_incomplete_uploads(older_than_s=older_than_s)
+
+
+def bucket_cors_ensure(origins: list[str]) -> None:
+    backend().bucket_cors_ensure(origins)
+
+
+def multipart_supported() -> bool:
+    """Whether browsers upload straight to the storage (S3) rather than through us."""
+    return backend().multipart
+
+
+def multipart_start(key: str) -> str:
+    return backend().multipart_start(key)
+
+
+def multipart_part_url(key: str, upload_id: str, part_number: int, size_bytes: int, expires_s: int) -> str:
+    return backend().multipart_part_url(key, upload_id, part_number, size_bytes, expires_s)
+
+
+def multipart_parts(key: str, upload_id: str) -> list[UploadedPart]:
+    return backend().multipart_parts(key, upload_id)
+
+
+def multipart_complete(key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+    backend().multipart_complete(key, upload_id, parts)
+
+
+def multipart_abort(key: str, upload_id: str) -> None:
+    backend().multipart_abort(key, upload_id)
