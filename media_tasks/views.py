@@ -29,7 +29,7 @@ from django.views.defaults import page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics as media_metrics
-from . import selectors, services, storage
+from . import presenters, selectors, services, storage
 from .forms import UploadForm
 from .models import Asset, Job, Rendition
 
@@ -152,15 +152,15 @@ def asset_detail(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
 
 def _detail_context(asset: Asset) -> dict:
     job = asset.latest_job
-    renditions = selectors.asset_renditions(asset=asset)
+    renditions = presenters.asset_renditions(asset=asset)
     return {
         "asset": asset,
         "job": job,
-        "timeline": selectors.job_timeline(job=job) if job else [],
-        "eta": selectors.job_eta_s(job=job) if job and not job.is_final else None,
-        "planned": selectors.asset_planned_renditions(asset=asset, job=job) if job else [],
+        "timeline": presenters.job_timeline(job=job) if job else [],
+        "eta": presenters.job_eta_s(job=job) if job and not job.is_final else None,
+        "planned": presenters.asset_planned_renditions(asset=asset, job=job) if job else [],
         "renditions": renditions,
-        "srcsets": selectors.image_srcsets(renditions[Rendition.Kind.IMAGE]),
+        "srcsets": presenters.image_srcsets(renditions[Rendition.Kind.IMAGE]),
     }
 
 
@@ -196,9 +196,9 @@ def asset_cancel(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
 
 @require_GET
 def file_signed(request: HttpRequest, token: str) -> HttpResponse:
-    """A download link made by selectors.download_url: valid for minutes, for whoever holds it."""
+    """A download link made by presenters.download_url: valid for minutes, for whoever holds it."""
     try:
-        asset_id, name = selectors.download_unsign(token)
+        asset_id, name = presenters.download_unsign(token)
         asset = Asset.objects.get(pk=asset_id)
         key = selectors.asset_file_key(asset=asset, name=name)
     except (signing.BadSignature, Asset.DoesNotExist, ValueError, KeyError) as exc:
@@ -217,7 +217,7 @@ def asset_status(request: HttpRequest, asset_id: uuid.UUID) -> JsonResponse:
     job = asset.latest_job
     if job is None:
         raise Http404
-    return JsonResponse(selectors.job_status(job=job))
+    return JsonResponse(presenters.job_status(job=job))
 
 
 @login_required

@@ -10,7 +10,7 @@ from ninja.errors import ValidationError
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 
-from .. import correlation, selectors, services
+from .. import correlation, presenters, selectors, services
 from ..forms import UploadForm
 from ..models import Asset, Job
 from ..services.errors import ServiceError
@@ -97,16 +97,16 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
     job = asset.latest_job
     renditions = [
-        selectors.rendition_data(
-            r, url=request.build_absolute_uri(selectors.download_url(asset=asset, key=r.storage_key))
+        presenters.rendition_data(
+            r, url=request.build_absolute_uri(presenters.download_url(asset=asset, key=r.storage_key))
         )
         for r in asset.renditions.all()
     ]
     return {
         **_summary(request, asset, job),
         "job_id": job.id if job else None,
-        "stage": selectors.job_stage(job=job) if job else None,
-        "waiting_for": selectors.job_waiting_for(job=job) if job else None,
+        "stage": presenters.job_stage(job=job) if job else None,
+        "waiting_for": presenters.job_waiting_for(job=job) if job else None,
         "error": (job.error or None) if job else None,
         "correlation_id": job.correlation_id if job else None,
         "probe": asset.probe,

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from media_tasks import selectors, services
+from media_tasks import presenters, services
 from tests.views.test_assets import make_rendition, upload_file
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def urls(rendition) -> list[str]:
     asset = rendition.asset
     return [
         reverse("asset_file", args=[asset.id, "renditions/360p.mp4"]),
-        selectors.download_url(asset=asset, key=rendition.storage_key),
+        presenters.download_url(asset=asset, key=rendition.storage_key),
     ]
 
 

@@ -1,0 +1,187 @@
+"""Presenting: the JSON, URLs and signed links that the pages, the API and the webhooks share.
+Selectors find the objects; this shapes them for people and clients."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+
+from . import storage
+from .models import Asset, Job, JobEvent, Rendition
+from .pipeline.probe import MediaInfo
+from .pipeline.video import plan_ladder
+from .processing.workflow import PROGRESS_SPANS, plan
+
+DOWNLOAD_SALT = "media_tasks.download"
+
+
+def asset_file_url(*, asset: Asset, key: str) -> str:
+    """The URL our pages use for a stored file (ownership is checked when it is fetched)."""
+    area, _, rest = key.split("/", 2)
+    return reverse("asset_file", args=[asset.id, f"{area}/{rest}"])
+
+
+def download_url(*, asset: Asset, key: str) -> str:
+    """A short-lived URL anyone holding it may fetch: presigned S3 GET, or our signed link.
+
+    For API clients and download links, which cannot rely on a browser session.
+    """
+    if url := storage.presigned_url(key):
+        return url
+    area, _, rest = key.split("/", 2)
+    token = signing.dumps({"a": str(asset.id), "n": f"{area}/{rest}"}, salt=DOWNLOAD_SALT)
+    return reverse("file_signed", args=[token])
+
+
+def download_unsign(token: str) -> tuple[uuid.UUID, str]:
+    """(asset id, file name) from a download_url token; BadSignature if forged or expired."""
+    data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.MEDIA_PRESIGNED_EXPIRY_S)
+    return uuid.UUID(data["a"]), data["n"]
+
+
+def job_waiting_for(*, job: Job) -> str | None:
+    """What a running job waits for ("storage"), or None."""
+    return (job.waiting_for or None) if not job.is_final else None
+
+
+def job_stage(*, job: Job) -> str:
+    """The stage as shown to people, e.g. "Transcoding (waiting for storage)"."""
+    waiting = job_waiting_for(job=job)
+    return f"{job.get_status_display()} (waiting for {waiting})" if waiting else job.get_status_display()
+
+
+def job_status(*, job: Job) -> dict[str, Any]:
+    return {
+        "asset_id": str(job.asset_id),
+        "job_id": str(job.id),
+        "status": job.status,
+        "stage": job_stage(job=job),
+        "waiting_for": job_waiting_for(job=job),
+        "progress": job.progress,
+        "error": job.error or None,
+        "is_final": job.is_final,
+        "kind": job.asset.kind or None,
+        "updated_at": job.updated_at.isoformat(),
+        "events": [
+            {
+                "at": e.created_at.isoformat(),
+                "type": e.type,
+                "stage": e.stage,
+                "message": e.message,
+                "worker": e.worker_hostname,
+            }
+            for e in job.events.all()
+        ],
+        "renditions": [
+            rendition_data(r, url=asset_file_url(asset=job.asset, key=r.storage_key))
+            for r in (job.asset.renditions.all() if job.status == Job.Status.SUCCEEDED else ())
+        ],
+    }
+
+
+def rendition_data(rendition: Rendition, *, url: str) -> dict[str, Any]:
+    """A rendition as the status JSON and the API show it."""
+    r = rendition
+    return {
+        "kind": r.kind,
+        "profile": r.profile,
+        "width": r.width,
+        "height": r.height,
+        "bitrate": r.bitrate,
+        "size_bytes": r.size_bytes,
+        "codec": r.codec,
+        "encoder": r.encoder,
+        "worker": r.worker_hostname,
+        "ssim": r.ssim,
+        "url": url,
+    }
+
+
+def asset_renditions(*, asset: Asset) -> dict[str, list[Rendition]]:
+    """Renditions by kind, each with `url` (for pages: checked against the session when
+    fetched) and `download_url` (short-lived, for the download links)."""
+    grouped: dict[str, list[Rendition]] = {kind: [] for kind in Rendition.Kind.values}
+    for rendition in asset.renditions.all():
+        rendition.url = asset_file_url(asset=asset, key=rendition.storage_key)
+        rendition.download_url = download_url(asset=asset, key=rendition.storage_key)
+        grouped[rendition.kind].append(rendition)
+    return grouped
+
+
+def image_srcsets(renditions: list[Rendition]) -> dict[str, str]:
+    """`srcset` values per format ("jpg", "webp") over an image's variants, smallest first."""
+    sets: dict[str, list[str]] = {}
+    for r in sorted(renditions, key=lambda r: r.width):
+        sets.setdefault(r.profile.rsplit(".", 1)[-1], []).append(f"{r.url} {r.width}w")
+    return {fmt: ", ".join(items) for fmt, items in sets.items()}
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    state: str  # "done", "current", "todo", "failed"
+
+
+def job_timeline(*, job: Job) -> list[Step]:
+    """uploaded → probing → transcoding → thumbnails → ready (or the image path), each with its state."""
+    order = [Job.Status.QUEUED, *(Job.Status(s) for s in plan(job.asset.kind)), Job.Status.SUCCEEDED]
+    labels = {Job.Status.QUEUED: "Uploaded", Job.Status.SUCCEEDED: "Ready"}
+    if job.status == Job.Status.SUCCEEDED:
+        return [Step(labels.get(s, s.label), "done") for s in order]
+    # Where it stopped, for a failed or cancelled job: the last stage it entered.
+    reached = job.status
+    if job.is_final:
+        entered = [e.stage for e in job.events.all() if e.type == JobEvent.Type.STAGE]
+        reached = entered[-1] if entered else Job.Status.QUEUED
+    position = order.index(reached) if reached in order else 0
+    steps = []
+    for index, status in enumerate(order):
+        if index < position or (index == position and status == Job.Status.QUEUED and not job.is_final):
+            state = "done"
+        elif index == position:
+            state = "failed" if job.is_final else "current"
+        else:
+            state = "todo"
+        steps.append(Step(labels.get(status, status.label), state))
+    return steps
+
+
+def job_eta_s(*, job: Job) -> float | None:
+    """Seconds left in the running stage, from its progress so far (None until it can be guessed)."""
+    span = PROGRESS_SPANS.get(job.status)
+    started = next(
+        (e.created_at for e in reversed(job.events.all()) if e.type == JobEvent.Type.STAGE and e.stage == job.status),
+        None,
+    )
+    if span is None or started is None:
+        return None
+    fraction = (job.progress - span[0]) / max(1, span[1] - span[0])
+    if fraction < 0.03:
+        return None
+    elapsed = (timezone.now() - started).total_seconds()
+    return max(0.0, elapsed * (1 - fraction) / fraction)
+
+
+def asset_planned_renditions(*, asset: Asset, job: Job) -> list[dict[str, Any]]:
+    """The ladder this video gets, rung by rung, with each rung's state (for the live page)."""
+    if asset.kind != Asset.Kind.VIDEO or not asset.probe:
+        return []
+    made = {r.profile: r for r in asset.renditions.all() if r.kind == Rendition.Kind.MP4}
+    rows = []
+    for rung in plan_ladder(MediaInfo.from_dict(asset.probe), settings.MEDIA_LADDER):
+        if rung.name in made:
+            state = "ready"
+        elif job.status == Job.Status.TRANSCODING:
+            state = "encoding"
+        elif job.is_final:
+            state = "not made"
+        else:
+            state = "waiting"
+        rows.append({"profile": rung.name, "width": rung.width, "height": rung.height, "state": state})
+    return rows
