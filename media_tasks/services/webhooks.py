@@ -200,32 +200,9 @@ def webhook_deliver(*, delivery_id: uuid.UUID | str) -> DeliveryOutcome:
     if delivery.status != WebhookDelivery.Status.PENDING:
         return DeliveryOutcome(delivered=delivery.status == WebhookDelivery.Status.SUCCEEDED)
     correlation.bind(delivery.payload.get("correlation_id"))
-    endpoint = delivery.endpoint
     number = delivery.attempts + 1
-    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "mediaplatform-webhooks/1",
-        SIGNATURE_HEADER: sign(secret=endpoint.secret, timestamp=timestamp, body=body),
-        "Webhook-Id": delivery.event_id,
-        "X-Correlation-ID": delivery.payload.get("correlation_id", ""),
-    }
-    status_code, excerpt, error = None, "", ""
     started = time.monotonic()
-    try:
-        target = check_target(endpoint.url)  # again now: DNS may have changed since the endpoint was saved
-        status_code, excerpt = _send(
-            target.url,
-            data=body,
-            headers=headers,
-            timeout=(settings.MEDIA_WEBHOOK_CONNECT_TIMEOUT_S, settings.MEDIA_WEBHOOK_READ_TIMEOUT_S),
-            allow_redirects=False,
-        )
-    except ServiceError as exc:
-        error = exc.message
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:1000]
+    status_code, excerpt, error = _attempt(delivery)
     latency_ms = int((time.monotonic() - started) * 1000)
     delivered = status_code is not None and 200 <= status_code < 300
     WebhookAttempt.objects.create(
@@ -245,18 +222,35 @@ def webhook_deliver(*, delivery_id: uuid.UUID | str) -> DeliveryOutcome:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         attempts=number, status=status, delivered_at=timezone.now() if delivered else None
     )
+    outcome = status_code or error
     logger.info(
         "webhook %s %s to %s: attempt %d → %s in %d ms",
-        delivery.event_id,
-        delivery.event_type,
-        endpoint.url,
-        number,
-        status_code or error,
-        latency_ms,
+        *(delivery.event_id, delivery.event_type, delivery.endpoint.url, number, outcome, latency_ms),
     )
     if status == WebhookDelivery.Status.PENDING:
         return DeliveryOutcome(delivered=False, retry_in=backoff_s(number))
     return DeliveryOutcome(delivered=delivered)
+
+
+def _attempt(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
+    """POST the signed payload once: (status code, response excerpt, error)."""
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "mediaplatform-webhooks/1",
+        SIGNATURE_HEADER: sign(secret=delivery.endpoint.secret, timestamp=int(time.time()), body=body),
+        "Webhook-Id": delivery.event_id,
+        "X-Correlation-ID": delivery.payload.get("correlation_id", ""),
+    }
+    try:
+        target = check_target(delivery.endpoint.url)  # again now: DNS may have changed since it was saved
+        timeout = (settings.MEDIA_WEBHOOK_CONNECT_TIMEOUT_S, settings.MEDIA_WEBHOOK_READ_TIMEOUT_S)
+        status_code, excerpt = _send(target.url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+    except ServiceError as exc:
+        return None, "", exc.message
+    except requests.RequestException as exc:
+        return None, "", f"{type(exc).__name__}: {exc}"[:1000]
+    return status_code, excerpt, ""
 
 
 def webhook_redeliver(*, delivery_id: uuid.UUID | str) -> None:
