@@ -56,6 +56,27 @@ def job_stage(*, job: Job) -> str:
     return f"{job.get_status_display()} (waiting for {waiting})" if waiting else job.get_status_display()
 
 
+def asset_brief(*, asset: Asset) -> dict[str, Any]:
+    """What every view of an asset starts with: the API's summaries and the webhooks' payloads."""
+    return {
+        "id": str(asset.id),
+        "filename": asset.original_filename,
+        "kind": asset.kind or None,
+        "size_bytes": asset.size_bytes,
+    }
+
+
+def job_brief(*, job: Job) -> dict[str, Any]:
+    """A job in a webhook payload: where it is and how far."""
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "stage": job_stage(job=job),
+        "progress": job.progress,
+        "error": job.error or None,
+    }
+
+
 def job_status(*, job: Job) -> dict[str, Any]:
     return {
         "asset_id": str(job.asset_id),

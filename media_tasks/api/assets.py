@@ -32,10 +32,7 @@ def _url(request: HttpRequest, asset_id: uuid.UUID) -> str:
 
 def _summary(request: HttpRequest, asset: Asset, job: Job | None) -> dict:
     return {
-        "id": asset.id,
-        "filename": asset.original_filename,
-        "kind": asset.kind or None,
-        "size_bytes": asset.size_bytes,
+        **presenters.asset_brief(asset=asset),
         "created_at": asset.created_at,
         "status": job.status if job else None,
         "progress": job.progress if job else 0,

@@ -34,7 +34,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .. import correlation
+from .. import correlation, presenters
 from ..models import Job, JobEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .errors import ServiceError
 from .webhook_targets import check_target, require_public
@@ -119,7 +119,6 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 
 
 def _payload(event: JobEvent, job: Job, event_type: str) -> dict:
-    asset = job.asset
     return {
         "id": f"evt_{event.event_id.hex}",
         "type": event_type,
@@ -127,19 +126,8 @@ def _payload(event: JobEvent, job: Job, event_type: str) -> dict:
         "correlation_id": job.correlation_id,
         "data": {
             "message": event.message,
-            "asset": {
-                "id": str(asset.id),
-                "filename": asset.original_filename,
-                "kind": asset.kind or None,
-                "size_bytes": asset.size_bytes,
-            },
-            "job": {
-                "id": str(job.id),
-                "status": job.status,
-                "stage": job.get_status_display(),
-                "progress": job.progress,
-                "error": job.error or None,
-            },
+            "asset": presenters.asset_brief(asset=job.asset),
+            "job": presenters.job_brief(job=job),
         },
     }
 
