@@ -29,6 +29,11 @@ def asset_list_for(*, user: AbstractBaseUser, status: str | None = None, kind: s
     return assets
 
 
+def job_source_duration(*, job_id: uuid.UUID | str) -> float | None:
+    """How long the job's source lasts, as probed (None before the probe or for an image)."""
+    return Asset.objects.values_list("probe__duration", flat=True).get(jobs__id=job_id)
+
+
 def asset_get_for(*, user: AbstractBaseUser, asset_id: uuid.UUID) -> Asset:
     """The user's own asset, or 404: someone else's is indistinguishable from a missing one."""
     return get_object_or_404(Asset, pk=asset_id, owner=user)

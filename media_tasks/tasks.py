@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.dispatch import receiver
 
 from . import selectors, services, storage
-from .models import Asset, JobEvent
+from .models import JobEvent
 from .pipeline.encoders import CPU_ENCODER
 from .pipeline.exceptions import EncoderKilled, HardwareEncoderError
 from .processing import (
@@ -36,8 +36,7 @@ from .processing import (
     workflow,
 )
 from .processing.workflow import Status
-from .services import webhooks
-from .services.uploads import uploads_abort_stale
+from .services import uploads, webhooks
 from .worker import local_capabilities
 
 logger = logging.getLogger(__name__)
@@ -143,7 +142,7 @@ def probe_task(self: JobTask, job_id: str) -> None:
 
 def chain_for(job_id: str, stages: list[str]) -> Signature:
     """The Celery chain that runs these stages of the job, in the workflow's order."""
-    duration = Asset.objects.values_list("probe__duration", flat=True).get(jobs__id=job_id)
+    duration = selectors.job_source_duration(job_id=job_id)
     return chain(*(_signature(stage, job_id, workflow.time_limits(stage, duration)) for stage in stages))
 
 
@@ -267,8 +266,7 @@ def jobs_rescue_task() -> None:
 @shared_task(name="media_tasks.uploads_abort_incomplete")
 def uploads_abort_incomplete_task() -> None:
     """Hourly: direct uploads abandoned for a day, then any multipart upload S3 still holds (parts are billed)."""
-    uploads_abort_stale(older_than_s=settings.MEDIA_MULTIPART_MAX_AGE_S)
-    storage.abort_incomplete_uploads(older_than_s=settings.MEDIA_MULTIPART_MAX_AGE_S)
+    uploads.uploads_abort_incomplete(older_than_s=settings.MEDIA_MULTIPART_MAX_AGE_S)
 
 
 @shared_task(

@@ -246,3 +246,10 @@ def uploads_abort_stale(*, older_than_s: int) -> int:
         else:
             aborted += 1
     return aborted
+
+
+def uploads_abort_incomplete(*, older_than_s: int) -> None:
+    """Direct uploads abandoned for `older_than_s`, then any multipart upload the storage still
+    holds from before then (S3 bills parts nobody will complete)."""
+    uploads_abort_stale(older_than_s=older_than_s)
+    storage.abort_incomplete_uploads(older_than_s=older_than_s)
