@@ -11,10 +11,11 @@ from typing import Any
 
 import ffmpeg
 
-from . import mp4, thumbnails
+from . import thumbnails
 from .encoders import CPU_ENCODER, EncoderProfile
 from .exceptions import HardwareEncoderError, ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
+from .renditions import VideoFile, describe_videos, require_written
 from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
 
 MAX_FPS = 60
@@ -25,8 +26,6 @@ GOP_SECONDS = 2  # keyframes every 2 s so that 4 s HLS segments cut cleanly
 HLS_SEGMENT_SECONDS = 4
 # The sound of every rendition, whole-file or chunked (plus its bitrate, per rung).
 AAC_OPTIONS = {"c:a": "aac", "ac": 2, "ar": 48000}
-# ffmpeg's codec names for the MP4 sample entries we write.
-_CODEC_NAMES = {"avc1": "h264", "avc3": "h264", "mp4a": "aac"}
 
 
 @dataclass(frozen=True)
@@ -58,22 +57,6 @@ class Span:
     start: float
     end: float | None = None
     seek: float | None = None
-
-
-@dataclass(frozen=True)
-class VideoFile:
-    """One encoded output, measured with ffprobe after the encode."""
-
-    name: str
-    path: Path
-    width: int
-    height: int
-    duration: float
-    bitrate: int
-    size_bytes: int
-    video_codec: str
-    audio_codec: str | None
-    codecs: str  # RFC 6381 string for HLS, e.g. "avc1.64001f,mp4a.40.2"
 
 
 # Names inside a tee muxer spec, where `:`, `|`, `[`, `]`, backslashes and quotes would need two
@@ -311,7 +294,7 @@ def _for_encoder(
 def transcode_ladder(
     src: Path, info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, **options: Any
 ) -> list[VideoFile]:
-    """encode_ladder (the same options), then each rendition measured with ffprobe."""
+    """encode_ladder (the same options), then each rendition measured from its MP4 index."""
     return describe_videos(encode_ladder(src, info, rungs, out_dir, **options))
 
 
@@ -349,40 +332,5 @@ def encode_ladder(
         raise
     files = {rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs}
     for name, path in files.items():
-        _require_written(name, path)
+        require_written(name, path)
     return files
-
-
-def _require_written(name: str, path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        raise ProcessingError(f"The {name} rendition was not written.")
-
-
-def describe_videos(paths: dict[str, Path]) -> list[VideoFile]:
-    """describe_video for each of `paths` (name → file), in order."""
-    return [describe_video(name, path) for name, path in paths.items()]
-
-
-def describe_video(name: str, path: Path) -> VideoFile:
-    """Measure an output we made (dimensions, bitrate, codecs) from its MP4 index (mp4.py: in
-    this process, where an ffprobe per file cost a 2-core worker 0.2 s per ladder)."""
-    _require_written(name, path)
-    movie = mp4.read_movie(path)
-    video = movie.track("vide")
-    audio = movie.track("soun")
-    if video is None:
-        raise ProcessingError(f"The {name} rendition has no picture.")
-    size = path.stat().st_size
-    return VideoFile(
-        name=name,
-        path=path,
-        width=video.width,
-        height=video.height,
-        duration=movie.duration,
-        bitrate=int(size * 8 / movie.duration) if movie.duration else 0,  # as ffprobe counts it
-        size_bytes=size,
-        video_codec=_CODEC_NAMES.get(video.entry, video.entry),
-        audio_codec=_CODEC_NAMES.get(audio.entry, audio.entry) if audio else None,
-        # Our sound is always AAC-LC (object type 2), the only AAC the ladder's encoder writes.
-        codecs=",".join([video.codec, *(["mp4a.40.2"] if audio else [])]),
-    )
