@@ -14,6 +14,7 @@ import ffmpeg
 from . import thumbnails
 from .encoders import CPU_ENCODER, EncoderProfile
 from .exceptions import HardwareEncoderError, ProcessingError
+from .integrity import declared_duration, require_complete
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
 from .renditions import VideoFile, describe_videos, require_written
 from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
@@ -294,8 +295,12 @@ def _for_encoder(
 def transcode_ladder(
     src: Path, info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, **options: Any
 ) -> list[VideoFile]:
-    """encode_ladder (the same options), then each rendition measured from its MP4 index."""
-    return describe_videos(encode_ladder(src, info, rungs, out_dir, **options))
+    """encode_ladder (the same options), then each rendition measured and, for a whole file,
+    held against the length the source declares (integrity.require_complete)."""
+    videos = describe_videos(encode_ladder(src, info, rungs, out_dir, **options))
+    if options.get("span") is None:
+        require_complete(declared_duration(info), min(video.duration for video in videos))
+    return videos
 
 
 def encode_ladder(
