@@ -143,3 +143,14 @@ def make_cut_short_avi(path: Path, *, duration: float, keep: float = 0.4, rate: 
     whole.unlink()
     return path
 
+
+def make_sparse_avi(path: Path, *, duration: float = 30.0, rate: int = 15) -> Path:
+    """A `rate` fps AVI whose frames are sparse, as screen recorders and old cameras write: runs
+    of frames are missing and the rest carry jittered timestamps (empty chunks fill the gaps)."""
+    subprocess.run(
+        [*FFMPEG, "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={rate}:duration={duration}",
+         "-vf", "select='not(between(mod(n\\,40)\\,5\\,37))',setpts='PTS+0.4*sin(N)/TB'",
+         "-fps_mode", "vfr", "-c:v", "mpeg4", "-q:v", "5", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path

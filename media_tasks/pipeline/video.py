@@ -225,7 +225,8 @@ def encode_ladder_command(
         options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
     bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
     sound = source[str(info.audio_stream_index)] if bitrates else None
-    outputs.append(_ladder_output(rungs, pictures, options, sound, bitrates, out_dir, hls_dir))
+    length = declared_duration(info) if span is None else None  # a span ends by its trim
+    outputs.append(_ladder_output(rungs, pictures, options, sound, bitrates, out_dir, hls_dir, length))
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
     if settings.threads:
@@ -241,11 +242,15 @@ def _ladder_output(
     bitrates: Sequence[int],
     out_dir: Path,
     hls_dir: Path | None,
+    length: float | None = None,
 ) -> ffmpeg.nodes.OutputStream:
     """One output for the whole ladder, fanned out by the tee muxer: each rung's files
     select its picture and the sound at its bitrate. In ffmpeg 5.1 an encoder feeds one
     output, so with an output per rung the sound would be encoded once per rung; here it
-    is encoded once per bitrate. `options` are the pictures' encoder options, per stream."""
+    is encoded once per bitrate. `options` are the pictures' encoder options, per stream.
+
+    With `length` (s), the output ends there, where the source says it ends: ffmpeg's constant
+    frame rate output otherwise pads a sparse source's last frames past its end."""
     audio = {f"b:a:{j}": f"{kbps}k" for j, kbps in enumerate(bitrates)}
     if bitrates:
         audio.update(AAC_OPTIONS)
@@ -255,6 +260,7 @@ def _ladder_output(
         ladder_tee(rungs, bitrates, out_dir, hls_dir),
         **options,
         **audio,
+        **({"t": f"{length:.6f}"} if length else {}),
         # The tee muxer cannot ask the encoders for what its MP4 needs: codec headers out
         # of band (avcC). The TS muxer converts them itself. A stream copy keeps its own.
         **{"f": "tee", "flags:v": "+global_header", "flags:a": "+global_header"},
