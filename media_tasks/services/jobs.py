@@ -90,8 +90,8 @@ def job_mark_failed(*, job_id: uuid.UUID | str, reason: str) -> bool:
 
 
 def job_cancel(*, job_id: uuid.UUID | str, reason: str = "Cancelled.") -> bool:
-    """Cancel a job that has not ended. A running ffmpeg is stopped at its next progress
-    report (within about a second): the reporter finds the job no longer in its stage."""
+    """Cancel a job that has not ended. A running ffmpeg is stopped within about a second: its
+    progress reporter, called every second while it runs, finds the job no longer in its stage."""
     now = timezone.now()
     cancelled = (
         Job.objects.filter(pk=job_id)
