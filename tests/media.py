@@ -114,3 +114,43 @@ def make_exif_rotated_jpeg(path: Path, width: int = 1600, height: int = 1200, or
     exif[0x010F] = "TestCam"  # Make: must not survive into variants
     im.save(path, "JPEG", exif=exif.tobytes(), quality=90)
     return path
+
+
+def make_cut_short_mp4(path: Path, *, duration: float, keep: float = 0.5, tone: int = 440, **video: object) -> Path:
+    """A faststart MP4 (index first, as cameras and web exports write it) cut after `keep` of its
+    bytes: the index still declares `duration`, the picture stops about halfway."""
+    whole = make_video(path.with_name(path.stem + "-whole.mp4"), duration=duration, tone=tone, **video)
+    faststart = path.with_name(path.stem + "-faststart.mp4")
+    subprocess.run([*FFMPEG, "-i", str(whole), "-c", "copy", "-movflags", "+faststart", str(faststart)], check=True)
+    data = faststart.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    whole.unlink()
+    faststart.unlink()
+    return path
+
+
+def make_cut_short_avi(path: Path, *, duration: float, keep: float = 0.4, rate: int = 15) -> Path:
+    """An MPEG-4 Part 2 AVI cut after `keep` of its bytes: its header still counts every frame,
+    its index (at the end) is gone."""
+    whole = path.with_name(path.stem + "-whole.avi")
+    subprocess.run(
+        [*FFMPEG, "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={rate}:duration={duration}",
+         "-c:v", "mpeg4", "-q:v", "5", str(whole)],
+        check=True,
+    )  # fmt: skip
+    data = whole.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    whole.unlink()
+    return path
+
+
+def make_sparse_avi(path: Path, *, duration: float = 30.0, rate: int = 15) -> Path:
+    """A `rate` fps AVI whose frames are sparse, as screen recorders and old cameras write: runs
+    of frames are missing and the rest carry jittered timestamps (empty chunks fill the gaps)."""
+    subprocess.run(
+        [*FFMPEG, "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={rate}:duration={duration}",
+         "-vf", "select='not(between(mod(n\\,40)\\,5\\,37))',setpts='PTS+0.4*sin(N)/TB'",
+         "-fps_mode", "vfr", "-c:v", "mpeg4", "-q:v", "5", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path

@@ -9,6 +9,11 @@ class UnsupportedMediaError(PipelineError):
     """The content is not a video or image we accept (whatever its file name says)."""
 
 
+class TruncatedMediaError(UnsupportedMediaError):
+    """The file declares more than can be decoded from it: it was cut short (an interrupted copy or
+    upload, a camera that lost power)."""
+
+
 class MediaLimitError(PipelineError):
     """The content is valid but over a configured limit (duration, pixels, size)."""
 

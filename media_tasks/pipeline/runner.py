@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +24,8 @@ ProgressCallback = Callable[[float], None]
 
 PROGRESS_ARGS = ("-progress", "pipe:1", "-nostats")
 QUIET_ARGS = ("-hide_banner", "-nostdin", "-loglevel", "error", "-y")
+# How often a running ffmpeg is looked at (the deadline, a cancel), at the longest.
+POLL_S = 0.5
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -45,8 +49,11 @@ def run_ffmpeg(
 ) -> None:
     """Run `args` (a full ffmpeg command line) to completion, in `cwd` if given.
 
-    Progress comes from ffmpeg's `-progress pipe:1` key=value blocks (out_time_us
-    against the known duration) and is reported at most every `min_interval` s.
+    Progress comes from ffmpeg's `-progress pipe:1` key=value blocks (out_time_us against the
+    known duration), read on a side thread. `on_progress` is called every `min_interval` s with
+    the latest fraction, whether or not ffmpeg has said anything new: ffmpeg 5.1 writes no
+    progress until every output has had its first frame, and a cancel (the callback raising) or
+    the deadline must not wait for that.
     """
     cmd = list(args)
     if on_progress is not None:
@@ -63,10 +70,7 @@ def run_ffmpeg(
             cwd=cwd,
         )
         try:
-            if on_progress is not None and proc.stdout is not None:
-                _follow_progress(proc, duration, on_progress, min_interval, deadline)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            proc.wait(timeout=remaining)
+            _supervise(proc, _ProgressReader(proc, duration), on_progress, min_interval, deadline)
         except subprocess.TimeoutExpired as exc:
             _kill(proc)
             raise ProcessingError(f"{what} took too long to process and was stopped.") from exc
@@ -83,41 +87,64 @@ def run_ffmpeg(
             raise ProcessingError(f"{what} could not be processed (ffmpeg: {detail}).")
 
 
-def _follow_progress(
+class _ProgressReader(threading.Thread):
+    """Reads ffmpeg's progress blocks as they come, so that nothing waits on them: `done` is the
+    latest fraction (0..1), `ended` whether ffmpeg said it finished."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], duration: float | None):
+        super().__init__(name=f"ffmpeg-progress-{proc.pid}", daemon=True)
+        self.stream, self.duration = proc.stdout, duration
+        self.done, self.ended = 0.0, False
+        if self.stream is not None:
+            self.start()
+
+    def run(self) -> None:
+        for raw in self.stream or ():
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key == "progress" and value == "end":
+                self.ended = True
+            elif key == "out_time_us" and self.duration:
+                try:
+                    self.done = max(self.done, min(1.0, int(value) / 1e6 / self.duration))
+                except ValueError:  # "N/A" before the first frame
+                    continue
+
+
+def _supervise(
     proc: subprocess.Popen[bytes],
-    duration: float | None,
-    on_progress: ProgressCallback,
+    reader: _ProgressReader,
+    on_progress: ProgressCallback | None,
     min_interval: float,
     deadline: float | None,
 ) -> None:
-    last_report = 0.0
-    for raw in proc.stdout or ():
-        key, _, value = raw.decode("ascii", "replace").strip().partition("=")
-        if deadline is not None and time.monotonic() > deadline:
-            raise subprocess.TimeoutExpired(proc.args, 0)
-        if key == "progress" and value == "end":
-            on_progress(1.0)
-            continue
-        if key != "out_time_us" or not duration:
-            continue
+    """Wait for ffmpeg, calling `on_progress` every `min_interval` s and checking the deadline
+    (subprocess.TimeoutExpired past it) at least every POLL_S s."""
+    poll = min(POLL_S, min_interval)
+    last_report = -math.inf
+    while True:
         try:
-            done = max(0.0, min(1.0, int(value) / 1e6 / duration))
-        except ValueError:  # "N/A" before the first frame
-            continue
+            proc.wait(timeout=poll)
+            break
+        except subprocess.TimeoutExpired:
+            pass
         now = time.monotonic()
-        if now - last_report >= min_interval:
+        if deadline is not None and now > deadline:
+            raise subprocess.TimeoutExpired(proc.args, now - deadline)
+        if on_progress is not None and now - last_report >= min_interval:
             last_report = now
-            on_progress(done)
+            on_progress(reader.done)
+    if reader.is_alive():
+        reader.join(timeout=POLL_S)
+    if on_progress is not None and proc.returncode == 0 and reader.ended:
+        on_progress(1.0)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Stop ffmpeg at once: it was cancelled or overran, and what it wrote is thrown away (a
+    SIGTERM would have it finish its outputs first, seconds of work nobody keeps)."""
     if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.kill()
+    proc.wait()
 
 
 def _last_line(text: str) -> str:

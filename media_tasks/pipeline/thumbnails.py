@@ -218,8 +218,9 @@ _ENCODE_CANDIDATES = (*POSTER_POSITIONS, 0.0)
 FRAME_BRANCHES = len(_ENCODE_CANDIDATES) + 1
 
 
-def _candidate_name(index: int) -> str:
-    return f"poster-{index}.bmp"
+def _candidate_name(index: int, frame: int | str = 2) -> str:
+    """Candidate `index`'s file: its first frame (1) is the primer, its second (2) the candidate."""
+    return f"poster-{index}-{frame}.bmp"
 
 
 def frame_outputs(branches: Sequence[Any], info: MediaInfo, frames_dir: Path, cwd: Path) -> list[Any]:
@@ -229,23 +230,25 @@ def frame_outputs(branches: Sequence[Any], info: MediaInfo, frames_dir: Path, cw
     Added to the ladder encode, they cost a few scaled frames instead of a second decode.
     Every branch ends by itself (`trim`), because a `-frames` limit on one output of a
     `split` can stall the others in ffmpeg 5.1. A branch that starts past the end writes
-    nothing, as a seek past the end does.
+    no candidate, as a seek past the end does.
+
+    Each candidate's output first writes a primer, the source's first frame, at once: ffmpeg
+    5.1 reports no progress until every output has had a frame, and the 50% candidate's own
+    frame comes halfway through the encode.
     """
     frames_dir.mkdir(parents=True, exist_ok=True)
     folder = os.path.relpath(frames_dir, cwd)
     size = _fit(info.width, info.height, POSTER_MAX_SIDE)
     outputs = []
     for i, position in enumerate(_ENCODE_CANDIDATES):
-        picture = branches[i]
+        copies = branches[i].filter_multi_output("split", 2)
+        picture = copies.stream(1)
         if position:
             picture = picture.filter("trim", start=f"{(info.duration or 0.0) * position:.3f}")
-        candidate = (
-            picture.filter("trim", end_frame=THUMBNAIL_FRAMES)
-            .filter("thumbnail", THUMBNAIL_FRAMES)
-            .filter("scale", size[0], size[1])
-            .filter("setsar", 1)
-        )
-        outputs.append(candidate.output(f"{folder}/{_candidate_name(i)}", update=1, fps_mode="passthrough"))
+        candidate = picture.filter("trim", end_frame=THUMBNAIL_FRAMES).filter("thumbnail", THUMBNAIL_FRAMES)
+        primed = ffmpeg.concat(copies.stream(0).filter("trim", end_frame=1), candidate)
+        scaled = primed.filter("scale", size[0], size[1]).filter("setsar", 1)
+        outputs.append(scaled.output(f"{folder}/{_candidate_name(i, '%d')}", fps_mode="passthrough"))
     wanted, tile_height = _sprite_plan(info, TILE_WIDTH, MAX_TILES)
     tiles = (
         branches[-1]

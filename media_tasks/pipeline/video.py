@@ -11,10 +11,12 @@ from typing import Any
 
 import ffmpeg
 
-from . import mp4, thumbnails
+from . import thumbnails
 from .encoders import CPU_ENCODER, EncoderProfile
 from .exceptions import HardwareEncoderError, ProcessingError
+from .integrity import declared_duration, require_complete
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
+from .renditions import VideoFile, describe_videos, require_written
 from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
 
 MAX_FPS = 60
@@ -25,8 +27,6 @@ GOP_SECONDS = 2  # keyframes every 2 s so that 4 s HLS segments cut cleanly
 HLS_SEGMENT_SECONDS = 4
 # The sound of every rendition, whole-file or chunked (plus its bitrate, per rung).
 AAC_OPTIONS = {"c:a": "aac", "ac": 2, "ar": 48000}
-# ffmpeg's codec names for the MP4 sample entries we write.
-_CODEC_NAMES = {"avc1": "h264", "avc3": "h264", "mp4a": "aac"}
 
 
 @dataclass(frozen=True)
@@ -58,22 +58,6 @@ class Span:
     start: float
     end: float | None = None
     seek: float | None = None
-
-
-@dataclass(frozen=True)
-class VideoFile:
-    """One encoded output, measured with ffprobe after the encode."""
-
-    name: str
-    path: Path
-    width: int
-    height: int
-    duration: float
-    bitrate: int
-    size_bytes: int
-    video_codec: str
-    audio_codec: str | None
-    codecs: str  # RFC 6381 string for HLS, e.g. "avc1.64001f,mp4a.40.2"
 
 
 # Names inside a tee muxer spec, where `:`, `|`, `[`, `]`, backslashes and quotes would need two
@@ -241,7 +225,8 @@ def encode_ladder_command(
         options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
     bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
     sound = source[str(info.audio_stream_index)] if bitrates else None
-    outputs.append(_ladder_output(rungs, pictures, options, sound, bitrates, out_dir, hls_dir))
+    length = declared_duration(info) if span is None else None  # a span ends by its trim
+    outputs.append(_ladder_output(rungs, pictures, options, sound, bitrates, out_dir, hls_dir, length))
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
     if settings.threads:
@@ -257,11 +242,15 @@ def _ladder_output(
     bitrates: Sequence[int],
     out_dir: Path,
     hls_dir: Path | None,
+    length: float | None = None,
 ) -> ffmpeg.nodes.OutputStream:
     """One output for the whole ladder, fanned out by the tee muxer: each rung's files
     select its picture and the sound at its bitrate. In ffmpeg 5.1 an encoder feeds one
     output, so with an output per rung the sound would be encoded once per rung; here it
-    is encoded once per bitrate. `options` are the pictures' encoder options, per stream."""
+    is encoded once per bitrate. `options` are the pictures' encoder options, per stream.
+
+    With `length` (s), the output ends there, where the source says it ends: ffmpeg's constant
+    frame rate output otherwise pads a sparse source's last frames past its end."""
     audio = {f"b:a:{j}": f"{kbps}k" for j, kbps in enumerate(bitrates)}
     if bitrates:
         audio.update(AAC_OPTIONS)
@@ -271,6 +260,7 @@ def _ladder_output(
         ladder_tee(rungs, bitrates, out_dir, hls_dir),
         **options,
         **audio,
+        **({"t": f"{length:.6f}"} if length else {}),
         # The tee muxer cannot ask the encoders for what its MP4 needs: codec headers out
         # of band (avcC). The TS muxer converts them itself. A stream copy keeps its own.
         **{"f": "tee", "flags:v": "+global_header", "flags:a": "+global_header"},
@@ -311,8 +301,12 @@ def _for_encoder(
 def transcode_ladder(
     src: Path, info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, **options: Any
 ) -> list[VideoFile]:
-    """encode_ladder (the same options), then each rendition measured with ffprobe."""
-    return describe_videos(encode_ladder(src, info, rungs, out_dir, **options))
+    """encode_ladder (the same options), then each rendition measured and, for a whole file,
+    held against the length the source declares (integrity.require_complete)."""
+    videos = describe_videos(encode_ladder(src, info, rungs, out_dir, **options))
+    if options.get("span") is None:
+        require_complete(declared_duration(info), min(video.duration for video in videos))
+    return videos
 
 
 def encode_ladder(
@@ -349,40 +343,5 @@ def encode_ladder(
         raise
     files = {rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs}
     for name, path in files.items():
-        _require_written(name, path)
+        require_written(name, path)
     return files
-
-
-def _require_written(name: str, path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        raise ProcessingError(f"The {name} rendition was not written.")
-
-
-def describe_videos(paths: dict[str, Path]) -> list[VideoFile]:
-    """describe_video for each of `paths` (name → file), in order."""
-    return [describe_video(name, path) for name, path in paths.items()]
-
-
-def describe_video(name: str, path: Path) -> VideoFile:
-    """Measure an output we made (dimensions, bitrate, codecs) from its MP4 index (mp4.py: in
-    this process, where an ffprobe per file cost a 2-core worker 0.2 s per ladder)."""
-    _require_written(name, path)
-    movie = mp4.read_movie(path)
-    video = movie.track("vide")
-    audio = movie.track("soun")
-    if video is None:
-        raise ProcessingError(f"The {name} rendition has no picture.")
-    size = path.stat().st_size
-    return VideoFile(
-        name=name,
-        path=path,
-        width=video.width,
-        height=video.height,
-        duration=movie.duration,
-        bitrate=int(size * 8 / movie.duration) if movie.duration else 0,  # as ffprobe counts it
-        size_bytes=size,
-        video_codec=_CODEC_NAMES.get(video.entry, video.entry),
-        audio_codec=_CODEC_NAMES.get(audio.entry, audio.entry) if audio else None,
-        # Our sound is always AAC-LC (object type 2), the only AAC the ladder's encoder writes.
-        codecs=",".join([video.codec, *(["mp4a.40.2"] if audio else [])]),
-    )

@@ -18,6 +18,7 @@ from .. import events, storage
 from ..models import Asset, Job, JobEvent, Rendition
 from ..pipeline import chunks as chunk_ops
 from ..pipeline import hls as hls_ops
+from ..pipeline import integrity
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
@@ -289,7 +290,10 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         storage.download_files(wanted)
 
         joined = chunk_ops.join(rungs, pieces, sound, workdir / "renditions", hls_dir=workdir / "hls", timeout=timeout)
-        _store_ladder(job, video_ops.describe_videos(joined), encoder, workdir / "hls")
+        videos = video_ops.describe_videos(joined)
+        # The spans were planned on the declared length: a source cut short leaves the last ones empty.
+        integrity.require_complete(integrity.declared_duration(info), min(video.duration for video in videos))
+        _store_ladder(job, videos, encoder, workdir / "hls")
 
     if not run_work(job_id=job_id, name="join", work=work):
         return False

@@ -83,8 +83,8 @@ def job_mark_internal_error(*, job_id: uuid.UUID | str, stage: str) -> bool:
 
 
 def job_cancel(*, job_id: uuid.UUID | str, reason: str = "Cancelled.") -> bool:
-    """Cancel a job that has not ended. A running ffmpeg is stopped promptly: the progress
-    reporter finds the job no longer in its stage."""
+    """Cancel a job that has not ended. A running ffmpeg is stopped within about a second: its
+    progress reporter, called every second while it runs, finds the job no longer in its stage."""
     now = timezone.now()
     cancelled = (
         Job.objects.filter(pk=job_id)

@@ -4,8 +4,10 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from media_tasks import services
 from media_tasks.models import Job
 from tests.conftest import wait_until
 from tests.e2e.test_upload_to_renditions import post
@@ -48,3 +50,52 @@ def test_admin_cancel_stops_ffmpeg(celery_worker, s3_storage, alice_client, admi
     assert job.status == Job.Status.CANCELLED
     assert not job.asset.renditions.exists()
     assert celery_worker.alive()
+
+
+def frames_written(job_id: str) -> int:
+    """Sprite tiles the job's whole-file encode has written (one per second of source decoded),
+    found beside the renditions directory its ffmpeg runs in; 0 when none is running."""
+    for pid in ffmpeg_processes_for(job_id):
+        try:
+            frames = (Path("/proc") / str(pid) / "cwd").readlink().parent / "frames"
+            return len(list(frames.glob("tile-*.bmp")))
+        except OSError:
+            continue
+    return 0
+
+
+def test_an_api_cancel_early_in_a_whole_file_encode_stops_ffmpeg_at_once(
+    celery_worker, s3_storage, user, client, tmp_path
+):
+    """Cancelled through the API while the bar still shows the transcode's first percent: ffmpeg
+    stops before it has decoded much more of the source (counted in sprite tiles, one per second)."""
+    seconds = 30
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {services.api_token_create(owner=user, name='stop').plaintext}"
+    clip = make_video(tmp_path / "long.mp4", width=1280, height=720, duration=seconds, tone=587)
+    created = client.post("/api/v1/assets", {"file": SimpleUploadedFile("long.mp4", clip.read_bytes())}).json()
+    job_id = created["job_id"]
+    wait_until(lambda: frames_written(job_id) >= 1, 120, "the whole-file encode to be under way")
+    progress = Job.objects.get(pk=job_id).progress
+    at_cancel = frames_written(job_id)
+    cancelled = client.post(f"/api/v1/assets/{created['asset_id']}/cancel")
+    cancelled_at = time.monotonic()
+    assert cancelled.status_code == 200, cancelled.content
+    reached = [at_cancel]
+
+    def ffmpeg_gone() -> bool:
+        reached.append(frames_written(job_id))
+        return not ffmpeg_processes_for(job_id)
+
+    wait_until(ffmpeg_gone, 120, "ffmpeg to stop after the cancel", interval=0.05)
+    reached = max(reached)
+    stopped = time.monotonic() - cancelled_at
+    further = (reached - at_cancel) / seconds
+    print(
+        f"\ncancel at {progress}% (tile {at_cancel} of {seconds}): ffmpeg gone {stopped:.2f} s later, "
+        f"at tile {reached} ({further:.2f} of the source further)"
+    )
+    assert progress <= 10, f"the cancel came at {progress}%"
+    assert further < 0.1, f"ffmpeg decoded {further:.2f} of the source after the cancel"
+    job = Job.objects.get(pk=job_id)
+    assert job.status == Job.Status.CANCELLED
+    assert not job.asset.renditions.exists()

@@ -13,7 +13,7 @@ from media_tasks.models import Job
 from tests.conftest import wait_until
 from tests.e2e.test_cancel import ffmpeg_processes_for
 from tests.e2e.test_upload_to_renditions import fetch, post, wait_for_job
-from tests.media import make_video
+from tests.media import make_cut_short_mp4, make_video
 from tests.pipeline.test_chunks import frames, keyframes, stream_durations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -75,3 +75,22 @@ def test_chunked_transcode_across_workers_survives_a_killed_worker(
         assert 0.9 < rendition.ssim <= 1.0
     leftovers = s3_storage.list_objects_v2(Bucket=s3_storage.bucket, Prefix=f"chunks/{job.asset_id}/")
     assert leftovers.get("KeyCount", 0) == 0, "chunk pieces are deleted after the join"
+
+
+def test_a_long_source_cut_short_fails_after_its_chunks_are_joined(
+    without_session_worker, start_worker, alice_client, s3_storage, tmp_path
+):
+    """Its index says 12 s (three chunks), half of it is there: the joined renditions are 6 s
+    short, and the job fails saying so instead of becoming Ready."""
+    worker = start_worker("chunk-cut", concurrency=2, **CHUNKED)
+    clip = make_cut_short_mp4(tmp_path / "cut.mp4", duration=12.0, width=640, height=360, tone=349)
+    job_id = post(alice_client, clip)["job_id"]
+    job, _ = wait_for_job(job_id, worker, timeout=240)
+    events = list(job.events.values_list("message", flat=True))
+    print(f"\ncut-short chunked source: {job.status}: {job.error}; events {events}")
+    assert any("in 3 chunks" in m for m in events), events
+    made = list(job.asset.renditions.values_list("profile", flat=True))
+    assert job.status == Job.Status.FAILED, f"{job.status}: renditions {made}"
+    assert "cut short" in job.error and "declares 12.0 s" in job.error, job.error
+    assert chunks_encoded(worker), "it failed after the chunks, at the join"
+    assert not job.asset.renditions.exists()

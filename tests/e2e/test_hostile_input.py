@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files import File
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from media_tasks import services
 from media_tasks.models import Job
 from tests.e2e.test_upload_to_renditions import fetch, post, wait_for_job
-from tests.media import ffprobe, make_audio, make_video, streams
+from tests.media import ffprobe, make_audio, make_cut_short_avi, make_cut_short_mp4, make_video, streams
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -172,6 +174,39 @@ def test_hostile_corpus_ends_in_clear_states(celery_worker, s3_storage, alice_cl
     print(f"\nHostile corpus: {len(endings)} cases")
     for name, ending in endings.items():
         print(f"  {name:34} → {ending}")
+
+
+def test_a_file_cut_short_fails_with_its_reason(celery_worker, s3_storage, user, client, tmp_path):
+    """An MP4 cut in half (its index still says 6 s) and an AVI cut at 40% (its header still counts
+    20 s of frames), sent through the API: each job fails and says the file is cut short."""
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {services.api_token_create(owner=user, name='cut').plaintext}"
+    files = {
+        "cut.mp4": make_cut_short_mp4(tmp_path / "cut.mp4", duration=6.0, width=640, height=360, tone=311),
+        "cut.avi": make_cut_short_avi(tmp_path / "cut.avi", duration=20.0),
+    }
+    endings = {}
+    for name, path in files.items():
+        created = client.post("/api/v1/assets", {"file": SimpleUploadedFile(name, path.read_bytes())})
+        assert created.status_code == 202, created.content
+        wait_for_job(created.json()["job_id"], celery_worker)
+        asset = client.get(f"/api/v1/assets/{created.json()['asset_id']}").json()
+        durations = {
+            r["profile"]: ffprobe(fetch(s3_storage, key, tmp_path / "out.mp4"))["format"]["duration"]
+            for r, key in zip(asset["renditions"], _keys(asset), strict=True)
+            if r["kind"] == "mp4"
+        }
+        print(f"\n{name}: {asset['status']}: {asset['error']} (renditions {durations})")
+        endings[name] = (asset["status"], asset["error"] or "", asset["renditions"])
+    for name, (status, error, renditions) in endings.items():
+        assert status == "failed", f"{name}: {status}"
+        assert "cut short" in error, error
+        assert renditions == []
+
+
+def _keys(asset: dict) -> list[str]:
+    """The storage keys behind the API's renditions, in the API's order."""
+    rows = Job.objects.get(asset_id=asset["id"]).asset.renditions
+    return [rows.get(kind=r["kind"], profile=r["profile"]).storage_key for r in asset["renditions"]]
 
 
 def post_duplicate(client, path: Path):

@@ -6,7 +6,7 @@ import pytest
 
 from media_tasks.pipeline.exceptions import ProcessingError
 from media_tasks.pipeline.mp4 import read_movie
-from media_tasks.pipeline.video import describe_video
+from media_tasks.pipeline.renditions import describe_video
 from tests.media import ffprobe, make_audio, moov_before_mdat, streams
 
 # ffprobe's H.264 profile names → the profile byte of an RFC 6381 avc1 string.

@@ -65,7 +65,8 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
     job.refresh_from_db()
     assert (job.status, job.progress) == (Job.Status.TRANSCODING, 85)
     frames = frames_cache_path(job.asset_id)
-    assert sorted(p.name for p in frames.iterdir())[:5] == [f"poster-{i}.bmp" for i in range(4)] + ["tile-00001.bmp"]
+    candidates = [f"poster-{i}-{n}.bmp" for i in range(4) for n in (1, 2)]  # each primer, then its candidate
+    assert sorted(p.name for p in frames.iterdir())[:9] == [*candidates, "tile-00001.bmp"]
     assert thumbnails.job_make_thumbnails(job_id=job.id, worker="w1")
     assert not frames.exists(), "the thumbnails stage used the encode's frames and dropped them"
     assert finalize.job_finalize(job_id=job.id, worker="w1")
