@@ -26,6 +26,8 @@ from .storage_s3 import (  # noqa: F401  (the public names of storage, defined w
     UploadedPart,
     abort_incomplete_uploads,
     bucket_cors_ensure,
+    bucket_ensure,
+    bucket_name,
     for_browsers,
     is_s3,
     multipart_abort,

@@ -27,6 +27,7 @@ class StorageUnavailable(ConnectionError):
 
 
 _TRANSIENT_S3_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "503", "500", "502", "504"}
+_MISSING_BUCKET_CODES = {"404", "NoSuchBucket", "NotFound"}
 
 
 @contextmanager
@@ -73,6 +74,25 @@ def client(public: bool = False):
 
 
 # --- The bucket -------------------------------------------------------------------------
+
+
+def bucket_name() -> str:
+    return storages["default"].bucket_name
+
+
+def bucket_ensure() -> bool:
+    """Create the bucket when it is missing (a new MinIO or S3 account). True if it was created."""
+    s3, bucket = client()
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in _MISSING_BUCKET_CODES:
+            raise
+    region = s3.meta.region_name
+    location = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region != "us-east-1" else {}
+    s3.create_bucket(Bucket=bucket, **location)
+    return True
 
 
 def bucket_cors_ensure(origins: list[str]) -> None:
