@@ -224,6 +224,8 @@ MEDIA_MAX_FRAME_RATE = env_int("MEDIA_MAX_FRAME_RATE", 240)
 MEDIA_UPLOAD_RATE_PER_MINUTE = env_int("MEDIA_UPLOAD_RATE_PER_MINUTE", 30)
 MEDIA_WORK_DIR = Path(env("MEDIA_WORK_DIR", str(DATA_DIR / "work")))
 MEDIA_PRESIGNED_EXPIRY_S = S3_OPTIONS["querystring_expire"]
+# HLS links the API gives (/play/<token>/master.m3u8) play with no cookie for this long.
+MEDIA_PLAYBACK_EXPIRY_S = env_int("MEDIA_PLAYBACK_EXPIRY_S", 4 * 3600)
 
 # --- Celery --------------------------------------------------------------------
 # Read by mediaplatform/celery.py with namespace="CELERY".
