@@ -3,7 +3,7 @@
 S3 (django-storages, MinIO in docker-compose) or the filesystem default. Large
 transfers to and from S3 use boto3's managed transfer (multipart, concurrent);
 everything else goes through the plain storage API. What only S3 has (its errors,
-the bucket, multipart uploads) lives in storage_s3 and is named here too.
+client timeouts, the bucket, multipart uploads) lives in storage_s3 and is named here too.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from .storage_s3 import (  # noqa: F401  (the public names of storage, defined w
     multipart_start,
     multipart_supported,
     transient_as_unavailable,
+    use_worker_client_config,
 )
 from .storage_s3 import client as _client
 
@@ -176,11 +177,13 @@ def download_files(files: dict[str, Path]) -> None:
 
 
 def delete_key(key: str) -> None:
-    get_storage().delete(key)
+    with transient_as_unavailable(f"deleting {key}"):
+        get_storage().delete(key)
 
 
 def size(key: str) -> int:
-    return get_storage().size(key)
+    with transient_as_unavailable(f"measuring {key}"):
+        return get_storage().size(key)
 
 
 def rename(source: str, target: str) -> None:
@@ -199,7 +202,8 @@ def rename(source: str, target: str) -> None:
 
 
 def exists(key: str) -> bool:
-    return get_storage().exists(key)
+    with transient_as_unavailable(f"looking for {key}"):
+        return get_storage().exists(key)
 
 
 def presigned_url(key: str) -> str | None:
@@ -210,7 +214,8 @@ def presigned_url(key: str) -> str | None:
 
 
 def open_file(key: str) -> IO[bytes]:
-    return get_storage().open(key, "rb")
+    with transient_as_unavailable(f"opening {key}"):
+        return get_storage().open(key, "rb")
 
 
 def delete_asset_files(asset_id: uuid.UUID | str) -> int:

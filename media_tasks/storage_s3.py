@@ -1,4 +1,4 @@
-"""What only S3 has: its error shapes, the bucket, direct multipart uploads.
+"""What only S3 has: its error shapes, its clients' timeouts, the bucket, direct multipart uploads.
 
 storage.py is the interface the rest of the project uses (and re-exports these names);
 this module imports nothing of the project, so storage.py can build on it.
@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import botocore.exceptions
 from boto3.exceptions import RetriesExceededError, S3UploadFailedError
+from botocore.config import Config
 from django.conf import settings
 from django.core.files.storage import Storage, storages
 
@@ -71,6 +72,26 @@ def client(public: bool = False):
     """(boto3 client, bucket name) of the default storage, or of the one browsers reach."""
     storage = for_browsers() if public else storages["default"]
     return storage.connection.meta.client, storage.bucket_name
+
+
+# --- Client timeouts -----------------------------------------------------------------
+# The settings give every process the web's short timeouts and few attempts
+# (S3_OPTIONS["client_config"]: a request answers 503 in seconds when S3 is paused); a
+# worker switches to botocore's longer defaults as it starts: its transfers are long,
+# and Celery retries them while the job says it waits for storage.
+
+
+def use_worker_client_config() -> None:
+    """Give this process's S3 storages the worker's configuration: botocore's default
+    timeouts (60 s) and retries, what django-storages makes when given none. Called as a
+    worker starts, before its first S3 call; pool processes forked later inherit it."""
+    for alias in ("default", "public"):
+        if alias in settings.STORAGES and is_s3(storage := storages[alias]):
+            storage.client_config = Config(
+                s3={"addressing_style": storage.addressing_style},
+                signature_version=storage.signature_version,
+                proxies=storage.proxies,
+            )
 
 
 # --- The bucket -------------------------------------------------------------------------
