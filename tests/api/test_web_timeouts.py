@@ -8,6 +8,8 @@ left for `jobs_rescue`, in a real web process (gunicorn, as the Procfile runs it
 """
 
 import hashlib
+import os
+import signal
 import subprocess
 from datetime import timedelta
 
@@ -18,7 +20,7 @@ from django.utils import timezone
 
 from media_tasks import selectors, services, storage
 from media_tasks.models import Asset, Job
-from tests.conftest import BIN, S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, free_port, stop_process, wait_until, worker_env
+from tests.conftest import BIN, S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, free_port, wait_until, worker_env
 from tests.tcp_proxy import SilentServer, TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,42 +78,40 @@ def test_a_playback_link_answers_503_when_storage_does_not_answer(live_server, p
     assert paused_s3.accepted == django_settings.MEDIA_WEB_S3_MAX_ATTEMPTS
 
 
-def start_web(broker_url: str, log_path):
-    """gunicorn serving the app as the Procfile runs it, on this run's database and queues."""
-    port = free_port()
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "mediaplatform.wsgi", "--bind", f"127.0.0.1:{port}", *GUNICORN_OPTIONS],
-        env=worker_env(CELERY_BROKER_URL=broker_url),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(url + "/api/v1/openapi.json", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return proc.poll() is not None
-
-    wait_until(up, 60, "gunicorn to answer")
-    assert proc.poll() is None, log_path.read_text()
-    return proc, log, url
-
-
 @pytest.fixture
 def web(tmp_path, delete_test_queues):
-    """Start a web process for a broker URL; stopped after the test."""
-    started = []
+    """Start gunicorn serving the app as the Procfile runs it, on this run's database and
+    queues, with a given broker URL; stopped (its whole process group) after the test."""
+    started: list[tuple[subprocess.Popen, object]] = []
 
     def start(broker_url: str) -> str:
-        proc, log, url = start_web(broker_url, tmp_path / f"web-{len(started)}.log")
+        port, log_path = free_port(), tmp_path / f"web-{len(started)}.log"
+        log = log_path.open("wb")
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "mediaplatform.wsgi", "--bind", f"127.0.0.1:{port}", *GUNICORN_OPTIONS],
+            env=worker_env(CELERY_BROKER_URL=broker_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         started.append((proc, log))
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return requests.get(url + "/api/v1/openapi.json", timeout=5).status_code == 200
+            except requests.RequestException:
+                return proc.poll() is not None
+
+        wait_until(up, 60, "gunicorn to answer")
+        assert proc.poll() is None, log_path.read_text()
         return url
 
     yield start
     for proc, log in started:
-        stop_process(proc, grace=10)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # its workers too, even one stuck publishing
+            proc.wait()
         log.close()
 
 
