@@ -24,6 +24,7 @@ from .models import Asset, Job
 from .pipeline.encoders import CPU_ENCODER
 from .pipeline.exceptions import EncoderKilled, HardwareEncoderError
 from .pipeline.probe import VIDEO
+from .publishing import BoundedPublishTask
 from .services.jobs import ffmpeg_timeout_s
 from .services.uploads import uploads_abort_stale
 from .worker import local_capabilities
@@ -44,7 +45,7 @@ TRANSIENT_ERRORS = (
 )
 
 
-class JobTask(Task):
+class JobTask(BoundedPublishTask):
     """A pipeline stage: retried with backoff on transient errors, failing the job if it gives up.
 
     Storage out of reach is the exception to the bounded count: retried for as long as the
@@ -121,7 +122,8 @@ def job_enqueue(*, job_id: uuid.UUID | str) -> None:
     stays queued without `enqueued_at`, and `jobs_rescue` publishes it later.
     """
     try:
-        probe_task.delay(str(job_id))  # publisher confirms: returns once RabbitMQ has it
+        # Publisher confirms: returns once RabbitMQ has it, or gives up after MEDIA_PUBLISH_TIMEOUT_S.
+        probe_task.delay(str(job_id))
     except Exception:
         logger.exception("job %s: could not publish; jobs_rescue will retry", job_id)
         return

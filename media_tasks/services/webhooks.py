@@ -158,7 +158,9 @@ def webhook_on_event(event: JobEvent) -> None:
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event_id=payload["id"], event_type=event_type, payload=payload
         )
-        transaction.on_commit(lambda pk=delivery.pk: webhook_deliver_task.delay(str(pk)))
+        # robust: a broker that refuses the publish must not fail the request that committed;
+        # webhooks_resend_stalled sends the delivery later.
+        transaction.on_commit(lambda pk=delivery.pk: webhook_deliver_task.delay(str(pk)), robust=True)
 
 
 @dataclass(frozen=True)
