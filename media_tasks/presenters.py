@@ -19,6 +19,7 @@ from .pipeline.video import plan_ladder
 from .processing.workflow import PROGRESS_SPANS, plan
 
 DOWNLOAD_SALT = "media_tasks.download"
+PLAYBACK_SALT = "media_tasks.playback"
 
 
 def asset_file_url(*, asset: Asset, key: str) -> str:
@@ -43,6 +44,32 @@ def download_unsign(token: str) -> tuple[uuid.UUID, str]:
     """(asset id, file name) from a download_url token; BadSignature if forged or expired."""
     data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.MEDIA_PRESIGNED_EXPIRY_S)
     return uuid.UUID(data["a"]), data["n"]
+
+
+def playback_url(*, asset: Asset) -> str:
+    """The HLS master playlist for players: `/play/<token>/master.m3u8`, valid for
+    MEDIA_PLAYBACK_EXPIRY_S, for whoever holds it (no cookie). The playlists name their
+    variants and segments relatively, so every file a player asks for stays under the
+    signed prefix; the token names one asset of one owner and nothing else."""
+    token = signing.dumps({"a": str(asset.id), "o": asset.owner_id}, salt=PLAYBACK_SALT)
+    return reverse("play", args=[token, "master.m3u8"])
+
+
+def playback_unsign(token: str) -> tuple[uuid.UUID, int]:
+    """(asset id, owner id) from a playback_url token; BadSignature if forged, SignatureExpired if old."""
+    data = signing.loads(token, salt=PLAYBACK_SALT, max_age=settings.MEDIA_PLAYBACK_EXPIRY_S)
+    return uuid.UUID(data["a"]), int(data["o"])
+
+
+def playback_key(*, token: str, name: str) -> str:
+    """The storage key of an HLS file named under a playback link.
+
+    BadSignature for a forged or expired token, Asset.DoesNotExist once the asset is gone,
+    ValueError for any name that is not a file of that asset's HLS area (`..`, other areas).
+    """
+    asset_id, owner_id = playback_unsign(token)
+    asset = Asset.objects.only("id").get(pk=asset_id, owner_id=owner_id)
+    return storage.asset_key(storage.HLS, asset.id, name)
 
 
 def job_waiting_for(*, job: Job) -> str | None:
@@ -126,11 +153,15 @@ def rendition_data(rendition: Rendition, *, url: str) -> dict[str, Any]:
 
 def asset_renditions(*, asset: Asset) -> dict[str, list[Rendition]]:
     """Renditions by kind, each with `url` (for pages: checked against the session when
-    fetched) and `download_url` (short-lived, for the download links)."""
+    fetched) and `download_url` (short-lived, for the download links; for HLS the
+    playback link, which any player opens without the session)."""
     grouped: dict[str, list[Rendition]] = {kind: [] for kind in Rendition.Kind.values}
     for rendition in asset.renditions.all():
         rendition.url = asset_file_url(asset=asset, key=rendition.storage_key)
-        rendition.download_url = download_url(asset=asset, key=rendition.storage_key)
+        if rendition.kind == Rendition.Kind.HLS:
+            rendition.download_url = playback_url(asset=asset)
+        else:
+            rendition.download_url = download_url(asset=asset, key=rendition.storage_key)
         grouped[rendition.kind].append(rendition)
     return grouped
 

@@ -36,6 +36,7 @@ from .processing import (
     workflow,
 )
 from .processing.workflow import Status
+from .publishing import BoundedPublishTask
 from .services import uploads, webhooks
 from .worker import local_capabilities
 
@@ -47,7 +48,7 @@ TRANSIENT_ERRORS = (
     ConnectionError,  # includes storage.StorageUnavailable (S3 unreachable or 5xx)
     EncoderKilled,  # ffmpeg died by a signal not ours (the OOM killer): not the file's fault
     TimeoutError,
-    botocore.exceptions.ConnectionError,  # S3 calls made outside storage.py's transfers
+    botocore.exceptions.ConnectionError,  # S3 calls made outside the storage package's transfers
     botocore.exceptions.HTTPClientError,
     kombu.exceptions.OperationalError,  # a broker hiccup while publishing the next stage
     OperationalError,
@@ -55,7 +56,7 @@ TRANSIENT_ERRORS = (
 )
 
 
-class JobTask(Task):
+class JobTask(BoundedPublishTask):
     """A pipeline stage: retried with backoff on transient errors, failing the job if it gives up.
 
     Storage out of reach is the exception to the bounded count: retried for as long as the
@@ -119,7 +120,8 @@ def job_enqueue(*, job_id: uuid.UUID | str) -> None:
     stays queued without `enqueued_at`, and `jobs_rescue` publishes it later.
     """
     try:
-        probe_task.delay(str(job_id))  # publisher confirms: returns once RabbitMQ has it
+        # Publisher confirms: returns once RabbitMQ has it, or gives up after MEDIA_PUBLISH_TIMEOUT_S.
+        probe_task.delay(str(job_id))
     except Exception:
         logger.exception("job %s: could not publish; jobs_rescue will retry", job_id)
         return

@@ -11,6 +11,7 @@ urlpatterns = [
     path("assets/<uuid:asset_id>/cancel/", views.asset_cancel, name="asset_cancel"),
     path("assets/<uuid:asset_id>/files/<path:name>", views.asset_file, name="asset_file"),
     path("files/<str:token>", views.file_signed, name="file_signed"),
+    path("play/<str:token>/<path:name>", views.play, name="play"),
     path("settings/tokens/", views.token_list, name="token_list"),
     path("metrics", views.metrics, name="metrics"),
 ]

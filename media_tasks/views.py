@@ -10,7 +10,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.http import (
@@ -43,12 +42,16 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _login_required(view):
-    """login_required for pages; a 401 JSON error for API clients instead of a redirect."""
+    """login_required for pages; a 401 JSON error instead of the login page for API clients
+    (asking for JSON, or sending a token: these paths take the browser session only)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         if request.user.is_authenticated:
             return view(request, *args, **kwargs)
+        if "Authorization" in request.headers:
+            message = "Pages take the browser session only; API clients use /api/v1/ and the links it gives."
+            return JsonResponse({"error": {"code": "not_authenticated", "message": message}}, status=401)
         if _wants_json(request):
             return JsonResponse({"error": {"code": "not_authenticated", "message": "Sign in first."}}, status=401)
         return redirect_to_login(request.get_full_path())
@@ -118,7 +121,7 @@ def _upload_page(request: HttpRequest, form: UploadForm, status: int = 200, erro
     return render(request, "media_tasks/asset_upload.html", context, status=status)
 
 
-@login_required
+@_login_required
 @require_GET
 def asset_list(request: HttpRequest) -> HttpResponse:
     if request.GET.get("fragment") == "rows":
@@ -135,7 +138,7 @@ def _list_context(request: HttpRequest) -> dict:
     return {"assets": assets, "any_running": any(a.job_status not in Job.FINAL_STATUSES for a in assets)}
 
 
-@login_required
+@_login_required
 @require_GET
 def asset_detail(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
@@ -172,7 +175,7 @@ def _unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
     return response
 
 
-@login_required
+@_login_required
 @require_POST
 def asset_retry(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
@@ -184,7 +187,7 @@ def asset_retry(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     return redirect("asset_detail", asset_id=asset.id)
 
 
-@login_required
+@_login_required
 @require_POST
 def asset_cancel(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
@@ -220,7 +223,7 @@ def asset_status(request: HttpRequest, asset_id: uuid.UUID) -> JsonResponse:
     return JsonResponse(presenters.job_status(job=job))
 
 
-@login_required
+@_login_required
 @require_GET
 def asset_file(request: HttpRequest, asset_id: uuid.UUID, name: str) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
@@ -235,6 +238,40 @@ def asset_file(request: HttpRequest, asset_id: uuid.UUID, name: str) -> HttpResp
         return redirect(url)
     response = _file_response(key, request.headers.get("Range", ""))
     response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@require_http_methods(["GET", "HEAD", "OPTIONS"])
+def play(request: HttpRequest, token: str, name: str) -> HttpResponse:
+    """HLS for players, under a link from presenters.playback_url: no cookie, any origin.
+
+    Playlists are served here (their relative names must resolve under this path);
+    segments too on the filesystem, and on S3 as a redirect to a presigned GET.
+    """
+    if request.method == "OPTIONS":  # a preflight, for a player that sends Range
+        return _cross_origin(HttpResponse(status=204))
+    try:
+        key = presenters.playback_key(token=token, name=name)
+    except (signing.BadSignature, Asset.DoesNotExist, ValueError):
+        return _cross_origin(HttpResponse("No such file, or the link has expired.\n", status=404))
+    url = None if key.endswith(_PROXIED_SUFFIXES) else storage.presigned_url(key)
+    if url:
+        return _cross_origin(redirect(url))
+    if not storage.exists(key):
+        return _cross_origin(HttpResponse("No such file.\n", status=404))
+    response = _file_response(key, request.headers.get("Range", ""))
+    response["Cache-Control"] = "private, max-age=300"
+    return _cross_origin(response)
+
+
+def _cross_origin(response: HttpResponse) -> HttpResponse:
+    # The link is the credential, never a cookie: any page may play it (hls.js on a
+    # customer's site), and reading it cross-origin exposes nothing a cookie guards.
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Range"
+    response["Access-Control-Expose-Headers"] = "Content-Length, Content-Range, Accept-Ranges"
+    response["Access-Control-Max-Age"] = "86400"
     return response
 
 
@@ -292,7 +329,7 @@ def _read_span(fileobj, length: int, chunk: int = 512 * 1024):
         fileobj.close()
 
 
-@login_required
+@_login_required
 @require_http_methods(["GET", "POST"])
 def token_list(request: HttpRequest) -> HttpResponse:
     """API tokens of the signed-in user: create one (its secret is shown once), revoke one."""

@@ -36,6 +36,7 @@ def local_capabilities() -> WorkerCapabilities:
 
 
 def on_worker_setup(*, hostname: str, instance: Any) -> None:
+    storage.use_worker_client_config()  # before any S3 call; the pool's processes inherit it
     capabilities = find_capabilities(
         gpu_mode=settings.MEDIA_GPU_ENCODE,
         forced_encoder=settings.MEDIA_GPU_ENCODER,

@@ -12,6 +12,7 @@ correlation.install_log_record_factory()
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaplatform.settings")
 
-app = Celery("mediaplatform")
+# Every task's publish gives up after MEDIA_PUBLISH_TIMEOUT_S (media_tasks/publishing.py).
+app = Celery("mediaplatform", task_cls="media_tasks.publishing:BoundedPublishTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

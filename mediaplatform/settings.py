@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
@@ -83,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "media_tasks.middleware.StorageUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "mediaplatform.urls"
@@ -170,6 +172,19 @@ S3_OPTIONS = {
     # S3File spools reads here; past this it rolls over to disk instead of memory.
     "max_memory_size": 8 * 1024 * 1024,
 }
+# The web process gives up on S3 quickly: a paused or unreachable S3 answers a request
+# 503 within about (connect + read) x attempts, instead of holding its thread for minutes.
+# Workers switch to botocore's longer defaults as they start (storage.use_worker_client_config).
+MEDIA_WEB_S3_CONNECT_TIMEOUT_S = float(env("MEDIA_WEB_S3_CONNECT_TIMEOUT_S", "3"))
+MEDIA_WEB_S3_READ_TIMEOUT_S = float(env("MEDIA_WEB_S3_READ_TIMEOUT_S", "10"))
+MEDIA_WEB_S3_MAX_ATTEMPTS = env_int("MEDIA_WEB_S3_MAX_ATTEMPTS", 2)
+S3_OPTIONS["client_config"] = Config(
+    s3={"addressing_style": S3_OPTIONS["addressing_style"]},
+    signature_version=S3_OPTIONS["signature_version"],
+    connect_timeout=MEDIA_WEB_S3_CONNECT_TIMEOUT_S,
+    read_timeout=MEDIA_WEB_S3_READ_TIMEOUT_S,
+    retries={"total_max_attempts": MEDIA_WEB_S3_MAX_ATTEMPTS, "mode": "standard"},  # the first included
+)
 FILESYSTEM_STORAGE_OPTIONS = {
     "location": str(DATA_DIR / "storage"),
     "base_url": None,
@@ -224,11 +239,19 @@ MEDIA_MAX_FRAME_RATE = env_int("MEDIA_MAX_FRAME_RATE", 240)
 MEDIA_UPLOAD_RATE_PER_MINUTE = env_int("MEDIA_UPLOAD_RATE_PER_MINUTE", 30)
 MEDIA_WORK_DIR = Path(env("MEDIA_WORK_DIR", str(DATA_DIR / "work")))
 MEDIA_PRESIGNED_EXPIRY_S = S3_OPTIONS["querystring_expire"]
+# HLS links the API gives (/play/<token>/master.m3u8) play with no cookie for this long.
+MEDIA_PLAYBACK_EXPIRY_S = env_int("MEDIA_PLAYBACK_EXPIRY_S", 4 * 3600)
 
 # --- Celery --------------------------------------------------------------------
 # Read by mediaplatform/celery.py with namespace="CELERY".
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds to wait for the broker to accept a connection and finish its handshake.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(env("CELERY_BROKER_CONNECTION_TIMEOUT", "4"))
+# A publish (confirm included) gives up after about this long, or one reconnect more when
+# the connection had gone stale: a web request is never held by a blocked broker, and a
+# job whose publish failed is published by jobs_rescue (media_tasks/publishing.py).
+MEDIA_PUBLISH_TIMEOUT_S = float(env("MEDIA_PUBLISH_TIMEOUT_S", "5"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"

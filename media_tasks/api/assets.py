@@ -12,7 +12,7 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from .. import correlation, presenters, selectors, services
 from ..forms import UploadForm
-from ..models import Asset, Job
+from ..models import Asset, Job, Rendition
 from ..services.errors import ServiceError
 from ..services.uploads import upload_check_allowed
 from .schemas import Accepted, AssetOut, AssetSummary, Error, JobOut
@@ -93,9 +93,14 @@ def asset_list(request: HttpRequest, filters: Query[AssetFilter]):
 def asset_get(request: HttpRequest, asset_id: uuid.UUID):
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
     job = asset.latest_job
+    # HLS: a link players open as it is (no cookie), whose relative names stay under it.
+    playback = request.build_absolute_uri(presenters.playback_url(asset=asset))
     renditions = [
         presenters.rendition_data(
-            r, url=request.build_absolute_uri(presenters.download_url(asset=asset, key=r.storage_key))
+            r,
+            url=playback
+            if r.kind == Rendition.Kind.HLS
+            else request.build_absolute_uri(presenters.download_url(asset=asset, key=r.storage_key)),
         )
         for r in asset.renditions.all()
     ]
@@ -107,6 +112,7 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "error": (job.error or None) if job else None,
         "correlation_id": job.correlation_id if job else None,
         "probe": asset.probe,
+        "playback_url": playback if any(r["kind"] == Rendition.Kind.HLS for r in renditions) else None,
         "renditions": renditions,
     }
 

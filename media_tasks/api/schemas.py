@@ -77,7 +77,10 @@ class RenditionOut(Schema):
     encoder: str
     worker: str
     ssim: float | None = None
-    url: str = Field(description="short-lived download URL")
+    url: str = Field(
+        description="short-lived download URL; for kind `hls` the master playlist's playback URL"
+        " (plays with no cookie for MEDIA_PLAYBACK_EXPIRY_S, 4 h by default)"
+    )
 
 
 class AssetSummary(Schema):
@@ -98,6 +101,11 @@ class AssetOut(AssetSummary):
     error: str | None
     correlation_id: str | None
     probe: dict[str, Any]
+    playback_url: str | None = Field(
+        None,
+        description="HLS master playlist for any player (hls.js, Safari, ffprobe): no cookie, any origin;"
+        " valid for MEDIA_PLAYBACK_EXPIRY_S (4 h by default). null until the video is ready",
+    )
     renditions: list[RenditionOut]
 
 

@@ -150,7 +150,10 @@ def webhook_on_event(event: JobEvent) -> None:
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event_id=payload["id"], event_type=event_type, payload=payload
         )
-        transaction.on_commit(functools.partial(delivery_due.send, sender=WebhookDelivery, delivery_id=delivery.pk))
+        # robust: a broker that refuses the publish must not fail the request that committed;
+        # webhooks_resend_stalled sends the delivery later.
+        due = functools.partial(delivery_due.send, sender=WebhookDelivery, delivery_id=delivery.pk)
+        transaction.on_commit(due, robust=True)
 
 
 @dataclass(frozen=True)

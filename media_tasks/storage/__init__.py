@@ -10,6 +10,7 @@ from typing import IO
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
+from storages.backends.s3 import S3Storage
 
 from .base import Backend, FilesystemBackend, MultipartRefused, StorageUnavailable, UploadedPart
 from .keys import (
@@ -26,13 +27,7 @@ from .keys import (
     original_key,
     tree_keys,
 )
-
-try:  # django-storages is optional at import time for the filesystem default
-    from storages.backends.s3 import S3Storage
-
-    from .s3 import S3Backend
-except ImportError:  # pragma: no cover
-    S3Storage = S3Backend = None  # type: ignore[assignment,misc]
+from .s3 import S3Backend, transient_as_unavailable
 
 __all__ = [
     "AREAS",
@@ -60,7 +55,7 @@ def get_storage() -> Storage:
 def backend() -> Backend:
     """The backend of the configured default storage: the one place that tells S3 from the filesystem."""
     storage = get_storage()
-    if S3Storage is not None and isinstance(storage, S3Storage):
+    if isinstance(storage, S3Storage):
         return S3Backend(storage, public=storages["public"] if "public" in settings.STORAGES else storage)
     return FilesystemBackend(storage)
 
@@ -97,20 +92,27 @@ def rename(source: str, target: str) -> None:
     backend().rename(source, target)
 
 
+# Through the plain storage API on both backends; S3 out of reach is StorageUnavailable here too.
+
+
 def open_file(key: str) -> IO[bytes]:
-    return get_storage().open(key, "rb")
+    with transient_as_unavailable(f"opening {key}"):
+        return get_storage().open(key, "rb")
 
 
 def delete_key(key: str) -> None:
-    get_storage().delete(key)
+    with transient_as_unavailable(f"deleting {key}"):
+        get_storage().delete(key)
 
 
 def size(key: str) -> int:
-    return get_storage().size(key)
+    with transient_as_unavailable(f"measuring {key}"):
+        return get_storage().size(key)
 
 
 def exists(key: str) -> bool:
-    return get_storage().exists(key)
+    with transient_as_unavailable(f"looking for {key}"):
+        return get_storage().exists(key)
 
 
 def presigned_url(key: str) -> str | None:
@@ -133,8 +135,22 @@ def abort_incomplete_uploads(*, older_than_s: int) -> int:
     return backend().abort_incomplete_uploads(older_than_s=older_than_s)
 
 
+def bucket_name() -> str:
+    return get_storage().bucket_name
+
+
+def bucket_ensure() -> bool:
+    """Create the bucket when it is missing (a new MinIO or S3 account). True if it was created."""
+    return backend().bucket_ensure()
+
+
 def bucket_cors_ensure(origins: list[str]) -> None:
     backend().bucket_cors_ensure(origins)
+
+
+def use_worker_client_config() -> None:
+    """As a worker starts, before its first storage call (its pool's processes inherit it)."""
+    backend().use_worker_client_config()
 
 
 def multipart_supported() -> bool:

@@ -47,6 +47,13 @@ class Backend:
     def connect(self) -> None:
         """Prepare what the first transfer would otherwise make (nothing here)."""
 
+    def use_worker_client_config(self) -> None:
+        """A worker's client waits longer than the web's (S3); the filesystem has no client."""
+
+    def bucket_ensure(self) -> bool:
+        """Create the bucket if missing; True if created. The filesystem has none to create."""
+        return False
+
     def save_stream(self, key: str, fileobj: IO[bytes]) -> None:
         """Store a file-like object chunk by chunk (it is never read whole into memory)."""
         stored = self.storage.save(key, File(fileobj))

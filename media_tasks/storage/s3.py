@@ -13,6 +13,7 @@ from typing import IO, Any
 import botocore.exceptions
 from boto3.exceptions import RetriesExceededError, S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
 from django.core.files.storage import Storage
 
 from .base import Backend, MultipartRefused, StorageUnavailable, UploadedPart
@@ -21,6 +22,7 @@ from .keys import content_type_for
 _PARALLEL_TRANSFERS = 4
 _TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
 _TRANSIENT_S3_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "503", "500", "502", "504"}
+_MISSING_BUCKET_CODES = {"404", "NoSuchBucket", "NotFound"}
 _REFUSED_COMPLETIONS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML"}
 
 
@@ -84,6 +86,30 @@ class S3Backend(Backend):
         """Make this thread's S3 client now: django-storages makes one per thread, lazily, and
         making one loads botocore's S3 model from disk. Nothing is sent to S3."""
         self.client  # noqa: B018 - the property makes it
+
+    def use_worker_client_config(self) -> None:
+        """botocore's default timeouts (60 s) and retries, what django-storages makes when given
+        none, instead of the web's short ones (settings: S3_OPTIONS["client_config"]): a worker's
+        transfers are long, and Celery retries them while the job says it waits for storage."""
+        for storage in {id(self.storage): self.storage, id(self.public): self.public}.values():
+            storage.client_config = Config(
+                s3={"addressing_style": storage.addressing_style},
+                signature_version=storage.signature_version,
+                proxies=storage.proxies,
+            )
+
+    def bucket_ensure(self) -> bool:
+        """Create the bucket when it is missing (a new MinIO or S3 account). True if it was created."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in _MISSING_BUCKET_CODES:
+                raise
+        region = self.client.meta.region_name
+        location = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region != "us-east-1" else {}
+        self.client.create_bucket(Bucket=self.bucket, **location)
+        return True
 
     def save_stream(self, key: str, fileobj: IO[bytes]) -> None:
         fileobj.seek(0)

@@ -1,0 +1,79 @@
+"""Helpers for the playback tests: a ready video made in this process, and what a player sees of a link.
+
+`ffprobe` is the player here: it fetches the URL over HTTP with no cookie, follows the
+master playlist's relative names and redirects, and decodes what it finds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
+
+from media_tasks import services
+from media_tasks.models import Asset
+from media_tasks.processing import finalize, probe, thumbnails, transcode
+from tests.media import make_video
+
+
+def make_ready_video(user, path: Path, monkeypatch, *, tone: int = 440) -> Asset:
+    """Upload an 854×480 clip (two rungs: 480p and 360p) and run every stage here, as a worker would."""
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)  # no broker: stages run below
+    clip = make_video(path, width=854, height=480, duration=1.5, tone=tone)
+    with clip.open("rb") as fh:
+        job = services.asset_create(owner=user, fileobj=fh, filename=clip.name, size_bytes=clip.stat().st_size).job
+    assert probe.job_probe(job_id=job.id, worker="t") == "video"
+    assert transcode.job_transcode(job_id=job.id, worker="t")
+    assert thumbnails.job_make_thumbnails(job_id=job.id, worker="t")
+    assert finalize.job_finalize(job_id=job.id, worker="t")
+    return Asset.objects.get(pk=job.asset_id)
+
+
+def hls_link(asset_json: dict) -> str:
+    (hls,) = [r for r in asset_json["renditions"] if r["kind"] == "hls"]
+    return hls["url"]
+
+
+def probe_url(url: str, *extra: str) -> dict:
+    """ffprobe's JSON for a URL (no cookie, no header: the URL alone); {} where it read nothing."""
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", *extra, url], capture_output=True, text=True, timeout=120
+    )
+    return json.loads(done.stdout or "{}") | ({"stderr": done.stderr} if done.returncode else {})
+
+
+def variant_urls(master_url: str) -> list[str]:
+    """The variant playlists a master names, resolved against the master's URL as a player does."""
+    text = requests.get(master_url, timeout=30).text
+    return [urljoin(master_url, line) for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def decoded_frames(variant_url: str) -> tuple[int, int, int]:
+    """(width, height, frames decoded) of a variant's video, every segment read and decoded."""
+    info = probe_url(
+        variant_url, "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=width,height,nb_read_frames"
+    )
+    streams = info.get("streams") or [{}]
+    return streams[0].get("width", 0), streams[0].get("height", 0), int(streams[0].get("nb_read_frames", 0))
+
+
+def assert_plays(master_url: str, expected: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """ffprobe reads every variant of the master and decodes each one whole; returns frames per variant."""
+    master = probe_url(master_url, "-show_programs", "-show_streams")
+    programs, streams = master.get("programs", []), master.get("streams", [])
+    assert len(streams) >= len(expected) and len(programs) == len(expected), (
+        f"ffprobe read {len(streams)} streams in {len(programs)} programs: {master.get('stderr', '')[-600:]}"
+    )
+    variants = variant_urls(master_url)
+    assert len(variants) == len(expected), variants
+    frames = {}
+    for url in variants:
+        width, height, count = decoded_frames(url)
+        profile = next(name for name in expected if f"/{name}/" in url)
+        assert (width, height) == expected[profile], (url, width, height)
+        assert count > 0, f"no frame decoded from {url}"
+        frames[profile] = count
+    return frames
