@@ -179,6 +179,35 @@ def encode_ladder_command(
     """
     profile = EncoderProfile(settings.encoder)
     hw_decode = settings.hw_decode and info.rotation == 0
+    source, picture, fps = _decoded_picture(src, info, settings, span, hw_decode)
+    with_frames = frames_dir is not None and span is None and not hw_decode
+    branches = thumbnails.FRAME_BRANCHES if with_frames else 0
+    sized, frame_branches = _sized_pictures(picture, rungs, info, hw_decode, branches)
+    outputs = thumbnails.frame_outputs(frame_branches, info, frames_dir, out_dir) if with_frames else []
+    pictures, options = [], {}
+    for i, rung in enumerate(rungs):
+        pictures.append(_for_encoder(sized[i], profile, hw_decode))
+        args = profile.output_args(
+            preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=_gop_frames(fps)
+        )
+        if settings.threads and profile.name == CPU_ENCODER:
+            args["threads"] = settings.threads
+        options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
+    bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
+    sound = source[str(info.audio_stream_index)] if bitrates else None
+    length = declared_duration(info) if span is None else None  # a span ends by its trim
+    outputs.append(_ladder_output(rungs, pictures, options, sound, bitrates, out_dir, hls_dir, length))
+    cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
+    cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
+    if settings.threads:
+        cmd[1:1] = ["-filter_threads", str(settings.threads)]
+    return cmd
+
+
+def _decoded_picture(
+    src: Path, info: MediaInfo, settings: EncodeSettings, span: Span | None, hw_decode: bool
+) -> tuple[Any, Any, float]:
+    """The input (for its sound), its picture (a span's stretch of it, at most MAX_FPS), and that frame rate."""
     input_options = dict(SAFE_INPUT_OPTIONS)
     if settings.threads:  # one worker, one core: the decoder too
         input_options["threads"] = settings.threads
@@ -201,37 +230,25 @@ def encode_ladder_command(
     if fps > MAX_FPS:
         picture = picture.filter("fps", MAX_FPS)
         fps = MAX_FPS
-    gop = _gop_frames(fps)
-    with_frames = frames_dir is not None and span is None and not hw_decode
+    return source, picture, fps
+
+
+def _sized_pictures(
+    picture: Any, rungs: Sequence[Rung], info: MediaInfo, hw_decode: bool, frame_branches: int
+) -> tuple[list[Any], list[Any]]:
+    """The picture scaled to every rung (the smaller rungs from the shared rung's picture, not the
+    source's), and `frame_branches` more copies of the decoded picture for the thumbnails."""
     shared = None if hw_decode else _shared_scale(rungs, info)
     from_source = len(rungs) if shared is None else shared + 1
-    copies = picture.filter_multi_output("split", from_source + (thumbnails.FRAME_BRANCHES if with_frames else 0))
-    outputs = []
-    if with_frames:
-        branches = [copies.stream(from_source + i) for i in range(thumbnails.FRAME_BRANCHES)]
-        outputs += thumbnails.frame_outputs(branches, info, frames_dir, out_dir)
+    copies = picture.filter_multi_output("split", from_source + frame_branches)
+    branches = [copies.stream(from_source + i) for i in range(frame_branches)]
     sized = [_resized(copies.stream(i), rung, hw_decode) for i, rung in enumerate(rungs[:from_source])]
     smaller = rungs[from_source:]
     if smaller:  # from the shared rung's picture, the last of those scaled from the source
         fan = sized[-1].filter_multi_output("split", 1 + len(smaller))
         sized[-1] = fan.stream(0)
         sized += [_resized(fan.stream(1 + i), rung, hw_decode) for i, rung in enumerate(smaller)]
-    pictures, options = [], {}
-    for i, rung in enumerate(rungs):
-        pictures.append(_for_encoder(sized[i], profile, hw_decode))
-        args = profile.output_args(preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=gop)
-        if settings.threads and profile.name == CPU_ENCODER:
-            args["threads"] = settings.threads
-        options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
-    bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
-    sound = source[str(info.audio_stream_index)] if bitrates else None
-    length = declared_duration(info) if span is None else None  # a span ends by its trim
-    outputs.append(_ladder_output(rungs, pictures, options, sound, bitrates, out_dir, hls_dir, length))
-    cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
-    cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
-    if settings.threads:
-        cmd[1:1] = ["-filter_threads", str(settings.threads)]
-    return cmd
+    return sized, branches
 
 
 def _ladder_output(
