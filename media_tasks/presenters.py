@@ -72,6 +72,12 @@ def playback_key(*, token: str, name: str) -> str:
     return storage.asset_key(storage.HLS, asset.id, name)
 
 
+def job_playable(*, job: Job | None) -> bool:
+    """Whether a player may start on the asset's HLS: its first segments are stored and the
+    master published (the ladder may still be encoding), and the job has not failed since."""
+    return bool(job and job.playable_at and job.status not in (Job.Status.FAILED, Job.Status.CANCELLED))
+
+
 def job_waiting_for(*, job: Job) -> str | None:
     """What a running job waits for ("storage"), or None."""
     return (job.waiting_for or None) if not job.is_final else None
@@ -114,6 +120,9 @@ def job_status(*, job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "error": job.error or None,
         "is_final": job.is_final,
+        "playable": job_playable(job=job),
+        "playable_at": job.playable_at.isoformat() if job.playable_at else None,
+        "playback_url": playback_url(asset=job.asset) if job_playable(job=job) else None,
         "kind": job.asset.kind or None,
         "updated_at": job.updated_at.isoformat(),
         "events": [
