@@ -35,6 +35,7 @@ from .runtime import (
     run_work,
     source_copy,
 )
+from .transitions import job_mark_playable
 from .workflow import PROGRESS_SPANS, Status, ffmpeg_timeout_s
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ def job_transcode(
             logger.info("job %s: %d rungs encoded in %.2f s", job_id, len(videos), time.monotonic() - started)
         stored = time.monotonic()
         _store_ladder(job, videos, encoder, workdir / "hls")
+        # An encode too quick for the publisher to catch is playable now: every client hears it.
+        job_mark_playable(job_id=job_id, worker=worker)
         _keep_frames(workdir / "frames", frames_cache_path(asset.id))
         logger.info("job %s: stored in %.2f s", job_id, time.monotonic() - stored)
 
@@ -318,6 +321,8 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         # The spans were planned on the declared length: a source cut short leaves the last ones empty.
         integrity.require_complete(integrity.declared_duration(info), min(video.duration for video in videos))
         _store_ladder(job, videos, encoder, workdir / "hls")
+        # A chunked transcode becomes playable once joined, before its thumbnails and finishing.
+        job_mark_playable(job_id=job_id, worker=worker)
 
     if not run_work(job_id=job_id, name="join", work=work):
         return False
