@@ -16,7 +16,7 @@ from . import storage
 from .models import Asset, Job, JobEvent, Rendition
 from .pipeline.probe import MediaInfo
 from .pipeline.video import plan_ladder
-from .processing.workflow import PROGRESS_SPANS, plan
+from .processing.workflow import PLAYABLE_STAGE, PROGRESS_SPANS, plan
 
 DOWNLOAD_SALT = "media_tasks.download"
 PLAYBACK_SALT = "media_tasks.playback"
@@ -194,7 +194,7 @@ def job_timeline(*, job: Job) -> list[Step]:
     order = [Job.Status.QUEUED, *(Job.Status(s) for s in plan(job.asset.kind)), Job.Status.SUCCEEDED]
     labels = {Job.Status.QUEUED: "Uploaded", Job.Status.SUCCEEDED: "Ready"}
     if job.status == Job.Status.SUCCEEDED:
-        return [Step(labels.get(s, s.label), "done") for s in order]
+        return _with_playable_point(job, order, [Step(labels.get(s, s.label), "done") for s in order])
     # Where it stopped, for a failed or cancelled job: the last stage it entered.
     reached = job.status
     if job.is_final:
@@ -210,6 +210,16 @@ def job_timeline(*, job: Job) -> list[Step]:
         else:
             state = "todo"
         steps.append(Step(labels.get(status, status.label), state))
+    return _with_playable_point(job, order, steps)
+
+
+def _with_playable_point(job: Job, order: list[str], steps: list[Step]) -> list[Step]:
+    """A video's "Playable" point, after the stage that makes it playable (workflow.PLAYABLE_STAGE):
+    done from the moment a player may start, while the ladder is still being made."""
+    if PLAYABLE_STAGE not in order:
+        return steps
+    done = job_playable(job=job) or job.status == Job.Status.SUCCEEDED
+    steps.insert(order.index(PLAYABLE_STAGE) + 1, Step("Playable", "done" if done else "todo"))
     return steps
 
 
