@@ -64,6 +64,8 @@ class Span:
     start: float
     end: float | None = None
     seek: float | None = None
+    # The first span starts where a whole-file encode does, and gets its keyframes (forced_keyframes).
+    first: bool = False
 
 
 # Names inside a tee muxer spec, where `:`, `|`, `[`, `]`, backslashes and quotes would need two
@@ -207,7 +209,7 @@ def encode_ladder_command(
         )
         if settings.threads and profile.name == CPU_ENCODER:
             args["threads"] = settings.threads
-        if span is None:  # a chunk starts on a keyframe of the grid and has no first segment
+        if span is None or span.first:  # later chunks start on the grid; only the first has a short segment
             args["force_key_frames"] = forced_keyframes(fps)
         options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
     bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
