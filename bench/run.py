@@ -4,7 +4,7 @@ Every comparison runs its contenders interleaved (A, B, A, B, ...) on the same
 generated inputs, so machine noise hits both alike; the ratios are the result,
 absolute times are context. Writes docs/benchmarks.md and docs/benchmarks.png.
 
-    .venv/bin/python bench/run.py [--reps 2] [--only ladder images chunks streaming throughput web gpu]
+    .venv/bin/python bench/run.py [--reps 2] [--only ladder playable images chunks streaming throughput web gpu]
 
 `--only manycore gpu` is for a many-core (GPU) box: chunked layouts that fill every core
 against one whole-file encode, and the worker's own hardware-encoder and NVDEC checks.
@@ -31,6 +31,7 @@ from PIL import Image, ImageOps  # noqa: E402
 from bench.chunked import bench_chunks, bench_manycore, cpu_model  # noqa: E402
 from bench.common import LADDER, LIMITS, interleave, one_decode, results, timed  # noqa: E402
 from bench.gpu import bench_gpu  # noqa: E402
+from bench.playable import bench_playable  # noqa: E402
 from bench.report import plot, report  # noqa: E402
 from media_tasks.pipeline import images, video  # noqa: E402
 from media_tasks.pipeline.probe import probe  # noqa: E402
@@ -38,7 +39,7 @@ from tests.media import make_video  # noqa: E402
 
 WIDTHS = [320, 640, 1280, 2048]
 # The sections whose contenders run --reps times (the others run once).
-REPEATED = {"ladder", "images", "chunks", "streaming"}
+REPEATED = {"ladder", "images", "chunks", "streaming", "playable"}
 
 
 # --- (a) (b) (c): the ladder --------------------------------------------------------
@@ -270,8 +271,14 @@ def main() -> None:
     parser.add_argument("--long-seconds", type=float, default=32.0, help="the chunked-encoding clip")
     parser.add_argument("--jobs", type=int, default=24, help="small jobs for the throughput run")
     parser.add_argument("--many-seconds", type=float, default=64.0, help="the many-core clip")
+    parser.add_argument("--playable-seconds", type=float, default=60.0, help="time to first playable: the source")
     parser.add_argument(
-        "--only", nargs="*", default=["ladder", "images", "chunks", "streaming", "throughput", "web", "gpu"]
+        "--playable-long-seconds", type=float, default=600.0, help="the long source, cancelled once playable (0: none)"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=["ladder", "playable", "images", "chunks", "streaming", "throughput", "web", "gpu"],
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -285,6 +292,9 @@ def main() -> None:
             "web": lambda: bench_web_memory(tmp),
             "manycore": lambda: bench_manycore(tmp, args.reps, args.many_seconds),
             "gpu": lambda: bench_gpu(tmp, args.reps, args.seconds),
+            "playable": lambda: bench_playable(
+                tmp, max(3, args.reps), args.playable_seconds, args.playable_long_seconds
+            ),
         }
         for name in args.only:
             print(f"== {name}", flush=True)

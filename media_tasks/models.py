@@ -73,6 +73,9 @@ class Job(models.Model):
     # cleared by its next progress; since when, cleared when the stage's work is done.
     waiting_for = models.CharField(max_length=16, blank=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
+    # When the first segments of its HLS were stored and the master published: a player may start
+    # while the ladder is still being made. Set once; a redone transcode keeps it.
+    playable_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -96,6 +99,7 @@ class JobEvent(models.Model):
         QUEUED = "queued", "Queued"
         STAGE = "stage", "Stage started"
         NOTE = "note", "Note"
+        PLAYABLE = "playable", "Playable"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"

@@ -16,7 +16,7 @@ from . import storage
 from .models import Asset, Job, JobEvent, Rendition
 from .pipeline.probe import MediaInfo
 from .pipeline.video import plan_ladder
-from .processing.workflow import PROGRESS_SPANS, plan
+from .processing.workflow import PLAYABLE_STAGE, PROGRESS_SPANS, plan
 
 DOWNLOAD_SALT = "media_tasks.download"
 PLAYBACK_SALT = "media_tasks.playback"
@@ -72,6 +72,12 @@ def playback_key(*, token: str, name: str) -> str:
     return storage.asset_key(storage.HLS, asset.id, name)
 
 
+def job_playable(*, job: Job | None) -> bool:
+    """Whether a player may start on the asset's HLS: its first segments are stored and the
+    master published (the ladder may still be encoding), and the job has not failed since."""
+    return bool(job and job.playable_at and job.status not in (Job.Status.FAILED, Job.Status.CANCELLED))
+
+
 def job_waiting_for(*, job: Job) -> str | None:
     """What a running job waits for ("storage"), or None."""
     return (job.waiting_for or None) if not job.is_final else None
@@ -114,6 +120,9 @@ def job_status(*, job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "error": job.error or None,
         "is_final": job.is_final,
+        "playable": job_playable(job=job),
+        "playable_at": job.playable_at.isoformat() if job.playable_at else None,
+        "playback_url": playback_url(asset=job.asset) if job_playable(job=job) else None,
         "kind": job.asset.kind or None,
         "updated_at": job.updated_at.isoformat(),
         "events": [
@@ -185,7 +194,7 @@ def job_timeline(*, job: Job) -> list[Step]:
     order = [Job.Status.QUEUED, *(Job.Status(s) for s in plan(job.asset.kind)), Job.Status.SUCCEEDED]
     labels = {Job.Status.QUEUED: "Uploaded", Job.Status.SUCCEEDED: "Ready"}
     if job.status == Job.Status.SUCCEEDED:
-        return [Step(labels.get(s, s.label), "done") for s in order]
+        return _with_playable_point(job, order, [Step(labels.get(s, s.label), "done") for s in order])
     # Where it stopped, for a failed or cancelled job: the last stage it entered.
     reached = job.status
     if job.is_final:
@@ -201,6 +210,16 @@ def job_timeline(*, job: Job) -> list[Step]:
         else:
             state = "todo"
         steps.append(Step(labels.get(status, status.label), state))
+    return _with_playable_point(job, order, steps)
+
+
+def _with_playable_point(job: Job, order: list[str], steps: list[Step]) -> list[Step]:
+    """A video's "Playable" point, after the stage that makes it playable (workflow.PLAYABLE_STAGE):
+    done from the moment a player may start, while the ladder is still being made."""
+    if PLAYABLE_STAGE not in order:
+        return steps
+    done = job_playable(job=job) or job.status == Job.Status.SUCCEEDED
+    steps.insert(order.index(PLAYABLE_STAGE) + 1, Step("Playable", "done" if done else "todo"))
     return steps
 
 

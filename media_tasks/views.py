@@ -164,6 +164,8 @@ def _detail_context(asset: Asset) -> dict:
         "planned": presenters.asset_planned_renditions(asset=asset, job=job) if job else [],
         "renditions": renditions,
         "srcsets": presenters.image_srcsets(renditions[Rendition.Kind.IMAGE]),
+        # The HLS link while the ladder is still being made (the player before the job is ready).
+        "early_playback": presenters.playback_url(asset=asset) if presenters.job_playable(job=job) else None,
     }
 
 
@@ -260,7 +262,9 @@ def play(request: HttpRequest, token: str, name: str) -> HttpResponse:
     if not storage.exists(key):
         return _cross_origin(HttpResponse("No such file.\n", status=404))
     response = _file_response(key, request.headers.get("Range", ""))
-    response["Cache-Control"] = "private, max-age=300"
+    # A playlist grows while the ladder is made (EVENT): a player reloading it must get the new
+    # one, not its cached copy. A segment never changes once named.
+    response["Cache-Control"] = "no-cache" if key.endswith(".m3u8") else "private, max-age=300"
     return _cross_origin(response)
 
 

@@ -104,6 +104,8 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         )
         for r in asset.renditions.all()
     ]
+    # Before its HLS row exists (the ladder still encoding), once its first segments are stored.
+    playable = presenters.job_playable(job=job) or any(r["kind"] == Rendition.Kind.HLS for r in renditions)
     return {
         **_summary(request, asset, job),
         "job_id": job.id if job else None,
@@ -112,7 +114,9 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "error": (job.error or None) if job else None,
         "correlation_id": job.correlation_id if job else None,
         "probe": asset.probe,
-        "playback_url": playback if any(r["kind"] == Rendition.Kind.HLS for r in renditions) else None,
+        "playable": playable,
+        "playable_at": job.playable_at if job else None,
+        "playback_url": playback if playable else None,
         "renditions": renditions,
     }
 

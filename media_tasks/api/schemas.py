@@ -101,10 +101,17 @@ class AssetOut(AssetSummary):
     error: str | None
     correlation_id: str | None
     probe: dict[str, Any]
+    playable: bool = Field(
+        False,
+        description="true once the video can be played from `playback_url`, seconds after the upload:"
+        " while `status` is still `transcoding` the playlists grow (HLS EVENT) and more qualities may"
+        " join; at `succeeded` they are final (VOD). Announced by the `job.playable` webhook",
+    )
+    playable_at: datetime | None = Field(None, description="when the video became playable")
     playback_url: str | None = Field(
         None,
         description="HLS master playlist for any player (hls.js, Safari, ffprobe): no cookie, any origin;"
-        " valid for MEDIA_PLAYBACK_EXPIRY_S (4 h by default). null until the video is ready",
+        " valid for MEDIA_PLAYBACK_EXPIRY_S (4 h by default). null until the video is `playable`",
     )
     renditions: list[RenditionOut]
 

@@ -107,7 +107,7 @@ def plan_chunks(path: Path, info: MediaInfo, chunk_seconds: float, index: int | 
     for i, span in enumerate(spans):
         start = cuts.get(i, span)
         end = cuts[i + 1].start if i + 1 in cuts else span.end
-        planned.append(Span(start=start.start, end=end, seek=start.seek))
+        planned.append(Span(start=start.start, end=end, seek=start.seek, first=i == 0))
     return planned
 
 

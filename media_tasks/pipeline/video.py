@@ -23,8 +23,14 @@ MAX_FPS = 60
 # Bits per pixel per frame for the peak-rate cap: ~5 Mb/s at 1080p30, ~2.2 at 720p30.
 PEAK_BITS_PER_PIXEL = 0.08
 CRF = 23
-GOP_SECONDS = 2  # keyframes every 2 s so that 4 s HLS segments cut cleanly
-HLS_SEGMENT_SECONDS = 4
+GOP_SECONDS = 2  # keyframes every 2 s: HLS segments and chunk cuts fall on them
+# HLS is written as an EVENT playlist that grows while the encode runs (a player may start on it),
+# made VOD at the end (hls.write_hls_master). Its first segment lasts HLS_FIRST_SEGMENT_SECONDS, so
+# that it is out about a second after the start. ffmpeg 5.1 applies `hls_init_time` to every
+# segment of an EVENT playlist (its list size is forced to 0: measured), cutting at the first
+# keyframe past it, so the later segments last one GOP, 2 s, rather than 4.
+HLS_FIRST_SEGMENT_SECONDS = 1
+HLS_SEGMENT_SECONDS = GOP_SECONDS
 # The sound of every rendition, whole-file or chunked (plus its bitrate, per rung).
 AAC_OPTIONS = {"c:a": "aac", "ac": 2, "ar": 48000}
 
@@ -58,6 +64,8 @@ class Span:
     start: float
     end: float | None = None
     seek: float | None = None
+    # The first span starts where a whole-file encode does, and gets its keyframes (forced_keyframes).
+    first: bool = False
 
 
 # Names inside a tee muxer spec, where `:`, `|`, `[`, `]`, backslashes and quotes would need two
@@ -80,8 +88,10 @@ def rendition_slaves(mp4: Path, hls_dir: Path | None, cwd: Path, select: Sequenc
         segments = os.path.relpath(hls_dir / "seg_%05d.ts", cwd)
         names += [playlist, segments]
         slaves.append(
-            f"[f=hls:{picked}:onfail=abort:hls_time={HLS_SEGMENT_SECONDS}:hls_playlist_type=vod"
-            f":hls_flags=independent_segments:hls_segment_type=mpegts"
+            f"[f=hls:{picked}:onfail=abort:hls_time={HLS_SEGMENT_SECONDS}"
+            f":hls_init_time={HLS_FIRST_SEGMENT_SECONDS}:hls_playlist_type=event"
+            # temp_file: the playlist is replaced whole (renamed), so a reader never sees half of it.
+            f":hls_flags=independent_segments+temp_file:hls_segment_type=mpegts"
             f":hls_segment_filename={segments}]{playlist}"
         )
     for name in names:
@@ -117,6 +127,13 @@ def keyframe_interval(frame_rate: float | None) -> float:
 
 def _gop_frames(fps: float) -> int:
     return max(1, round(GOP_SECONDS * fps))
+
+
+def forced_keyframes(fps: float) -> str:
+    """x264's keyframes for a whole-file encode: at 0 and HLS_FIRST_SEGMENT_SECONDS (the short first
+    segment), then on the GOP grid in whole frames (every _gop_frames, as keyframe_interval counts
+    them). Forcing the grid too keeps it: x264 counts its GOP from the last keyframe, forced or not."""
+    return f"expr:if(lt(n_forced,2),gte(t,n_forced*{HLS_FIRST_SEGMENT_SECONDS}),not(mod(n,{_gop_frames(fps)})))"
 
 
 def _even(value: float) -> int:
@@ -192,6 +209,8 @@ def encode_ladder_command(
         )
         if settings.threads and profile.name == CPU_ENCODER:
             args["threads"] = settings.threads
+        if span is None or span.first:  # later chunks start on the grid; only the first has a short segment
+            args["force_key_frames"] = forced_keyframes(fps)
         options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
     bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
     sound = source[str(info.audio_stream_index)] if bitrates else None

@@ -23,6 +23,7 @@ from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
 from ..pipeline.probe import VIDEO
+from .early_hls import EarlyHlsPublisher
 from .runtime import (
     COMPLETE_MARKER,
     frames_cache_path,
@@ -34,11 +35,10 @@ from .runtime import (
     run_work,
     source_copy,
 )
+from .transitions import job_mark_playable
 from .workflow import PROGRESS_SPANS, Status, ffmpeg_timeout_s
 
 logger = logging.getLogger(__name__)
-
-ogger = logging.getLogger(__name__)
 
 
 def job_transcode(
@@ -61,39 +61,66 @@ def job_transcode(
             videos = video_ops.describe_videos({r.name: workdir / "renditions" / f"{r.name}.mp4" for r in rungs})
             logger.info("job %s: storing the %d rungs a previous try encoded", job_id, len(videos))
         else:
-            videos = video_ops.transcode_ladder(
-                source_copy(job, workdir),
-                info,
-                rungs,
-                workdir / "renditions",
-                settings=_encode_settings(encoder, hw_decode),
-                on_progress=progress_reporter(job_id, Status.TRANSCODING),
-                timeout=ffmpeg_timeout_s(info.duration),
-                hls_dir=workdir / "hls",
-                frames_dir=workdir / "frames",
-            )
+            source = source_copy(job, workdir)
+            publisher = _early_publisher(job, rungs, workdir / "hls", worker)
+            try:
+                videos = video_ops.transcode_ladder(
+                    source,
+                    info,
+                    rungs,
+                    workdir / "renditions",
+                    settings=_encode_settings(encoder, hw_decode),
+                    on_progress=progress_reporter(job_id, Status.TRANSCODING),
+                    timeout=ffmpeg_timeout_s(info.duration),
+                    hls_dir=workdir / "hls",
+                    frames_dir=workdir / "frames",
+                )
+            finally:
+                if publisher is not None:
+                    publisher.stop()  # before the final store, which overwrites its playlists
             complete.touch()
             logger.info("job %s: %d rungs encoded in %.2f s", job_id, len(videos), time.monotonic() - started)
         stored = time.monotonic()
         _store_ladder(job, videos, encoder, workdir / "hls")
+        # An encode too quick for the publisher to catch is playable now: every client hears it.
+        job_mark_playable(job_id=job_id, worker=worker)
         _keep_frames(workdir / "frames", frames_cache_path(asset.id))
         logger.info("job %s: stored in %.2f s", job_id, time.monotonic() - stored)
 
     return run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
 
 
+def _early_publisher(job: Job, rungs: list[video_ops.Rung], hls_dir: Path, worker: str) -> EarlyHlsPublisher | None:
+    """Started: stores the segments as the encode closes them, and makes the job playable.
+
+    None for a redone transcode of a job already playable: what the first try published stays
+    (every segment it names is stored) until the final store overwrites the same keys, so a
+    player that loaded it never sees its playlist shrink."""
+    if Job.objects.filter(pk=job.pk, playable_at__isnull=False).exists():
+        return None
+    publisher = EarlyHlsPublisher(job_id=job.pk, asset_id=job.asset_id, rungs=rungs, hls_dir=hls_dir, worker=worker)
+    publisher.start()
+    return publisher
+
+
 def _store_ladder(job: Job, videos: list[video_ops.VideoFile], encoder: str, hls_dir: Path) -> None:
     """The master playlist, then every file uploaded, then the rows.
 
     Upload everything first and record afterwards: a row never points at a file that
-    is missing or half written. SSIM is measured after the job is ready (processing.quality).
+    is missing or half written. The HLS may be played already (early_hls), so its files go
+    in the order a player reads them backwards: segments, then the rungs' playlists, then
+    the master. SSIM is measured after the job is ready (processing.quality).
     """
     asset = job.asset
     hls = hls_ops.write_hls_master(videos, hls_dir)
     keys = {v.name: storage.asset_key(storage.RENDITIONS, asset.id, f"{v.name}.mp4") for v in videos}
+    tree = storage.tree_keys(hls.directory, storage.HLS, asset.id)
+    playlists = {path: key for path, key in tree.items() if path.suffix == ".m3u8"}
     storage.upload_files(
-        {**{v.path: keys[v.name] for v in videos}, **storage.tree_keys(hls.directory, storage.HLS, asset.id)}
+        {**{v.path: keys[v.name] for v in videos}, **{p: k for p, k in tree.items() if p not in playlists}}
     )
+    for path in sorted(playlists, key=lambda p: p == hls.master):  # the master last
+        storage.replace_file(path, playlists[path])
     for v in videos:
         record(
             job,
@@ -294,6 +321,8 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         # The spans were planned on the declared length: a source cut short leaves the last ones empty.
         integrity.require_complete(integrity.declared_duration(info), min(video.duration for video in videos))
         _store_ladder(job, videos, encoder, workdir / "hls")
+        # A chunked transcode becomes playable once joined, before its thumbnails and finishing.
+        job_mark_playable(job_id=job_id, worker=worker)
 
     if not run_work(job_id=job_id, name="join", work=work):
         return False

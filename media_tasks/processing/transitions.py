@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import events
 from ..models import Job, JobEvent
-from .workflow import ENTERED_FROM, PROGRESS_SPANS, Status
+from .workflow import ENTERED_FROM, PLAYABLE_STAGE, PROGRESS_SPANS, Status
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,24 @@ def job_advance(*, job_id: uuid.UUID | str, to: str, worker: str) -> bool:
     message = f"{label} started again: the previous try was interrupted." if again else f"{label} started."
     events.publish(job_id=job_id, type=JobEvent.Type.STAGE, stage=to, message=message, worker=worker)
     return True
+
+
+def job_mark_playable(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
+    """Its first segments are stored and the master published: a player may start (once, however
+    many deliveries; a redone transcode keeps the first moment)."""
+    now = timezone.now()
+    marked = Job.objects.filter(pk=job_id, status=PLAYABLE_STAGE, playable_at__isnull=True).update(
+        playable_at=now, updated_at=now
+    )
+    if marked:
+        events.publish(
+            job_id=job_id,
+            type=JobEvent.Type.PLAYABLE,
+            stage=PLAYABLE_STAGE,
+            message="Playable: more qualities are coming.",
+            worker=worker,
+        )
+    return bool(marked)
 
 
 def job_succeed(*, job_id: uuid.UUID | str, worker: str = "") -> bool:

@@ -42,6 +42,22 @@ PROGRESS_SPANS: dict[str, tuple[int, int]] = {
 }
 
 
+# The playable point of a video, while its ladder is encoded whole: once the lowest rung (the one
+# a player starts on) has this many HLS segments stored, the master is published and the job is
+# marked playable. The first segment lasts a second (pipeline.video.HLS_FIRST_SEGMENT_SECONDS)
+# and the one-decode ladder runs at 1.0-1.6x real time on two cores, so the encode stays ahead
+# of a viewer who starts at once. Chunked transcodes become playable when joined (at the end).
+PLAYABLE_SEGMENTS = 1
+PLAYABLE_STAGE = Status.TRANSCODING
+# How often the transcode looks for new segments to store while ffmpeg runs (seconds).
+EARLY_HLS_POLL_S = 0.2
+
+
+def is_playable(stored_segments: list[int]) -> bool:
+    """Whether a ladder whose rungs (largest first) have these many segments stored may be played."""
+    return bool(stored_segments) and stored_segments[-1] >= PLAYABLE_SEGMENTS
+
+
 def _entered_from() -> dict[str, tuple[str, ...]]:
     sources: dict[str, set[str]] = {}
     for plan in PLANS.values():

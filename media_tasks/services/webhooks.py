@@ -46,11 +46,21 @@ logger = logging.getLogger(__name__)
 delivery_due = Signal()
 
 SIGNATURE_HEADER = "Webhook-Signature"
-EVENT_TYPES = ("job.queued", "job.started", "job.stage", "job.progress", "job.succeeded", "job.failed", "job.cancelled")
+EVENT_TYPES = (
+    "job.queued",
+    "job.started",
+    "job.stage",
+    "job.progress",
+    "job.playable",
+    "job.succeeded",
+    "job.failed",
+    "job.cancelled",
+)
 _TYPE_OF = {
     JobEvent.Type.QUEUED: "job.queued",
     JobEvent.Type.STAGE: "job.stage",
     JobEvent.Type.PROGRESS: "job.progress",
+    JobEvent.Type.PLAYABLE: "job.playable",
     JobEvent.Type.SUCCEEDED: "job.succeeded",
     JobEvent.Type.FAILED: "job.failed",
     JobEvent.Type.CANCELLED: "job.cancelled",

@@ -78,6 +78,12 @@ def upload_files(files: dict[Path, str]) -> None:
     backend().upload_files(files)
 
 
+def replace_file(path: Path, key: str) -> None:
+    """Store `path` at `key` so that a reader sees the old file or the new one whole, never part
+    of one: a playlist rewritten while players read it."""
+    backend().replace_file(path, key)
+
+
 def download_file(key: str, path: Path) -> None:
     backend().download_files({key: path})
 

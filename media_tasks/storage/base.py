@@ -71,6 +71,12 @@ class Backend:
             with self.storage.open(key, "rb") as src, path.open("wb") as dst:
                 shutil.copyfileobj(src, dst, _CHUNK)
 
+    def replace_file(self, path: Path, key: str) -> None:
+        """Written beside, then renamed over `key` in one step."""
+        partial = f"{key}.part"
+        self.upload_files({path: partial})
+        self.rename(partial, key)
+
     def rename(self, source: str, target: str) -> None:
         """Move in one step (the filesystem's rename): `target` never holds a partly written file."""
         source_path, target_path = Path(self.storage.path(source)), Path(self.storage.path(target))

@@ -139,6 +139,10 @@ class S3Backend(Backend):
 
         _side_by_side(get, files.items())
 
+    def replace_file(self, path: Path, key: str) -> None:
+        """A PUT: S3 shows the object whole or not at all."""
+        self.upload_files({path: key})
+
     def rename(self, source: str, target: str) -> None:
         """S3 has no rename: copy, then delete (the target appears whole, as every PUT does)."""
         with self.storage.open(source, "rb") as fh:

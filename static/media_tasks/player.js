@@ -97,7 +97,8 @@
     const src = box.dataset.hls;
     let hls = null;
     if (src && window.Hls && Hls.isSupported()) {
-      hls = new Hls({capLevelToPlayerSize: true});
+      // startPosition 0: a playlist that still grows (EVENT) is played from its start, not its end.
+      hls = new Hls({capLevelToPlayerSize: true, startPosition: 0});
       hls.loadSource(src);
       hls.attachMedia(video);
       box.dataset.engine = "hls.js";
@@ -108,6 +109,13 @@
       box.dataset.engine = "mp4";
     }
     setUpQuality(box, video, hls);
+    if (hls && box.dataset.growing) {
+      // The ladder is still being made: once every playlist has its end, say so.
+      hls.on(Hls.Events.LEVEL_LOADED, (_, data) => {
+        const note = box.querySelector("#more-qualities");
+        if (note && data.details && !data.details.live) note.textContent = "All qualities are ready.";
+      });
+    }
     setUpScrubbing(box, video);
   }
 

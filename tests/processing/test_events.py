@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 
 from media_tasks import events, services
-from media_tasks.models import JobEvent
+from media_tasks.models import Asset, Job, JobEvent
+from media_tasks.presenters import job_timeline
 from media_tasks.processing import finalize, probe, thumbnails, transcode, transitions
+from media_tasks.services.webhooks import _TYPE_OF, EVENT_TYPES
 from tests.media import make_video
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +46,8 @@ def test_a_video_job_tells_its_story_and_subscribers_hear_it(fs_storage, user, t
         ("queued", "", "Uploaded; waiting for a worker.", ""),
         ("stage", "probing", "Checking the file started.", "w1"),
         ("stage", "transcoding", "Transcoding started.", "w1"),
+        # Once, by the first try: early while it encodes, or after its store for a clip this short.
+        ("playable", "transcoding", "Playable: more qualities are coming.", "w1"),
         ("stage", "transcoding", "Transcoding started again: the previous try was interrupted.", "w2"),
         ("stage", "thumbnailing", "Making thumbnails started.", "w2"),
         ("stage", "finalizing", "Finishing started.", "w2"),
@@ -65,3 +69,22 @@ def test_failure_and_cancel_are_events_once(fs_storage, user):
         ("queued", "Uploaded; waiting for a worker."),
         ("cancelled", "Cancelled by alice."),
     ]
+
+
+def test_playable_is_marked_once_and_only_while_transcoding(user):
+    asset = Asset.objects.create(
+        owner=user, kind="video", original_key="k", original_filename="a.mp4", size_bytes=1, sha256="0"
+    )
+    job = Job.objects.create(asset=asset, status=Job.Status.PROBING, correlation_id="c")
+    assert not transitions.job_mark_playable(job_id=job.id)  # not before its ladder is being made
+    Job.objects.filter(pk=job.id).update(status=Job.Status.TRANSCODING)
+    assert next(s.label for s in job_timeline(job=Job.objects.get(pk=job.id)) if s.state == "todo") == "Playable"
+    assert transitions.job_mark_playable(job_id=job.id, worker="w1")
+    first = Job.objects.get(pk=job.id).playable_at
+    assert not transitions.job_mark_playable(job_id=job.id, worker="w2")  # a redelivery keeps the first moment
+    job = Job.objects.get(pk=job.id)
+    assert job.playable_at == first
+    assert list(job.events.values_list("type", flat=True)) == ["playable"]
+    steps = {s.label: s.state for s in job_timeline(job=job)}
+    assert list(steps)[3:5] == ["Playable", "Making thumbnails"] and steps["Playable"] == "done"
+    assert _TYPE_OF[JobEvent.Type.PLAYABLE] == "job.playable" and "job.playable" in EVENT_TYPES

@@ -73,6 +73,9 @@ def test_json_upload_is_accepted_with_ids_and_status_url(alice_client, fs_storag
         "progress": 0,
         "error": None,
         "is_final": False,
+        "playable": False,  # a video's HLS plays from its first segments, before it is ready
+        "playable_at": None,
+        "playback_url": None,
         "kind": None,
         "updated_at": None,
         "events": None,

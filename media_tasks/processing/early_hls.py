@@ -1,0 +1,99 @@
+"""Playable before the ladder is done: while ffmpeg encodes, the rungs' segments go to storage
+as they are closed, and once enough are stored (workflow.is_playable) the master is published
+and the job marked playable.
+
+Order, so that a player never sees a name that is not stored: a rung's segments, then its
+playlist naming only those; the master only once the rungs it names have segments. The final
+store (transcode._store_ladder) overwrites the same keys with the VOD playlists and the
+measured master, after this publisher has stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from django.db import connection
+
+from .. import storage
+from ..pipeline import hls as hls_ops
+from ..pipeline.video import Rung
+from .transitions import job_mark_playable
+from .workflow import EARLY_HLS_POLL_S, is_playable
+
+logger = logging.getLogger(__name__)
+
+PLAYLIST = "index.m3u8"
+MASTER = "master.m3u8"
+
+
+class EarlyHlsPublisher(threading.Thread):
+    """Stores what the running encode has closed, every EARLY_HLS_POLL_S, until stopped.
+
+    Storage out of reach only delays it (the next look tries again); the final store at the
+    end of the stage does not depend on it."""
+
+    def __init__(
+        self, *, job_id: uuid.UUID | str, asset_id: uuid.UUID, rungs: Sequence[Rung], hls_dir: Path, worker: str
+    ):
+        super().__init__(name=f"early-hls-{job_id}", daemon=True)
+        self.job_id, self.asset_id, self.rungs, self.hls_dir, self.worker = job_id, asset_id, rungs, hls_dir, worker
+        self.stored: dict[str, list[str]] = {rung.name: [] for rung in rungs}
+        self.in_master: list[str] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with tempfile.TemporaryDirectory(prefix="early-hls-") as scratch:
+                while not self._stop_event.wait(EARLY_HLS_POLL_S):
+                    try:
+                        self.publish(Path(scratch))
+                    except storage.StorageUnavailable as exc:
+                        logger.info("job %s: early HLS waits for storage (%s)", self.job_id, exc)
+        except Exception:  # the final store still publishes everything: never fail the encode here
+            logger.exception("job %s: early HLS publishing stopped", self.job_id)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    def stop(self) -> None:
+        """Stop after the current look (the caller's final store must not race an early playlist)."""
+        self._stop_event.set()
+        self.join()
+
+    def publish(self, scratch: Path) -> None:
+        """One look: new segments and their playlists, then the master and the playable mark."""
+        for rung in self.rungs:
+            self._publish_rung(rung.name, scratch)
+        named = [rung for rung in self.rungs if self.stored[rung.name]]
+        if not is_playable([len(self.stored[rung.name]) for rung in self.rungs]):
+            return
+        if [rung.name for rung in named] != self.in_master:
+            master = scratch / MASTER
+            master.write_text(hls_ops.early_master(named))
+            storage.replace_file(master, self._key(MASTER))
+            self.in_master = [rung.name for rung in named]
+            job_mark_playable(job_id=self.job_id, worker=self.worker)
+            logger.info("job %s: playable, the master names %s", self.job_id, ", ".join(self.in_master))
+
+    def _publish_rung(self, name: str, scratch: Path) -> None:
+        local = self.hls_dir / name / PLAYLIST
+        try:
+            text = local.read_text()  # replaced whole by ffmpeg (hls_flags temp_file)
+        except FileNotFoundError:
+            return
+        segments = hls_ops.playlist_segments(text)
+        new = segments[len(self.stored[name]) :]
+        if not new:
+            return
+        storage.upload_files({self.hls_dir / name / segment: self._key(f"{name}/{segment}") for segment in new})
+        snapshot = scratch / f"{name}.m3u8"
+        snapshot.write_text(text)  # the text read above: it names only the segments now stored
+        storage.replace_file(snapshot, self._key(f"{name}/{PLAYLIST}"))
+        self.stored[name] = segments
+
+    def _key(self, name: str) -> str:
+        return storage.asset_key(storage.HLS, self.asset_id, name)
