@@ -89,6 +89,15 @@
     select.addEventListener("change", () => { hls.currentLevel = Number(select.value); });
   }
 
+  // The early player (playable before ready) gives way to the full one (MP4 fallback, poster,
+  // scrubbing) when the job is ready; the full one goes on from where the viewer was.
+  let resume = null;
+  let earlyHls = null;
+  document.addEventListener("htmx:beforeSwap", () => {
+    const early = document.querySelector("#player-box[data-growing] video");
+    if (early) resume = {time: early.currentTime, playing: !early.paused, muted: early.muted};
+  });
+
   function init(root) {
     const box = (root || document).querySelector ? (root || document).querySelector("#player-box") : null;
     if (!box || box.dataset.ready) return;
@@ -98,7 +107,8 @@
     let hls = null;
     if (src && window.Hls && Hls.isSupported()) {
       // startPosition 0: a playlist that still grows (EVENT) is played from its start, not its end.
-      hls = new Hls({capLevelToPlayerSize: true, startPosition: 0});
+      const from = !box.dataset.growing && resume ? resume.time : 0;
+      hls = new Hls({capLevelToPlayerSize: true, startPosition: from});
       hls.loadSource(src);
       hls.attachMedia(video);
       box.dataset.engine = "hls.js";
@@ -109,6 +119,16 @@
       box.dataset.engine = "mp4";
     }
     setUpQuality(box, video, hls);
+    if (box.dataset.growing) {
+      earlyHls = hls;
+    } else if (resume) {
+      if (earlyHls) earlyHls.destroy();  // the early player left the page with the swap
+      earlyHls = null;
+      if (!hls) video.currentTime = resume.time;
+      video.muted = resume.muted;
+      if (resume.playing) video.play().catch(() => {});
+      resume = null;
+    }
     if (hls && box.dataset.growing) {
       // The ladder is still being made: once every playlist has its end, say so.
       hls.on(Hls.Events.LEVEL_LOADED, (_, data) => {
