@@ -23,6 +23,7 @@ from .models import JobEvent
 from .pipeline.encoders import CPU_ENCODER
 from .pipeline.exceptions import EncoderKilled, HardwareEncoderError
 from .processing import (
+    chunked,
     faults,
     finalize,
     images,
@@ -156,9 +157,9 @@ def _signature(stage: str, job_id: str, limits: dict[str, float]) -> Signature:
 
 def _transcode_signature(job_id: str, limits: dict[str, float] | None = None) -> Signature:
     """Routed by capability (workflow.transcode_queue). A long source becomes a chord: one task
-    per chunk, on whichever workers are free, then the join."""
+    per chunk, on whichever workers are free, beside the lead rung and the sound; then the join."""
     queue = workflow.transcode_queue(gpu_online=selectors.gpu_worker_online())
-    count = transcode.transcode_chunk_count(job_id=job_id)
+    count = chunked.transcode_chunk_count(job_id=job_id)
     if not count:
         return transcode_task.si(job_id).set(queue=queue, routing_key=queue, **(limits or {}))
     cpu = workflow.cpu_queue()
@@ -167,7 +168,9 @@ def _transcode_signature(job_id: str, limits: dict[str, float] | None = None) ->
         for index in range(count)
     ]
     sound = transcode_audio_task.si(job_id).set(queue=cpu, routing_key=cpu)
-    return chord([*pieces, sound], transcode_join_task.si(job_id).set(queue=cpu, routing_key=cpu))
+    # The lead first: the first free worker takes it, and the video is playable a moment later.
+    lead = transcode_lead_task.si(job_id).set(queue=cpu, routing_key=cpu, **(limits or {}))
+    return chord([lead, *pieces, sound], transcode_join_task.si(job_id).set(queue=cpu, routing_key=cpu))
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.transcode", stage_description="transcoding")
@@ -203,7 +206,7 @@ def transcode_task(self: JobTask, job_id: str, encoder: str | None = None) -> No
 def transcode_chunk_task(self: JobTask, job_id: str, index: int) -> None:
     """One chunk of a chunked transcode; its (empty) result lets the chord count it."""
     capabilities = local_capabilities()
-    transcode.job_transcode_chunk(
+    chunked.job_transcode_chunk(
         job_id=job_id,
         index=index,
         worker=self.request.hostname or "",
@@ -216,12 +219,20 @@ def transcode_chunk_task(self: JobTask, job_id: str, index: int) -> None:
     base=JobTask, bind=True, name="media_tasks.transcode_audio", stage_description="transcoding", ignore_result=False
 )
 def transcode_audio_task(self: JobTask, job_id: str) -> None:
-    transcode.job_transcode_audio(job_id=job_id, worker=self.request.hostname or "")
+    chunked.job_transcode_audio(job_id=job_id, worker=self.request.hostname or "")
+
+
+@shared_task(
+    base=JobTask, bind=True, name="media_tasks.transcode_lead", stage_description="transcoding", ignore_result=False
+)
+def transcode_lead_task(self: JobTask, job_id: str) -> None:
+    """The lead rung of a chunked transcode, over the whole source: the video plays from it early."""
+    chunked.job_transcode_lead(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.transcode_join", stage_description="transcoding")
 def transcode_join_task(self: JobTask, job_id: str) -> None:
-    transcode.job_transcode_join(job_id=job_id, worker=self.request.hostname or "")
+    chunked.job_transcode_join(job_id=job_id, worker=self.request.hostname or "")
 
 
 @shared_task(base=JobTask, bind=True, name="media_tasks.thumbnails", stage_description="making thumbnails")

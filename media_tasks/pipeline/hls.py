@@ -15,6 +15,7 @@ from pathlib import Path
 from .exceptions import ProcessingError
 from .video import Rung, VideoFile
 
+PLAYLIST = "index.m3u8"  # each rung's, in a directory named after it
 EVENT_TYPE = "#EXT-X-PLAYLIST-TYPE:EVENT"
 VOD_TYPE = "#EXT-X-PLAYLIST-TYPE:VOD"
 ENDLIST = "#EXT-X-ENDLIST"

@@ -1,10 +1,11 @@
-"""Playable before the ladder is done: while ffmpeg encodes, the rungs' segments go to storage
-as they are closed, and once enough are stored (workflow.is_playable) the master is published
-and the job marked playable.
+"""Playable before the ladder is done: while ffmpeg encodes, the lead rung's segments go to
+storage as they are closed (pipeline.lead: it is encoded apart, ahead of the rest), and once
+enough are stored (workflow.is_playable) a master naming it is published and the job marked
+playable.
 
 Order, so that a player never sees a name that is not stored: a rung's segments, then its
 playlist naming only those; the master only once the rungs it names have segments. The final
-store (transcode._store_ladder) overwrites the same keys with the VOD playlists and the
+store (transcode.store_ladder) overwrites the same keys with the VOD playlists and the
 measured master, after this publisher has stopped.
 """
 
@@ -27,7 +28,7 @@ from .workflow import EARLY_HLS_POLL_S, is_playable
 
 logger = logging.getLogger(__name__)
 
-PLAYLIST = "index.m3u8"
+PLAYLIST = hls_ops.PLAYLIST
 MASTER = "master.m3u8"
 
 
@@ -43,6 +44,7 @@ class EarlyHlsPublisher(threading.Thread):
         super().__init__(name=f"early-hls-{job_id}", daemon=True)
         self.job_id, self.asset_id, self.rungs, self.hls_dir, self.worker = job_id, asset_id, rungs, hls_dir, worker
         self.stored: dict[str, list[str]] = {rung.name: [] for rung in rungs}
+        self.published: dict[str, str] = {}  # the playlist text last stored, per rung
         self.in_master: list[str] = []
         self._stop_event = threading.Event()
 
@@ -85,15 +87,18 @@ class EarlyHlsPublisher(threading.Thread):
             text = local.read_text()  # replaced whole by ffmpeg (hls_flags temp_file)
         except FileNotFoundError:
             return
+        if text == self.published.get(name):
+            return
         segments = hls_ops.playlist_segments(text)
         new = segments[len(self.stored[name]) :]
-        if not new:
-            return
-        storage.upload_files({self.hls_dir / name / segment: self._key(f"{name}/{segment}") for segment in new})
+        # Also with no new segment: the encode's end adds #EXT-X-ENDLIST, which a player must see.
+        if new:
+            storage.upload_files({self.hls_dir / name / segment: self._key(f"{name}/{segment}") for segment in new})
         snapshot = scratch / f"{name}.m3u8"
         snapshot.write_text(text)  # the text read above: it names only the segments now stored
         storage.replace_file(snapshot, self._key(f"{name}/{PLAYLIST}"))
         self.stored[name] = segments
+        self.published[name] = text
 
     def _key(self, name: str) -> str:
         return storage.asset_key(storage.HLS, self.asset_id, name)

@@ -42,11 +42,11 @@ PROGRESS_SPANS: dict[str, tuple[int, int]] = {
 }
 
 
-# The playable point of a video, while its ladder is encoded whole: once the lowest rung (the one
-# a player starts on) has this many HLS segments stored, the master is published and the job is
-# marked playable. The first segment lasts a second (pipeline.video.HLS_FIRST_SEGMENT_SECONDS)
-# and the one-decode ladder runs at 1.0-1.6x real time on two cores, so the encode stays ahead
-# of a viewer who starts at once. Chunked transcodes become playable when joined (at the end).
+# The playable point of a video: once its lead rung (the lowest, encoded apart and several times
+# faster than real time: pipeline.lead) has this many HLS segments stored, a master naming it is
+# published and the job is marked playable. The first segment lasts a second
+# (pipeline.video.HLS_FIRST_SEGMENT_SECONDS). The other rungs join the master when they are done.
+# Chunked transcodes become playable when joined (at the end).
 PLAYABLE_SEGMENTS = 1
 PLAYABLE_STAGE = Status.TRANSCODING
 # How often the transcode looks for new segments to store while ffmpeg runs (seconds).

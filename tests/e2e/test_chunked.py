@@ -86,7 +86,7 @@ def test_a_long_source_cut_short_fails_after_its_chunks_are_joined(
     """Its index says 12 s (three chunks), half of it is there: the joined renditions are 6 s
     short, and the job fails saying so instead of becoming Ready."""
     worker = start_worker("chunk-cut", concurrency=2, **CHUNKED)
-    clip = make_cut_short_mp4(tmp_path / "cut.mp4", duration=12.0, width=640, height=360, tone=349)
+    clip = make_cut_short_mp4(tmp_path / "cut.mp4", duration=12.0, width=854, height=480, tone=349)
     job_id = post(alice_client, clip)["job_id"]
     job, _ = wait_for_job(job_id, worker, timeout=240)
     events = list(job.events.values_list("message", flat=True))

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from media_tasks import services
-from media_tasks.models import Job, JobEvent
+from media_tasks.models import Job, JobEvent, Rendition
 from tests.e2e.test_upload_to_renditions import wait_for_job
 from tests.media import make_video
 from tests.playback import assert_plays, decoded_frames, variant_urls
@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 LADDER = {"720p": (1280, 720), "480p": (854, 480), "360p": (640, 360)}
 SECONDS = 20.0
+CHUNKED = {"MEDIA_CHUNK_THRESHOLD_S": "6", "MEDIA_CHUNK_SECONDS": "4"}
 
 
 @pytest.fixture
@@ -98,5 +99,55 @@ def test_a_worker_killed_right_after_playable_still_completes_whole(
     frames = assert_plays(data["playback_url"], LADDER)
     assert all(count == pytest.approx(SECONDS * 30, abs=2) for count in frames.values()), frames
     for variant in variant_urls(data["playback_url"]):
+        text, _ = segment_urls(variant)
+        assert "#EXT-X-ENDLIST" in text and "#EXT-X-PLAYLIST-TYPE:VOD" in text, text
+
+
+def test_the_first_quality_is_whole_while_the_others_encode(celery_worker, s3_storage, live_server, auth, tmp_path):
+    """A viewer who starts at once must not catch up with the encode: the rung a player starts on
+    is made ahead of the others, and is whole (#EXT-X-ENDLIST) while the job still transcodes."""
+    clip = make_video(tmp_path / "bike.mp4", width=1280, height=720, duration=SECONDS, noise=True, tone=660)
+    accepted = upload(live_server, auth, clip)
+    data = wait_playable(live_server, auth, accepted["asset_id"])
+    whole_early: list[str] = []
+    while data["status"] == "transcoding" and not whole_early:
+        variants = variant_urls(data["playback_url"])
+        assert variants == [urljoin(data["playback_url"], "360p/index.m3u8")], variants  # the lead alone
+        text, segments = segment_urls(variants[0])
+        if "#EXT-X-ENDLIST" in text:
+            whole_early = segments
+        time.sleep(0.2)
+        data = requests.get(f"{live_server.url}/api/v1/assets/{accepted['asset_id']}", headers=auth, timeout=30).json()
+    assert whole_early, f"the first quality was not whole before the job left transcoding ({data['status']})"
+    _, _, frames = decoded_frames(urljoin(data["playback_url"], "360p/index.m3u8"))
+    assert frames == pytest.approx(SECONDS * 30, abs=2)
+    job, _ = wait_for_job(accepted["job_id"], celery_worker)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    final = requests.get(f"{live_server.url}/api/v1/assets/{job.asset_id}", headers=auth, timeout=30).json()
+    assert_plays(final["playback_url"], LADDER)
+
+
+def test_a_chunked_source_plays_from_its_lead_before_the_join(
+    without_session_worker, start_worker, s3_storage, live_server, auth, tmp_path
+):
+    """A long source is cut into chunks for the workers; its lead rung is encoded whole beside
+    them and plays before any chunk is joined. The joined ladder then plays in full."""
+    worker = start_worker("chunked-lead", concurrency=2, **CHUNKED)
+    clip = make_video(tmp_path / "long.mp4", width=1280, height=720, duration=12.0, tone=311)
+    accepted = upload(live_server, auth, clip)
+    early = wait_playable(live_server, auth, accepted["asset_id"])
+    recorded = Rendition.objects.filter(asset_id=accepted["asset_id"], kind=Rendition.Kind.MP4).count()
+    assert early["status"] == "transcoding" and recorded == 0, (early["status"], recorded)
+    variants = variant_urls(early["playback_url"])
+    assert variants == [urljoin(early["playback_url"], "360p/index.m3u8")], variants
+    _, segments = segment_urls(variants[0])
+    assert segments and all(decoded_frames(url)[2] > 0 for url in segments[:2])
+    job, _ = wait_for_job(accepted["job_id"], worker, timeout=240)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert any("in 3 chunks" in m for m in job.events.values_list("message", flat=True))
+    final = requests.get(f"{live_server.url}/api/v1/assets/{job.asset_id}", headers=auth, timeout=30).json()
+    frames = assert_plays(final["playback_url"], LADDER)
+    assert all(count == 360 for count in frames.values()), frames
+    for variant in variant_urls(final["playback_url"]):
         text, _ = segment_urls(variant)
         assert "#EXT-X-ENDLIST" in text and "#EXT-X-PLAYLIST-TYPE:VOD" in text, text

@@ -1,0 +1,83 @@
+"""The ladder as two encodes side by side: the lead rung (the lowest, which a player starts on)
+alone, and the other rungs from one decode. On its own the small rung runs several times faster
+than real time, so a viewer who starts as soon as its first segment is out never catches up
+with it, however slowly the large rungs go. It costs one more decode of the source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ProcessingCancelled
+from .integrity import declared_duration, require_complete
+from .probe import MediaInfo
+from .renditions import VideoFile, describe_videos
+from .runner import ProgressCallback
+from .video import Rung, encode_ladder
+
+
+def lead_rung(rungs: Sequence[Rung]) -> Rung:
+    """The rung a player starts on, and the first one made whole: the smallest."""
+    return rungs[-1]
+
+
+def transcode_ladder_with_lead(
+    src: Path,
+    info: MediaInfo,
+    rungs: Sequence[Rung],
+    out_dir: Path,
+    *,
+    on_progress: ProgressCallback | None = None,
+    **options: Any,
+) -> list[VideoFile]:
+    """As video.transcode_ladder (the same files, largest rung first), with the lead rung encoded
+    by an ffmpeg of its own beside the rest. `on_progress` follows the rest, the slower part;
+    the frames for the thumbnails come from its decode. If one part fails or is cancelled, the
+    other is stopped within a second and the first error is raised."""
+    lead = lead_rung(rungs)
+    rest = [rung for rung in rungs if rung != lead]
+    stopped = threading.Event()
+    failures: list[BaseException] = []  # in the order they happened
+
+    def part(part_rungs: list[Rung], report: ProgressCallback | None, extra: dict[str, Any]) -> dict[str, Path]:
+        def check(fraction: float) -> None:
+            if stopped.is_set():
+                raise ProcessingCancelled("The other part of the encode stopped.")
+            if report is not None:
+                report(fraction)
+
+        try:
+            return encode_ladder(src, info, part_rungs, out_dir, on_progress=check, **{**options, **extra})
+        except BaseException as exc:
+            failures.append(exc)
+            stopped.set()
+            raise
+
+    if not rest:
+        files = part([lead], on_progress, {})
+    else:
+        files = _both(lambda: part([lead], None, {"frames_dir": None}), lambda: part(rest, on_progress, {}))
+        if failures:
+            raise failures[0]
+    videos = describe_videos({rung.name: files[rung.name] for rung in rungs})
+    require_complete(declared_duration(info), min(video.duration for video in videos))
+    return videos
+
+
+def _both(aside: Callable[[], dict[str, Path]], here: Callable[[], dict[str, Path]]) -> dict[str, Path]:
+    """Run `aside` on a side thread and `here` on this one (the caller's progress callback may
+    need this thread: a database connection is per thread); merge their files. The parts'
+    failures are the caller's to raise."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ladder-lead") as pool:
+        side = pool.submit(aside)
+        files: dict[str, Path] = {}
+        with contextlib.suppress(BaseException):  # recorded by the part itself
+            files.update(here())
+        if side.exception() is None:
+            files.update(side.result())
+    return files
