@@ -98,6 +98,26 @@
     if (early) resume = {time: early.currentTime, playing: !early.paused, muted: early.muted};
   });
 
+  // While the job transcodes the master names the lead quality alone (made ahead of the others, so
+  // a viewer never catches up with it). Once the ladder is stored (the job has moved on to its
+  // thumbnails) the early player loads the master again: the other qualities join the picker and
+  // playback goes on from where the viewer was.
+  document.addEventListener("htmx:afterSwap", () => {
+    const live = document.querySelector("#asset-live");
+    const box = document.querySelector("#player-box[data-growing]");
+    if (!earlyHls || !box || !live || box.dataset.joined) return;
+    if (!["thumbnailing", "finalizing"].includes(live.dataset.status)) return;
+    box.dataset.joined = "1";
+    const video = box.querySelector("video");
+    if (video.ended) return;  // watched to the end already: nothing to go on with
+    const playing = !video.paused;
+    earlyHls.config.startPosition = video.currentTime;
+    earlyHls.loadSource(box.dataset.hls);
+    if (playing) earlyHls.once(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
+    const note = box.querySelector("#more-qualities");
+    if (note) note.textContent = "All qualities are ready.";
+  });
+
   function init(root) {
     const box = (root || document).querySelector ? (root || document).querySelector("#player-box") : null;
     if (!box || box.dataset.ready) return;
@@ -128,13 +148,6 @@
       video.muted = resume.muted;
       if (resume.playing) video.play().catch(() => {});
       resume = null;
-    }
-    if (hls && box.dataset.growing) {
-      // The ladder is still being made: once every playlist has its end, say so.
-      hls.on(Hls.Events.LEVEL_LOADED, (_, data) => {
-        const note = box.querySelector("#more-qualities");
-        if (note && data.details && !data.details.live) note.textContent = "All qualities are ready.";
-      });
     }
     setUpScrubbing(box, video);
   }
