@@ -8,14 +8,17 @@ import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import LADDER, LIMITS, results
 from media_tasks.pipeline import video
+from media_tasks.pipeline.lead import transcode_ladder_with_lead
 from media_tasks.pipeline.probe import probe
 from tests.media import make_video
 
@@ -28,9 +31,9 @@ _EVENT_HLS = re.compile(
 _VOD_HLS = "hls_time=4:hls_playlist_type=vod:hls_flags=independent_segments"
 
 
-def one_upload(seconds: float, backend: str, cancel: bool) -> dict:
+def one_upload(clip: Path, backend: str, cancel: bool) -> dict:
     """One e2e run (a real worker of concurrency 2, RabbitMQ, the API), in its own pytest."""
-    env = {**os.environ, "MEDIA_BENCH": "1", "BENCH_SECONDS": str(seconds), "BENCH_STORAGE": backend}
+    env = {**os.environ, "MEDIA_BENCH": "1", "BENCH_CLIP": str(clip), "BENCH_STORAGE": backend}
     env["BENCH_CANCEL"] = "1" if cancel else "0"
     cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:logging", TEST]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -40,14 +43,13 @@ def one_upload(seconds: float, backend: str, cancel: bool) -> dict:
     return json.loads(line[6:])
 
 
-def ladder_command(clip: Path, out: Path, *, today: bool) -> list[str]:
-    """The platform's encode (EVENT HLS, forced first keyframes), or today's with `today`."""
+def today_command(clip: Path, out: Path) -> list[str]:
+    """The encode before issue 21: one ffmpeg for the ladder, one VOD playlist per rung written at
+    the end, 4 s segments, no forced first keyframes."""
     info = probe(clip, LIMITS)
     out.mkdir(parents=True, exist_ok=True)
     rungs = video.plan_ladder(info, LADDER)
     cmd = video.encode_ladder_command(clip.absolute(), info, rungs, out, video.EncodeSettings(), hls_dir=out / "hls")
-    if not today:
-        return cmd
     kept: list[str] = []
     skip = False
     for arg in cmd:
@@ -60,30 +62,56 @@ def ladder_command(clip: Path, out: Path, *, today: bool) -> list[str]:
     return kept
 
 
-def encode_cost(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and CPU-seconds (user + system) of one ffmpeg run."""
+def playable_encode(clip: Path, out: Path) -> None:
+    """The platform's encode: the lead rung apart, EVENT HLS with a short first segment."""
+    info = probe(clip, LIMITS)
+    rungs = video.plan_ladder(info, LADDER)
+    transcode_ladder_with_lead(clip, info, rungs, out, hls_dir=out / "hls")
+
+
+def encode_cost(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and CPU-seconds (user + system) of the ffmpeg runs `run` waits for."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=cwd)
+    run()
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def long_source(tmp: Path, seconds: float) -> Path:
+    """A 1080p30 source of `seconds` (whole minutes): one minute of the clean test pattern, encoded
+    once and joined to itself by stream copy. 10 minutes of the noisy one would be 1.7 GB and
+    take minutes to make; this is 200 MB and takes half a minute."""
+    minute = make_video(tmp / "minute.mp4", width=1920, height=1080, duration=60, tone=523, preset="veryfast")
+    listing = tmp / "long.txt"
+    listing.write_text(f"file '{minute}'\n" * max(1, round(seconds / 60)))
+    long = tmp / "long.mp4"
+    concat = ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
+    subprocess.run([*concat, "-c", "copy", "-movflags", "+faststart", str(long)], check=True)
+    return long
+
+
 def bench_playable(tmp: Path, reps: int, seconds: float, long_seconds: float) -> None:
     clip = make_video(tmp / "playable.mp4", width=1920, height=1080, duration=seconds, noise=True)
+    long_clip = long_source(tmp, long_seconds) if long_seconds else None
     cost: dict[str, tuple[list[float], list[float]]] = {"today": ([], []), "playable": ([], [])}
     runs: dict[str, list[dict]] = {"fs": [], "s3": [], "fs_long": [], "s3_long": []}
     for rep in range(reps):
         for name in cost:  # interleaved: today, playable, today, ...
-            cmd = ladder_command(clip, tmp / f"{name}{rep}", today=name == "today")
-            wall, cpu = encode_cost(cmd, tmp / f"{name}{rep}")
+            out = tmp / f"{name}{rep}"
+            if name == "today":
+                cmd = today_command(clip, out)
+                wall, cpu = encode_cost(lambda cmd=cmd, out=out: subprocess.run(cmd, check=True, cwd=out))
+            else:
+                wall, cpu = encode_cost(lambda out=out: playable_encode(clip, out))
             cost[name][0].append(wall)
             cost[name][1].append(cpu)
+            shutil.rmtree(out)
         for backend in ("fs", "s3"):
-            runs[backend].append(one_upload(seconds, backend, cancel=False))
-            if long_seconds:
-                runs[f"{backend}_long"].append(one_upload(long_seconds, backend, cancel=True))
+            runs[backend].append(one_upload(clip, backend, cancel=False))
+            if long_clip:
+                runs[f"{backend}_long"].append(one_upload(long_clip, backend, cancel=True))
         print(f"  rep {rep + 1}: {json.dumps({k: v[-1] for k, v in runs.items() if v})}", flush=True)
     med = statistics.median
     section: dict[str, float] = {"seconds": seconds, "long_seconds": long_seconds}

@@ -256,12 +256,17 @@ def play(request: HttpRequest, token: str, name: str) -> HttpResponse:
         key = presenters.playback_key(token=token, name=name)
     except (signing.BadSignature, Asset.DoesNotExist, ValueError):
         return _cross_origin(HttpResponse("No such file, or the link has expired.\n", status=404))
-    url = None if key.endswith(_PROXIED_SUFFIXES) else storage.presigned_url(key)
-    if url:
+    if key.endswith(_PROXIED_SUFFIXES):  # small, and read on every reload of a growing playlist: one read
+        try:
+            response = HttpResponse(storage.read_bytes(key), content_type=storage.content_type_for(key))
+        except FileNotFoundError:
+            return _cross_origin(HttpResponse("No such file.\n", status=404))
+    elif url := storage.presigned_url(key):
         return _cross_origin(redirect(url))
-    if not storage.exists(key):
+    elif not storage.exists(key):
         return _cross_origin(HttpResponse("No such file.\n", status=404))
-    response = _file_response(key, request.headers.get("Range", ""))
+    else:
+        response = _file_response(key, request.headers.get("Range", ""))
     # A playlist grows while the ladder is made (EVENT): a player reloading it must get the new
     # one, not its cached copy. A segment never changes once named.
     response["Cache-Control"] = "no-cache" if key.endswith(".m3u8") else "private, max-age=300"

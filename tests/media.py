@@ -24,10 +24,11 @@ def make_video(
     tone: int = 440,
     noise: bool = False,
     gop: int | None = None,
+    preset: str = "ultrafast",
 ) -> Path:
     """An H.264 (+AAC) MP4 of testsrc2 (and a sine tone); `rotate` adds display-matrix metadata.
     The container follows the suffix (`.ts`: MPEG-TS); `gop` sets the keyframe interval in
-    frames (x264's default is 250).
+    frames (x264's default is 250); `preset` trades making time for size (x264's presets).
 
     Equal arguments make equal bytes, which the platform treats as a duplicate
     upload: vary `tone` to get distinct files.
@@ -43,7 +44,7 @@ def make_video(
     args = [*FFMPEG, "-f", "lavfi", "-i", video]
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={duration + black_lead_in}"]
-    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    args += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p"]
     if gop:
         args += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
     if audio:

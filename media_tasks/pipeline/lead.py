@@ -20,6 +20,10 @@ from .renditions import VideoFile, describe_videos
 from .runner import ProgressCallback
 from .video import Rung, encode_ladder
 
+# The other rungs give way to the lead when they compete for the CPU (os.nice; the lead is about a
+# tenth of the work): its first segment is out sooner, and it runs further ahead of a viewer.
+REST_NICENESS = 10
+
 
 def lead_rung(rungs: Sequence[Rung]) -> Rung:
     """The rung a player starts on, and the first one made whole: the smallest."""
@@ -61,7 +65,10 @@ def transcode_ladder_with_lead(
     if not rest:
         files = part([lead], on_progress, {})
     else:
-        files = _both(lambda: part([lead], None, {"frames_dir": None}), lambda: part(rest, on_progress, {}))
+        files = _both(
+            lambda: part([lead], None, {"frames_dir": None}),
+            lambda: part(rest, on_progress, {"niceness": REST_NICENESS}),
+        )
         if failures:
             raise failures[0]
     videos = describe_videos({rung.name: files[rung.name] for rung in rungs})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +38,15 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
+def _child_setup(niceness: int) -> Callable[[], None]:
+    def setup() -> None:  # pragma: no cover - runs in the child
+        _die_with_parent()
+        if niceness:
+            os.nice(niceness)
+
+    return setup
+
+
 def run_ffmpeg(
     args: Sequence[str],
     *,
@@ -46,6 +56,7 @@ def run_ffmpeg(
     timeout: float | None = None,
     what: str = "The video",
     cwd: Path | None = None,
+    niceness: int = 0,
 ) -> None:
     """Run `args` (a full ffmpeg command line) to completion, in `cwd` if given.
 
@@ -53,7 +64,8 @@ def run_ffmpeg(
     known duration), read on a side thread. `on_progress` is called every `min_interval` s with
     the latest fraction, whether or not ffmpeg has said anything new: ffmpeg 5.1 writes no
     progress until every output has had its first frame, and a cancel (the callback raising) or
-    the deadline must not wait for that.
+    the deadline must not wait for that. `niceness` lowers its CPU priority (os.nice): work that
+    nobody waits for gives way to work that somebody does.
     """
     cmd = list(args)
     if on_progress is not None:
@@ -66,7 +78,7 @@ def run_ffmpeg(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if on_progress else subprocess.DEVNULL,
             stderr=stderr,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(niceness),
             cwd=cwd,
         )
         try:

@@ -357,11 +357,13 @@ def encode_ladder(
     span: Span | None = None,
     hls_dir: Path | None = None,
     frames_dir: Path | None = None,
+    niceness: int = 0,
 ) -> dict[str, Path]:
     """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` (only `span`, if
     given) and, with `hls_dir`, into HLS playlists `hls_dir/<rung>/index.m3u8` from the same
-    encode (and the thumbnail frames into `frames_dir`: see encode_ladder_command). Returns
-    rung name → file, each written and not empty.
+    encode (and the thumbnail frames into `frames_dir`: see encode_ladder_command), at a lower
+    CPU priority with `niceness` (runner.run_ffmpeg). Returns rung name → file, each written
+    and not empty.
 
     A chunk's pieces (`span`) stop here: the join reads them and its output is measured,
     so an ffprobe of each piece would only cost time."""
@@ -372,7 +374,7 @@ def encode_ladder(
     )
     length = info.duration if span is None else ((span.end or info.duration or 0) - span.start) or None
     try:
-        run_ffmpeg(cmd, duration=length, on_progress=on_progress, timeout=timeout, cwd=out_dir)
+        run_ffmpeg(cmd, duration=length, on_progress=on_progress, timeout=timeout, cwd=out_dir, niceness=niceness)
     except ProcessingError as exc:
         if EncoderProfile(settings.encoder).is_hardware or settings.hw_decode:
             raise HardwareEncoderError(f"{settings.encoder} (hw decode {settings.hw_decode}): {exc}") from exc

@@ -23,7 +23,7 @@ from ..pipeline import integrity
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
-from ..pipeline.lead import lead_rung
+from ..pipeline.lead import REST_NICENESS, lead_rung
 from ..pipeline.probe import MediaInfo
 from .runtime import media_info, run_work, source_copy
 from .transcode import early_publisher, encode_settings, store_ladder
@@ -174,6 +174,7 @@ def job_transcode_chunk(
             on_progress=_still_transcoding(job_id),
             timeout=ffmpeg_timeout_s(settings.MEDIA_CHUNK_SECONDS),
             span=span,
+            niceness=REST_NICENESS,  # a lead on the same machine goes first
         )
         try:
             pieces = encode(settings=encode_settings(encoder, hw_decode))

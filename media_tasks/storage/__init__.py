@@ -106,6 +106,12 @@ def open_file(key: str) -> IO[bytes]:
         return get_storage().open(key, "rb")
 
 
+def read_bytes(key: str) -> bytes:
+    """A small file whole, in one read (a playlist); FileNotFoundError if there is none."""
+    with transient_as_unavailable(f"reading {key}"):
+        return backend().read_bytes(key)
+
+
 def delete_key(key: str) -> None:
     with transient_as_unavailable(f"deleting {key}"):
         get_storage().delete(key)

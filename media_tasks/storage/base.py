@@ -71,6 +71,11 @@ class Backend:
             with self.storage.open(key, "rb") as src, path.open("wb") as dst:
                 shutil.copyfileobj(src, dst, _CHUNK)
 
+    def read_bytes(self, key: str) -> bytes:
+        """A small file whole (a playlist); FileNotFoundError if there is none."""
+        with self.storage.open(key, "rb") as fh:
+            return fh.read()
+
     def replace_file(self, path: Path, key: str) -> None:
         """Written beside, then renamed over `key` in one step."""
         partial = f"{key}.part"

@@ -28,7 +28,7 @@ def auth(user) -> dict[str, str]:
 
 def upload(live_server, auth, clip) -> dict:
     with clip.open("rb") as fh:
-        accepted = requests.post(f"{live_server.url}/api/v1/assets", files={"file": fh}, headers=auth, timeout=60)
+        accepted = requests.post(f"{live_server.url}/api/v1/assets", files={"file": fh}, headers=auth, timeout=600)
     assert accepted.status_code == 202, accepted.text
     return accepted.json()
 
