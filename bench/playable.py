@@ -120,7 +120,7 @@ def bench_playable(tmp: Path, reps: int, seconds: float, long_seconds: float) ->
     section["encode_wall_ratio"] = section["encode_playable_s"] / section["encode_today_s"]
     section["encode_cpu_ratio"] = section["encode_playable_cpu_s"] / section["encode_today_cpu_s"]
     for key, found in runs.items():
-        for figure in ("playable_s", "ready_s", "ladder_s", "worker_cpu_s"):
+        for figure in ("playable_s", "marked_s", "ready_s", "ladder_s", "worker_cpu_s"):
             values = [run[figure] for run in found if figure in run]
             if values:
                 section[f"{key}_{figure}"] = med(values)
