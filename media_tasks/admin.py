@@ -1,6 +1,8 @@
 import json
 
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from . import services
@@ -48,11 +50,37 @@ class JobInline(admin.TabularInline):
     show_change_link = True
 
 
+class SystemMade:
+    """Rows the system writes: shown, never added or saved by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class LatestJobStatus(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return Job.Status.choices
+
+    def queryset(self, request, queryset):
+        latest = Job.objects.filter(asset=OuterRef("pk")).order_by("-created_at").values("status")[:1]
+        return (
+            queryset.annotate(latest_status=Subquery(latest)).filter(latest_status=self.value())
+            if self.value()
+            else queryset
+        )
+
+
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
-    list_display = ("original_filename", "kind", "owner", "size_bytes", "created_at")
-    list_filter = ("kind", "created_at", "owner")
-    search_fields = ("original_filename", "id", "sha256", "jobs__correlation_id")
+    list_display = ("display_title", "kind", "owner", "size", "status", "created_at")
+    list_filter = (LatestJobStatus, "kind", "created_at", "owner")
+    search_fields = ("title", "original_filename", "id", "sha256", "jobs__correlation_id")
     readonly_fields = (
         "id",
         "owner",
@@ -68,6 +96,22 @@ class AssetAdmin(admin.ModelAdmin):
     exclude = ("probe",)
     inlines = (JobInline, RenditionInline)
     actions = ("reencode",)
+
+    def has_add_permission(self, request) -> bool:  # assets come from uploads
+        return False
+
+    @admin.display(description="Title", ordering="title")
+    def display_title(self, obj: Asset) -> str:
+        return str(obj)
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size(self, obj: Asset) -> str:
+        return filesizeformat(obj.size_bytes)
+
+    @admin.display(description="Status")
+    def status(self, obj: Asset) -> str:
+        job = obj.latest_job
+        return job.get_status_display() if job else "—"
 
     @admin.action(description="Re-encode with the current ladder")
     def reencode(self, request, queryset) -> None:
@@ -105,23 +149,35 @@ class JobEventInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(SystemMade, admin.ModelAdmin):
     inlines = (JobEventInline,)
-    list_display = ("id", "asset", "status", "progress", "attempts", "worker_hostname", "created_at")
+    list_display = ("short_id", "asset", "status", "progress", "attempts", "worker_hostname", "created_at")
     list_filter = ("status", "asset__kind", "asset__owner", "created_at")
     search_fields = ("id", "correlation_id", "asset__original_filename", "asset__id")
     list_select_related = ("asset",)
     readonly_fields = [f.name for f in Job._meta.fields]
     actions = ("retry", "cancel")
 
+    @admin.display(description="Job", ordering="created_at")
+    def short_id(self, obj: Job) -> str:
+        return str(obj.id)[:8]
+
     @admin.action(description="Retry (a new job for each failed or cancelled one)")
     def retry(self, request, queryset) -> None:
-        retried = 0
-        for job in queryset.filter(status__in=(Job.Status.FAILED, Job.Status.CANCELLED)):
-            if job.asset.latest_job == job:
+        retried, skipped = 0, []
+        for job in queryset.select_related("asset"):
+            if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+                skipped.append(f"{job}: it is {job.get_status_display().lower()}")
+            elif job.asset.latest_job != job:
+                skipped.append(f"{job}: a newer job exists for its asset")
+            elif not job.retryable:
+                skipped.append(f"{job}: the file is the reason ({job.error})")
+            else:
                 services.asset_reprocess(asset_id=job.asset_id)
                 retried += 1
-        self.message_user(request, f"{retried} job(s) queued again.")
+        self.message_user(request, f"{retried} job(s) queued again.", messages.SUCCESS if retried else messages.INFO)
+        if skipped:
+            self.message_user(request, "Skipped " + "; ".join(skipped) + ".", messages.WARNING)
 
     @admin.action(description="Cancel (stops ffmpeg within a second)")
     def cancel(self, request, queryset) -> None:
@@ -133,7 +189,7 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Rendition)
-class RenditionAdmin(admin.ModelAdmin):
+class RenditionAdmin(SystemMade, admin.ModelAdmin):
     list_display = ("asset", *RENDITION_COLUMNS)
     list_filter = ("kind", "encoder")
     search_fields = ("asset__original_filename", "asset__id", "storage_key")
@@ -157,26 +213,20 @@ class WorkerAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobEvent)
-class JobEventAdmin(admin.ModelAdmin):
+class JobEventAdmin(SystemMade, admin.ModelAdmin):
     list_display = ("created_at", "job", "type", "stage", "message", "worker_hostname")
     list_filter = ("type", "stage", "created_at")
     search_fields = ("job__id", "job__correlation_id", "job__asset__original_filename", "message")
     list_select_related = ("job__asset",)
     readonly_fields = ("event_id", "job", "type", "stage", "message", "worker_hostname", "created_at")
 
-    def has_add_permission(self, request) -> bool:  # written by events.publish only
-        return False
-
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
+class UploadAdmin(SystemMade, admin.ModelAdmin):
     list_display = ("filename", "owner", "status", "size_bytes", "created_at", "completed_at")
     list_filter = ("status", "created_at")
     search_fields = ("id", "filename", "correlation_id", "owner__username")
     readonly_fields = [f.name for f in Upload._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 @admin.register(ApiToken)

@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from .models import Asset
+
 
 class UploadForm(forms.Form):
     # The browser's accept list is a hint for the picker only: the worker decides
@@ -16,3 +18,19 @@ class UploadForm(forms.Form):
                 f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
             )
         return upload
+
+
+class AssetDetailsForm(forms.ModelForm):
+    """The owner's words for an asset, on its page: alt text only for images."""
+
+    class Meta:
+        model = Asset
+        fields = ["title", "description", "alt_text"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {"title": "Shown instead of the file name."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["title"].widget.attrs["placeholder"] = self.instance.original_filename
+        if self.instance.kind != Asset.Kind.IMAGE:
+            del self.fields["alt_text"]

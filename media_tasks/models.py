@@ -7,6 +7,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+ALT_TEXT_MAX = 500
+
 
 class Asset(models.Model):
     class Kind(models.TextChoices):
@@ -20,6 +24,14 @@ class Asset(models.Model):
     original_key = models.CharField(max_length=512)
     # The client's name for the file, for display only; it never becomes a key or a path.
     original_filename = models.CharField(max_length=255)
+    # The owner's words for it. An empty title shows the file name (presenters.asset_title).
+    title = models.CharField(max_length=TITLE_MAX, blank=True)
+    description = models.TextField(max_length=DESCRIPTION_MAX, blank=True)
+    alt_text = models.CharField(
+        max_length=ALT_TEXT_MAX, blank=True, help_text="What an image shows, for screen readers."
+    )
+    # The secret of its unlisted share link and embed; empty while not shared (off by default).
+    share_token = models.CharField(max_length=32, blank=True, db_index=True)
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     # ffprobe/Pillow findings: container, duration, width, height, rotation,
@@ -32,7 +44,7 @@ class Asset(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return self.original_filename
+        return self.title or self.original_filename
 
     @property
     def latest_job(self) -> Job | None:
@@ -58,6 +70,9 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    # False when the file itself is the reason it failed (not a format we read, over a limit, cut
+    # short): trying it again cannot help, so no Retry is offered.
+    retryable = models.BooleanField(default=True)
     attempts = models.PositiveIntegerField(default=0)
     worker_hostname = models.CharField(max_length=255, blank=True)
     correlation_id = models.CharField(max_length=64, db_index=True)

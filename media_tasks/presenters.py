@@ -33,9 +33,9 @@ def download_url(*, asset: Asset, key: str) -> str:
 
     For API clients and download links, which cannot rely on a browser session.
     """
-    if url := storage.presigned_url(key):
-        return url
     area, _, rest = key.split("/", 2)
+    if url := storage.presigned_url(key, filename=download_name(asset=asset, name=f"{area}/{rest}")):
+        return url
     token = signing.dumps({"a": str(asset.id), "n": f"{area}/{rest}"}, salt=DOWNLOAD_SALT)
     return reverse("file_signed", args=[token])
 
@@ -89,10 +89,81 @@ def job_stage(*, job: Job) -> str:
     return f"{job.get_status_display()} (waiting for {waiting})" if waiting else job.get_status_display()
 
 
+def asset_title(*, asset: Asset) -> str:
+    """What the owner called it, or else its file name."""
+    return asset.title or asset.original_filename
+
+
+def download_name(*, asset: Asset, name: str) -> str:
+    """The name a downloaded file is saved under: its title, then the file (`My trip-720p.mp4`);
+    the original keeps the name it was uploaded with."""
+    if name.startswith(f"{storage.ORIGINALS}/"):
+        return asset.original_filename
+    stem = asset.title or asset.original_filename.rsplit(".", 1)[0]
+    stem = "".join(ch for ch in stem if ch.isprintable() and ch not in '/\\"').strip()[:100] or "media"
+    return f"{stem}-{name.rsplit('/', 1)[-1]}"
+
+
+def share_urls(*, asset: Asset) -> dict[str, str | None]:
+    """The unlisted share page and its embed (None while not shared)."""
+    if not asset.share_token:
+        return {"share_url": None, "embed_url": None}
+    return {
+        "share_url": reverse("shared", args=[asset.share_token]),
+        "embed_url": reverse("shared_embed", args=[asset.share_token]),
+    }
+
+
+def shared_media(*, asset: Asset) -> dict[str, Any]:
+    """What the share page and the embed show: links that work without an account."""
+    renditions = list(asset.renditions.all())
+    by_kind = {kind: [r for r in renditions if r.kind == kind] for kind in Rendition.Kind.values}
+    for rendition in renditions:
+        rendition.url = download_url(asset=asset, key=rendition.storage_key)
+    return {
+        "asset": asset,
+        "title": asset_title(asset=asset),
+        "playback_url": playback_url(asset=asset) if by_kind[Rendition.Kind.HLS] else "",
+        "poster": by_kind[Rendition.Kind.POSTER][0] if by_kind[Rendition.Kind.POSTER] else None,
+        "mp4": by_kind[Rendition.Kind.MP4],
+        "srcsets": image_srcsets(by_kind[Rendition.Kind.IMAGE]),
+        "image": max(by_kind[Rendition.Kind.IMAGE], key=lambda r: r.width, default=None),
+    }
+
+
+def asset_card(*, asset: Asset) -> dict[str, Any]:
+    """One item of My media: what it is called and looks like, how long and large, how far along.
+    `asset` comes from selectors.asset_list_for (job status) and assets_with_previews (preview)."""
+    preview = getattr(asset, "preview", None)
+    duration = (asset.probe or {}).get("duration") if asset.kind == Asset.Kind.VIDEO else None
+    running = asset.job_status not in (*Job.FINAL_STATUSES, None)
+    return {
+        "id": asset.id,
+        "title": asset_title(asset=asset),
+        "filename": asset.original_filename if asset.title else "",
+        "kind": asset.get_kind_display() if asset.kind else "",
+        "preview_url": asset_file_url(asset=asset, key=preview.storage_key) if preview else "",
+        "duration": _clock(duration) if duration else "",
+        "size_bytes": asset.size_bytes,
+        "status": asset.job_status or "",
+        "status_label": Job.Status(asset.job_status).label if asset.job_status else "",
+        "progress": asset.job_progress or 0 if running else None,
+        "created_at": asset.created_at,
+    }
+
+
+def _clock(seconds: float) -> str:
+    """1:05, 12:00, 1:02:03."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 def asset_brief(*, asset: Asset) -> dict[str, Any]:
     """What every view of an asset starts with: the API's summaries and the webhooks' payloads."""
     return {
         "id": str(asset.id),
+        "title": asset_title(asset=asset),
         "filename": asset.original_filename,
         "kind": asset.kind or None,
         "size_bytes": asset.size_bytes,

@@ -7,16 +7,34 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from . import storage
-from .models import Asset, Job, Upload, UploadLog, Worker
+from .models import Asset, Job, Rendition, Upload, UploadLog, Worker
+
+# How My media may be sorted: the choice's name → the ordering.
+ASSET_ORDERS = {
+    "newest": ("-created_at",),
+    "oldest": ("created_at",),
+    "title": (Lower(Coalesce(NullIf("title", Value("")), "original_filename")), "-created_at"),
+    "size": ("-size_bytes", "-created_at"),
+}
 
 
-def asset_list_for(*, user: AbstractBaseUser, status: str | None = None, kind: str | None = None) -> QuerySet[Asset]:
-    """The user's assets, newest first, each annotated with its latest job's status and progress."""
+def asset_list_for(
+    *,
+    user: AbstractBaseUser,
+    status: str | None = None,
+    kind: str | None = None,
+    search: str = "",
+    order: str = "newest",
+) -> QuerySet[Asset]:
+    """The user's assets (newest first unless `order` says otherwise: ASSET_ORDERS), each
+    annotated with its latest job's status and progress; `search` looks in titles and file names."""
     latest = Job.objects.filter(asset=OuterRef("pk")).order_by("-created_at")
     assets = Asset.objects.filter(owner=user).annotate(
         job_status=Subquery(latest.values("status")[:1]),
@@ -26,6 +44,20 @@ def asset_list_for(*, user: AbstractBaseUser, status: str | None = None, kind: s
         assets = assets.filter(job_status=status)
     if kind:
         assets = assets.filter(kind=kind)
+    if search.strip():
+        assets = assets.filter(Q(title__icontains=search.strip()) | Q(original_filename__icontains=search.strip()))
+    return assets.order_by(*ASSET_ORDERS.get(order, ASSET_ORDERS["newest"]))
+
+
+def assets_with_previews(*, assets: list[Asset]) -> list[Asset]:
+    """The same assets with their poster or smallest image variant loaded (one query for all)."""
+    previews = Rendition.objects.filter(asset__in=assets, kind__in=(Rendition.Kind.POSTER, Rendition.Kind.IMAGE))
+    best: dict = {}
+    for rendition in previews.order_by("width"):
+        if rendition.kind == Rendition.Kind.POSTER or rendition.profile.endswith(".jpg"):
+            best.setdefault(rendition.asset_id, rendition)
+    for asset in assets:
+        asset.preview = best.get(asset.id)
     return assets
 
 
@@ -37,6 +69,16 @@ def job_source_duration(*, job_id: uuid.UUID | str) -> float | None:
 def asset_get_for(*, user: AbstractBaseUser, asset_id: uuid.UUID) -> Asset:
     """The user's own asset, or 404: someone else's is indistinguishable from a missing one."""
     return get_object_or_404(Asset, pk=asset_id, owner=user)
+
+
+def asset_get_shared(*, token: str) -> Asset:
+    """The asset shared under this link and ready to watch, or 404 (revoked, unknown, not ready)."""
+    if not token:
+        raise Http404
+    asset = get_object_or_404(Asset, share_token=token)
+    if not asset.jobs.filter(status=Job.Status.SUCCEEDED).exists():
+        raise Http404
+    return asset
 
 
 def asset_file_key(*, asset: Asset, name: str) -> str:
@@ -66,7 +108,15 @@ def asset_live_etag(*, asset: Asset) -> str:
     if job is None:
         return f"{asset.pk}-none"
     last_event = job.events.aggregate(Max("id"))["id__max"]
-    changes = (job.pk, job.status, job.progress, job.updated_at.timestamp(), last_event, asset.renditions.count())
+    changes = (
+        job.pk,
+        job.status,
+        job.progress,
+        job.updated_at.timestamp(),
+        last_event,
+        asset.renditions.count(),
+        job_queue_position(job=job),  # moves as the jobs ahead start
+    )
     return "-".join(map(str, changes))
 
 
@@ -74,3 +124,17 @@ def asset_list_etag(*, user: AbstractBaseUser) -> str:
     jobs = Job.objects.filter(asset__owner=user).aggregate(Max("updated_at"), Count("id"))
     assets = Asset.objects.filter(owner=user).aggregate(Max("updated_at"), Count("id"))
     return "-".join(str(v.timestamp() if hasattr(v, "timestamp") else v) for v in (*jobs.values(), *assets.values()))
+
+
+def job_queue_position(*, job: Job) -> int | None:
+    """How many jobs wait ahead of this queued one (everyone's: the workers take them in order);
+    None once it has started."""
+    if job.status != Job.Status.QUEUED:
+        return None
+    return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count()
+
+
+def asset_has_earlier_result(*, asset: Asset) -> bool:
+    """Whether an earlier job made this asset ready, its files still there (a later re-encode
+    that failed or was cancelled leaves them)."""
+    return asset.jobs.filter(status=Job.Status.SUCCEEDED).exists() and asset.renditions.exists()

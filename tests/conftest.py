@@ -159,6 +159,21 @@ def other_user(django_user_model):
 
 
 @pytest.fixture
+def token(user) -> str:
+    """An API token of alice's."""
+    from media_tasks import services  # not at the top: this file is read before Django is set up
+
+    return services.api_token_create(owner=user, name="tests").plaintext
+
+
+@pytest.fixture
+def api(client, token):
+    """A Django test client that sends alice's API token."""
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
 def alice_client(client, user):
     client.force_login(user)
     return client

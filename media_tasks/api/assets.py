@@ -1,4 +1,4 @@
-"""Assets: create from a small file, list, retrieve, delete, retry, cancel, re-encode."""
+"""Assets: create from a small file, list, retrieve, edit, delete, retry, cancel, re-encode."""
 # No `from __future__ import annotations` in the API modules: django-ninja reads the annotations at run time.
 
 import uuid
@@ -15,7 +15,7 @@ from ..forms import UploadForm
 from ..models import Asset, Job, Rendition
 from ..services.errors import ServiceError
 from ..services.uploads import upload_check_allowed
-from .schemas import Accepted, AssetOut, AssetSummary, Error, JobOut
+from .schemas import Accepted, AssetOut, AssetPatchIn, AssetSummary, Error, JobOut
 from .uploads import ERRORS, accepted
 
 router = Router(tags=["assets"])
@@ -108,10 +108,15 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
     playable = presenters.job_playable(job=job) or any(r["kind"] == Rendition.Kind.HLS for r in renditions)
     return {
         **_summary(request, asset, job),
+        "description": asset.description,
+        "alt_text": asset.alt_text,
+        "original_url": request.build_absolute_uri(presenters.download_url(asset=asset, key=asset.original_key)),
+        **{k: request.build_absolute_uri(v) if v else None for k, v in presenters.share_urls(asset=asset).items()},
         "job_id": job.id if job else None,
         "stage": presenters.job_stage(job=job) if job else None,
         "waiting_for": presenters.job_waiting_for(job=job) if job else None,
         "error": (job.error or None) if job else None,
+        "retryable": bool(job and job.retryable and job.status in (Job.Status.FAILED, Job.Status.CANCELLED)),
         "correlation_id": job.correlation_id if job else None,
         "probe": asset.probe,
         "playable": playable,
@@ -119,6 +124,17 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "playback_url": playback if playable else None,
         "renditions": renditions,
     }
+
+
+@router.patch("/{uuid:asset_id}", response={200: AssetOut, **ERRORS}, url_name="asset_update")
+def asset_update(request: HttpRequest, asset_id: uuid.UUID, changes: AssetPatchIn):
+    """Set the title, description or alt text, or share it; the fields left out stay as they are."""
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    fields = changes.dict(exclude_unset=True)
+    if (shared := fields.pop("shared", None)) is not None:
+        services.asset_share(asset_id=asset.id, shared=shared)
+    services.asset_update(asset_id=asset.id, **fields)
+    return asset_get(request, asset_id)
 
 
 @router.delete("/{uuid:asset_id}", response={204: None, **ERRORS}, url_name="asset_delete")

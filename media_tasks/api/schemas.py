@@ -6,6 +6,8 @@ from typing import Any
 
 from ninja import Field, Schema
 
+from ..models import ALT_TEXT_MAX, DESCRIPTION_MAX, TITLE_MAX
+
 
 class FieldError(Schema):
     field: str
@@ -85,6 +87,7 @@ class RenditionOut(Schema):
 
 class AssetSummary(Schema):
     id: uuid.UUID
+    title: str = Field(description="the owner's title; the file name until one is set")
     filename: str
     kind: str | None
     size_bytes: int
@@ -95,10 +98,20 @@ class AssetSummary(Schema):
 
 
 class AssetOut(AssetSummary):
+    description: str
+    alt_text: str = Field(description="what an image shows, for screen readers (its `alt`)")
+    original_url: str = Field(description="short-lived download URL of the file as uploaded, under its own name")
+    share_url: str | None = Field(
+        None, description="unlisted page anyone with the link may open, no account (null while not shared)"
+    )
+    embed_url: str | None = Field(None, description="the player alone, for an `<iframe>` on any site")
     job_id: uuid.UUID | None
     stage: str | None
     waiting_for: str | None = Field(None, description='what the running job waits for: "storage" (out of reach)')
     error: str | None
+    retryable: bool = Field(
+        False, description="whether POST …/retry can help: the job failed or was cancelled, and not because of the file"
+    )
     correlation_id: str | None
     probe: dict[str, Any]
     playable: bool = Field(
@@ -114,6 +127,17 @@ class AssetOut(AssetSummary):
         " valid for MEDIA_PLAYBACK_EXPIRY_S (4 h by default). null until the video is `playable`",
     )
     renditions: list[RenditionOut]
+
+
+class AssetPatchIn(Schema):
+    """Only the fields sent change; an empty title shows the file name again."""
+
+    title: str | None = Field(None, max_length=TITLE_MAX)
+    description: str | None = Field(None, max_length=DESCRIPTION_MAX)
+    alt_text: str | None = Field(None, max_length=ALT_TEXT_MAX)
+    shared: bool | None = Field(
+        None, description="true: make an unlisted share link and embed; false: revoke them (the old link stops working)"
+    )
 
 
 class JobOut(Schema):

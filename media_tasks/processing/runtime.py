@@ -19,12 +19,15 @@ from django.utils import timezone
 
 from .. import events, storage
 from ..models import Asset, Job, JobEvent, Rendition
-from ..pipeline.exceptions import PipelineError, ProcessingCancelled, UnsupportedMediaError
+from ..pipeline.exceptions import MediaLimitError, PipelineError, ProcessingCancelled, UnsupportedMediaError
 from ..pipeline.probe import MediaInfo
 from .transitions import job_advance, job_mark_failed
 from .workflow import PROGRESS_SPANS
 
 logger = logging.getLogger(__name__)
+
+# Failures another try cannot help: the content is not one we read (or is cut short), or over a limit.
+THE_FILES_FAULT = (UnsupportedMediaError, MediaLimitError)
 
 
 def progress_reporter(job_id: uuid.UUID | str, status: str) -> Callable[[float], None]:
@@ -122,7 +125,7 @@ def run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], 
         with heartbeat(job_id), work_directory(job_id, name) as workdir:
             work(job, workdir)
     except PipelineError as exc:  # bad input, or the job was cancelled or deleted meanwhile
-        job_mark_failed(job_id=job_id, reason=str(exc))
+        job_mark_failed(job_id=job_id, reason=str(exc), retryable=not isinstance(exc, THE_FILES_FAULT))
         job_discard_local_copies(job_id=job_id, asset_id=job.asset_id)
         return False
     Job.objects.filter(pk=job_id).exclude(waiting_since=None).update(waiting_for="", waiting_since=None)

@@ -79,12 +79,14 @@ def job_succeed(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     return bool(finished)
 
 
-def job_mark_failed(*, job_id: uuid.UUID | str, reason: str) -> bool:
-    """Fail the job with a reason written for its owner, unless it has already ended."""
+def job_mark_failed(*, job_id: uuid.UUID | str, reason: str, retryable: bool = True) -> bool:
+    """Fail the job with a reason written for its owner, unless it has already ended; not
+    `retryable` when the file itself is the reason (another try would fail the same way)."""
+    now = timezone.now()
     updated = (
         Job.objects.filter(pk=job_id)
         .exclude(status__in=Job.FINAL_STATUSES)
-        .update(status=Status.FAILED, error=reason[:2000], finished_at=timezone.now(), updated_at=timezone.now())
+        .update(status=Status.FAILED, error=reason[:2000], retryable=retryable, finished_at=now, updated_at=now)
     )
     if updated:
         logger.warning("job %s failed: %s", job_id, reason)

@@ -5,7 +5,16 @@ changes live in media_tasks.processing (HackSoft's "services write, selectors re
 """
 
 from ..processing.transitions import job_cancel
-from .assets import UploadResult, asset_create, asset_delete, asset_reprocess, asset_retry, file_sha256
+from .assets import (
+    UploadResult,
+    asset_create,
+    asset_delete,
+    asset_reprocess,
+    asset_retry,
+    asset_share,
+    asset_update,
+    file_sha256,
+)
 from .errors import ServiceError
 from .idempotency import idempotent
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
@@ -28,6 +37,8 @@ __all__ = [
     "asset_delete",
     "asset_reprocess",
     "asset_retry",
+    "asset_share",
+    "asset_update",
     "file_sha256",
     "idempotent",
     "job_cancel",

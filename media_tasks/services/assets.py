@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -137,6 +138,46 @@ def display_name(filename: str) -> str:
     return name[:255] or "upload"
 
 
+def asset_update(
+    *, asset_id: uuid.UUID | str, title: str | None = None, description: str | None = None, alt_text: str | None = None
+) -> Asset:
+    """Set the owner's words for an asset; None leaves a field as it is, "" clears it (an empty
+    title shows the file name again). Longer than the model allows is a ServiceError (422)."""
+    asset = Asset.objects.get(pk=asset_id)
+    changes = {
+        "title": None if title is None else _one_line(title),
+        "description": None if description is None else description.strip(),
+        "alt_text": None if alt_text is None else _one_line(alt_text),
+    }
+    for field, value in changes.items():
+        if value is None:
+            continue
+        limit = Asset._meta.get_field(field).max_length
+        if len(value) > limit:
+            raise ServiceError(
+                f"The {field.replace('_', ' ')} is longer than {limit} characters.", status=422, field=field
+            )
+        setattr(asset, field, value)
+    asset.save(update_fields=[f for f, v in changes.items() if v is not None] + ["updated_at"])
+    return asset
+
+
+def asset_share(*, asset_id: uuid.UUID | str, shared: bool) -> Asset:
+    """Turn the asset's unlisted share link (and embed) on or off. Off forgets the secret, so
+    every link given out stops working; on again makes a new one."""
+    asset = Asset.objects.get(pk=asset_id)
+    if shared and not asset.share_token:
+        asset.share_token = secrets.token_urlsafe(18)  # 24 characters, 144 random bits
+    elif not shared:
+        asset.share_token = ""
+    asset.save(update_fields=["share_token", "updated_at"])
+    return asset
+
+
+def _one_line(text: str) -> str:
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 def asset_delete(*, asset_id: uuid.UUID | str) -> int:
     """Stop the asset's work, delete its stored files, then its rows. Returns the files deleted.
 
@@ -158,6 +199,10 @@ def asset_retry(*, asset_id: uuid.UUID | str) -> Job:
     latest = Job.objects.filter(asset_id=asset_id).order_by("-created_at").first()
     if latest is None or latest.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
         raise ServiceError("Only a failed or cancelled job can be retried.", code="not_retryable", status=409)
+    if not latest.retryable:
+        raise ServiceError(
+            f"Trying again cannot help: {latest.error} Upload another file instead.", code="not_retryable", status=409
+        )
     return asset_reprocess(asset_id=asset_id)
 
 

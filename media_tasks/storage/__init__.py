@@ -127,9 +127,15 @@ def exists(key: str) -> bool:
         return get_storage().exists(key)
 
 
-def presigned_url(key: str) -> str | None:
-    """A short-lived URL the browser can fetch directly, where the backend has one (S3)."""
-    return backend().presigned_url(key)
+def browser_origin() -> str | None:
+    """The origin browsers fetch stored files from when it is not ours (S3), for the CSP."""
+    return backend().browser_origin()
+
+
+def presigned_url(key: str, *, filename: str | None = None) -> str | None:
+    """A short-lived URL the browser can fetch directly, where the backend has one (S3); with
+    `filename`, the browser saves it under that name."""
+    return backend().presigned_url(key, filename=filename)
 
 
 def delete_asset_files(asset_id: uuid.UUID | str) -> int:

@@ -100,7 +100,11 @@ class Backend:
             self.storage.delete(f"{path}/{name}")
         return len(files) + sum(self._delete_tree(f"{path}/{folder}") for folder in folders)
 
-    def presigned_url(self, key: str) -> str | None:
+    def browser_origin(self) -> str | None:
+        """Where browsers fetch stored files from, other than our own origin (None: only ours)."""
+        return None
+
+    def presigned_url(self, key: str, *, filename: str | None = None) -> str | None:
         """A short-lived URL a browser can fetch directly, where the backend has one."""
         return None
 

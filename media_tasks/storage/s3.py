@@ -9,12 +9,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import botocore.exceptions
 from boto3.exceptions import RetriesExceededError, S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from django.core.files.storage import Storage
+from django.utils.http import content_disposition_header
 
 from .base import Backend, MultipartRefused, StorageUnavailable, UploadedPart
 from .keys import content_type_for
@@ -162,8 +164,17 @@ class S3Backend(Backend):
                 bucket.delete_objects(Delete={"Objects": keys[start : start + 1000], "Quiet": True})
         return len(keys)
 
-    def presigned_url(self, key: str) -> str | None:
-        return self.public.url(key)
+    def browser_origin(self) -> str | None:
+        parts = urlsplit(self.public.url("x"))  # signed locally: no request is made
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def presigned_url(self, key: str, *, filename: str | None = None) -> str | None:
+        if filename is None:
+            return self.public.url(key)
+        # S3 answers with this header for this URL (response-content-disposition, signed in it).
+        return self.public.url(
+            key, parameters={"ResponseContentDisposition": content_disposition_header(True, filename)}
+        )
 
     def read_bytes(self, key: str) -> bytes:
         """One GET (the storage API's open costs two HEADs and a GET)."""

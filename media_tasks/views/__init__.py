@@ -23,14 +23,15 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.defaults import page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import metrics as media_metrics
-from . import presenters, selectors, services, storage
-from .forms import UploadForm
-from .models import Asset, Job, Rendition
+from .. import metrics as media_metrics
+from .. import presenters, selectors, services, storage
+from ..forms import AssetDetailsForm, UploadForm
+from ..models import Asset, Job, Rendition
 
 # Small text files are served through Django even with S3, so that the relative
 # names inside them (HLS segments, sprite tiles) resolve against our URLs.
@@ -41,7 +42,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.accepts("application/json") and not request.accepts("text/html")
 
 
-def _login_required(view):
+def login_required_or_401(view):
     """login_required for pages; a 401 JSON error instead of the login page for API clients
     (asking for JSON, or sending a token: these paths take the browser session only)."""
 
@@ -59,7 +60,7 @@ def _login_required(view):
     return wrapper
 
 
-@_login_required
+@login_required_or_401
 @require_http_methods(["GET", "POST"])
 def asset_upload(request: HttpRequest) -> HttpResponse:
     wants_json = _wants_json(request)
@@ -121,31 +122,14 @@ def _upload_page(request: HttpRequest, form: UploadForm, status: int = 200, erro
     return render(request, "media_tasks/asset_upload.html", context, status=status)
 
 
-@_login_required
-@require_GET
-def asset_list(request: HttpRequest) -> HttpResponse:
-    if request.GET.get("fragment") == "rows":
-        return _unchanged_or(
-            request,
-            selectors.asset_list_etag(user=request.user),
-            lambda: render(request, "media_tasks/_asset_rows.html", _list_context(request)),
-        )
-    return render(request, "media_tasks/asset_list.html", _list_context(request))
-
-
-def _list_context(request: HttpRequest) -> dict:
-    assets = list(selectors.asset_list_for(user=request.user)[:200])
-    return {"assets": assets, "any_running": any(a.job_status not in Job.FINAL_STATUSES for a in assets)}
-
-
-@_login_required
+@login_required_or_401
 @require_GET
 def asset_detail(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
     if request.GET.get("fragment") == "live":
         # htmx asks every second while the job runs: an unchanged job costs two small
         # queries and a 304, no rendering.
-        return _unchanged_or(
+        return unchanged_or(
             request,
             selectors.asset_live_etag(asset=asset),
             lambda: render(request, "media_tasks/_asset_live.html", _detail_context(asset)),
@@ -158,9 +142,16 @@ def _detail_context(asset: Asset) -> dict:
     renditions = presenters.asset_renditions(asset=asset)
     return {
         "asset": asset,
+        "title": presenters.asset_title(asset=asset),
+        "details_form": AssetDetailsForm(instance=asset),
+        "share": presenters.share_urls(asset=asset),
         "job": job,
         "timeline": presenters.job_timeline(job=job) if job else [],
         "eta": presenters.job_eta_s(job=job) if job and not job.is_final else None,
+        "ahead": selectors.job_queue_position(job=job) if job else None,
+        # A re-encode that failed or was cancelled does not hide the version made before it.
+        "show_result": bool(job)
+        and (job.status == Job.Status.SUCCEEDED or (job.is_final and selectors.asset_has_earlier_result(asset=asset))),
         "planned": presenters.asset_planned_renditions(asset=asset, job=job) if job else [],
         "renditions": renditions,
         "srcsets": presenters.image_srcsets(renditions[Rendition.Kind.IMAGE]),
@@ -169,7 +160,7 @@ def _detail_context(asset: Asset) -> dict:
     }
 
 
-def _unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
+def unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
     tag = f'W/"{hashlib.sha256(etag.encode()).hexdigest()[:32]}"'
     response = HttpResponseNotModified() if request.headers.get("If-None-Match") == tag else render_page()
     response["ETag"] = tag
@@ -177,7 +168,20 @@ def _unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
     return response
 
 
-@_login_required
+@login_required_or_401
+@require_POST
+def asset_edit(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    form = AssetDetailsForm(request.POST, instance=asset)
+    if not form.is_valid():
+        context = {**_detail_context(asset), "details_form": form}
+        return render(request, "media_tasks/asset_detail.html", context, status=400)
+    services.asset_update(asset_id=asset.id, **{name: form.cleaned_data[name] for name in form.fields})
+    messages.info(request, "Saved.")
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+@login_required_or_401
 @require_POST
 def asset_retry(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
@@ -189,7 +193,7 @@ def asset_retry(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     return redirect("asset_detail", asset_id=asset.id)
 
 
-@_login_required
+@login_required_or_401
 @require_POST
 def asset_cancel(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
@@ -211,11 +215,11 @@ def file_signed(request: HttpRequest, token: str) -> HttpResponse:
     if not storage.exists(key):
         raise Http404
     response = _file_response(key, request.headers.get("Range", ""))
-    response["Content-Disposition"] = f'attachment; filename="{asset.id}-{name.rsplit("/", 1)[-1]}"'
+    response["Content-Disposition"] = content_disposition_header(True, presenters.download_name(asset=asset, name=name))
     return response
 
 
-@_login_required
+@login_required_or_401
 @require_GET
 def asset_status(request: HttpRequest, asset_id: uuid.UUID) -> JsonResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
@@ -225,7 +229,7 @@ def asset_status(request: HttpRequest, asset_id: uuid.UUID) -> JsonResponse:
     return JsonResponse(presenters.job_status(job=job))
 
 
-@_login_required
+@login_required_or_401
 @require_GET
 def asset_file(request: HttpRequest, asset_id: uuid.UUID, name: str) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
@@ -338,19 +342,28 @@ def _read_span(fileobj, length: int, chunk: int = 512 * 1024):
         fileobj.close()
 
 
-@_login_required
+@login_required_or_401
 @require_http_methods(["GET", "POST"])
 def token_list(request: HttpRequest) -> HttpResponse:
-    """API tokens of the signed-in user: create one (its secret is shown once), revoke one."""
-    created = None
+    """API tokens of the signed-in user: create one (its secret is shown once), revoke one.
+
+    Every POST redirects, so a reload never makes another token; the new secret waits in the
+    session for the one page that shows it, which no cache may keep."""
     if request.method == "POST":
         if revoke := request.POST.get("revoke"):
             if revoke.isdigit() and services.api_token_revoke(owner=request.user, token_id=int(revoke)):
                 messages.info(request, "Token revoked.")
-            return redirect("token_list")
-        created = services.api_token_create(owner=request.user, name=request.POST.get("name", ""))
-    tokens = request.user.api_tokens.all()
-    return render(request, "media_tasks/token_list.html", {"tokens": tokens, "created": created})
+        else:
+            created = services.api_token_create(owner=request.user, name=request.POST.get("name", ""))
+            request.session[_NEW_TOKEN] = {"name": created.token.name, "plaintext": created.plaintext}
+        return redirect("token_list")
+    context = {"tokens": request.user.api_tokens.all(), "created": request.session.pop(_NEW_TOKEN, None)}
+    response = render(request, "media_tasks/token_list.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+_NEW_TOKEN = "new_api_token"  # noqa: S105 - a session key, not a secret
 
 
 @require_GET

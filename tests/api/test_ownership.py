@@ -19,6 +19,7 @@ API_OBJECT_ENDPOINTS = {
     "upload_complete": ("post", "upload"),
     "upload_abort": ("delete", "upload"),
     "asset_get": ("get", "asset"),
+    "asset_update": ("patch", "asset"),
     "asset_delete": ("delete", "asset"),
     "asset_retry": ("post", "asset"),
     "asset_reencode": ("post", "asset"),
@@ -33,6 +34,8 @@ PAGES = {
     "asset_status": "get",
     "asset_retry": "post",
     "asset_cancel": "post",
+    "asset_edit": "post",
+    "asset_share": "post",
 }
 
 
@@ -72,7 +75,8 @@ def test_api_objects_of_another_user_are_404(name, alices, other_api):
         "asset": [alices["asset"]],
         "webhook": [alices["webhook"]],
     }[kind]
-    response = getattr(other_api, method)(reverse(f"api-1:{name}", args=args), content_type="application/json")
+    body = '{"title": "taken"}' if method == "patch" else None  # a PATCH names what it changes
+    response = getattr(other_api, method)(reverse(f"api-1:{name}", args=args), body, content_type="application/json")
     assert response.status_code == 404, (name, response.content)
     assert response.json()["error"]["code"] == "not_found"
     assert Asset.objects.filter(pk=alices["asset"], jobs__status=Job.Status.FAILED).count() == 1

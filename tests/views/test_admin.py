@@ -125,3 +125,34 @@ def test_flower_port_reaches_the_settings():
     code = "import mediaplatform.settings as s; print(s.FLOWER_PORT, repr(s.FLOWER_URL))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["5599", "''"]
+
+
+def test_admin_speaks_plainly_and_never_saves_what_the_system_made(client, admin_user, fs_storage, monkeypatch):
+    from media_tasks.models import Job
+    from media_tasks.processing import probe
+
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
+    bad = services.asset_create(owner=admin_user, fileobj=upload_file(), filename="notes.mp4", size_bytes=4108).job
+    probe.job_probe(job_id=bad.id)  # a text file: failed, and not retryable
+    running = services.asset_create(
+        owner=admin_user, fileobj=upload_file(content=b"other" * 900), filename="b.mp4", size_bytes=4500
+    ).job
+    client.force_login(admin_user)
+    assets = client.get(reverse("admin:media_tasks_asset_changelist")).content.decode()
+    assert "4.0\xa0KB" in assets and "Failed" in assets and "Queued" in assets  # human sizes, a status column
+    failed_only = client.get(reverse("admin:media_tasks_asset_changelist") + "?status=failed").content.decode()
+    assert "notes.mp4" in failed_only and "b.mp4" not in failed_only
+    job_page = client.get(reverse("admin:media_tasks_job_change", args=[bad.id])).content.decode()
+    assert 'name="_save"' not in job_page
+    assert client.get(reverse("admin:media_tasks_job_add")).status_code == 403
+    assert "Add job" not in client.get(reverse("admin:media_tasks_job_changelist")).content.decode()
+
+    done = client.post(
+        reverse("admin:media_tasks_job_changelist"),
+        {"action": "retry", "_selected_action": [bad.pk, running.pk]},
+        follow=True,
+    )
+    said = [m.message for m in done.context["messages"]]
+    assert said[0] == "0 job(s) queued again."
+    assert "it is queued" in said[1] and "the file is the reason (The file is not a video" in said[1], said
+    assert Job.objects.count() == 2

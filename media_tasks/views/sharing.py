@@ -1,0 +1,48 @@
+"""Unlisted sharing: a page anyone with the link may open without an account, an embed made for
+iframes on other sites, and the owner's switch that turns them on and off."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import presenters, selectors, services
+from . import login_required_or_401
+
+
+@require_GET
+def shared(request: HttpRequest, token: str) -> HttpResponse:
+    asset = selectors.asset_get_shared(token=token)
+    response = render(request, "media_tasks/shared.html", presenters.shared_media(asset=asset))
+    response["X-Robots-Tag"] = "noindex"  # unlisted: not for search engines
+    response["Referrer-Policy"] = "no-referrer"  # the link is the secret: never pass it on
+    return response
+
+
+@require_GET
+@xframe_options_exempt
+def shared_embed(request: HttpRequest, token: str) -> HttpResponse:
+    """The player alone, for an iframe on any site: the only page that may be framed."""
+    asset = selectors.asset_get_shared(token=token)
+    response = render(request, "media_tasks/embed.html", presenters.shared_media(asset=asset))
+    response.frame_ancestors = "*"  # the page's CSP (middleware.ContentSecurityPolicyMiddleware)
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@login_required_or_401
+@require_POST
+def asset_share(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    on = request.POST.get("shared") == "on"
+    services.asset_share(asset_id=asset.id, shared=on)
+    messages.info(
+        request, "Anyone with the link can watch it now." if on else "Sharing is off: the link no longer works."
+    )
+    return redirect("asset_detail", asset_id=asset.id)

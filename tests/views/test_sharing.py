@@ -1,0 +1,54 @@
+"""Unlisted sharing (issue 22): off by default; on, anyone with the link watches without an
+account and other sites may embed the player; off again, the old link is dead. Nobody but the
+owner turns it on or off, and the rest of the site stays unframeable."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from media_tasks.models import Asset
+from tests.playback import make_ready_video
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ready(user, fs_storage, monkeypatch, tmp_path) -> Asset:
+    return make_ready_video(user, tmp_path / "clip.mp4", monkeypatch, tone=659)
+
+
+def test_a_share_link_plays_for_anyone_until_its_owner_turns_it_off(alice_client, api, ready):
+    assert api.get(f"/api/v1/assets/{ready.id}").json()["share_url"] is None  # off by default
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "on"})
+    ready.refresh_from_db()
+    anyone = Client()
+    page = anyone.get(reverse("shared", args=[ready.share_token]))
+    html = page.content.decode()
+    assert page.status_code == 200 and "<h1>clip.mp4</h1>" in html
+    assert re.search(r'data-hls="/play/[^"]+/master\.m3u8"', html), "the player needs no cookie"
+    assert page["X-Frame-Options"] == "DENY" and page["Referrer-Policy"] == "no-referrer"
+    embed = anyone.get(reverse("shared_embed", args=[ready.share_token]))
+    assert embed.status_code == 200 and "X-Frame-Options" not in embed
+    assert "frame-ancestors *" in embed["Content-Security-Policy"]
+    assert "script-src 'self'" in embed["Content-Security-Policy"]
+    detail = alice_client.get(reverse("asset_detail", args=[ready.id]))
+    assert detail["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in detail["Content-Security-Policy"]
+    body = api.get(f"/api/v1/assets/{ready.id}").json()
+    assert body["share_url"].endswith(f"/s/{ready.share_token}/") and body["embed_url"].startswith("http")
+
+    old = ready.share_token
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "off"})
+    assert anyone.get(reverse("shared", args=[old])).status_code == 404
+    assert anyone.get(reverse("shared_embed", args=[old])).status_code == 404
+
+
+def test_only_the_owner_shares_and_nothing_unshared_is_reachable(client, api, other_user, ready):
+    client.force_login(other_user)
+    assert client.post(reverse("asset_share", args=[ready.id]), {"shared": "on"}).status_code == 404
+    ready.refresh_from_db()
+    assert ready.share_token == ""
+    assert Client().get(reverse("shared", args=["x" * 24])).status_code == 404
+    shared = api.patch(f"/api/v1/assets/{ready.id}", {"shared": True}, content_type="application/json").json()
+    assert shared["share_url"] and Client().get(shared["share_url"]).status_code == 200
