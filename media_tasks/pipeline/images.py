@@ -38,8 +38,12 @@ class ImageVariant:
 
 
 def plan_widths(source_width: int, widths: Sequence[int]) -> list[int]:
-    """Widths to make, largest first: never wider than the source; the source's own if all are."""
-    return sorted({w for w in widths if w <= source_width}, reverse=True) or [source_width]
+    """Widths to make, largest first: never wider than the source, and the source's own when it is
+    narrower than the largest (a browser would otherwise upscale the next smaller one)."""
+    chosen = {w for w in widths if w <= source_width}
+    if not widths or source_width < max(widths):
+        chosen.add(source_width)
+    return sorted(chosen, reverse=True)
 
 
 def make_image_variants(src: Path, out_dir: Path, widths: Sequence[int], *, max_pixels: int) -> list[ImageVariant]:

@@ -25,8 +25,8 @@ def near(color, expected, tolerance=40):
 def test_exif_orientation_is_applied_and_metadata_stripped(tmp_path):
     src = make_exif_rotated_jpeg(tmp_path / "src.jpg", 1600, 1200, orientation=6)
     variants = variants_by_name(make_image_variants(src, tmp_path / "out", WIDTHS, max_pixels=MAX_PIXELS))
-    # Displayed 1200x1600: 1280 and 2048 would upscale, so only 320 and 640 exist.
-    assert sorted(variants) == ["320.jpg", "320.webp", "640.jpg", "640.webp"]
+    # Displayed 1200x1600: 1280 and 2048 would upscale, so 320, 640 and its own 1200 exist.
+    assert sorted(variants) == ["1200.jpg", "1200.webp", "320.jpg", "320.webp", "640.jpg", "640.webp"]
     assert (variants["640.jpg"].width, variants["640.jpg"].height) == (640, 853)
     for v in variants.values():
         with Image.open(v.path) as im:
@@ -42,7 +42,7 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path):
     src = tmp_path / "cmyk.jpg"
     quadrant_image(800, 600, "CMYK").save(src, "JPEG", quality=95)
     variants = variants_by_name(make_image_variants(src, tmp_path / "out", WIDTHS, max_pixels=MAX_PIXELS))
-    assert sorted(variants) == ["320.jpg", "320.webp", "640.jpg", "640.webp"]
+    assert sorted(variants) == ["320.jpg", "320.webp", "640.jpg", "640.webp", "800.jpg", "800.webp"]
     with Image.open(variants["640.jpg"].path) as im:
         assert im.mode == "RGB"
     assert near(pixel(variants["640.jpg"].path, (5, 5)), (255, 0, 0), tolerance=60)
@@ -65,7 +65,7 @@ def test_palette_gif_and_animated_gif_first_frame(tmp_path):
     frames = [Image.new("RGB", (500, 300), color).convert("P") for color in ((255, 0, 0), (0, 255, 0))]
     frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
     variants = variants_by_name(make_image_variants(src, tmp_path / "out", WIDTHS, max_pixels=MAX_PIXELS))
-    assert sorted(variants) == ["320.jpg", "320.webp"]  # 500 wide: 640 would upscale
+    assert sorted(variants) == ["320.jpg", "320.webp", "500.jpg", "500.webp"]  # 500 wide: 640 would upscale
     assert near(pixel(variants["320.jpg"].path, (10, 10)), (255, 0, 0))
 
 
@@ -90,3 +90,12 @@ def test_truncated_image_fails_cleanly(tmp_path):
     cut.write_bytes(good.read_bytes()[:300])
     with pytest.raises(ProcessingError, match="damaged"):
         make_image_variants(cut, tmp_path / "out", WIDTHS, max_pixels=MAX_PIXELS)
+
+
+def test_an_image_narrower_than_the_largest_width_gets_one_at_its_own_width(tmp_path):
+    """A 500 px image must not top out at 320 px, which srcset would then upscale."""
+    src = tmp_path / "narrow.png"
+    Image.new("RGB", (500, 250), (200, 100, 50)).save(src)
+    variants = variants_by_name(make_image_variants(src, tmp_path / "out", WIDTHS, max_pixels=MAX_PIXELS))
+    assert sorted(variants) == ["320.jpg", "320.webp", "500.jpg", "500.webp"]
+    assert (variants["500.jpg"].width, variants["500.jpg"].height) == (500, 250)

@@ -107,6 +107,8 @@ def test_image_job(fs_storage, user, enqueued, tmp_path):
     assert job.status == Job.Status.SUCCEEDED
     profiles = sorted(job.asset.renditions.values_list("profile", "width", "height", "codec"))
     assert profiles == [
+        ("1200.jpg", 1200, 1600, "jpeg"),  # its own width: narrower than the largest, 2048
+        ("1200.webp", 1200, 1600, "webp"),
         ("320.jpg", 320, 427, "jpeg"),
         ("320.webp", 320, 427, "webp"),
         ("640.jpg", 640, 853, "jpeg"),
