@@ -74,16 +74,18 @@
       });
       return;
     }
+    // Named by the short side, as the ladder is: a 720×1280 portrait rung is "720p".
+    const label = (level) => Math.min(level.width, level.height) + "p";
     hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
       const options = data.levels
-        .map((level, index) => ({label: level.height + "p", index, height: level.height}))
+        .map((level, index) => ({label: label(level), index, height: level.height}))
         .sort((a, b) => b.height - a.height)
         .map((l) => new Option(l.label, String(l.index)));
       select.replaceChildren(new Option("Auto", "-1"), ...options);
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
       const level = hls.levels[data.level];
-      playing.textContent = level ? `playing ${level.height}p` : "";
+      playing.textContent = level ? `playing ${label(level)}` : "";
       box.dataset.level = level ? String(level.height) : "";
     });
     select.addEventListener("change", () => { hls.currentLevel = Number(select.value); });

@@ -79,7 +79,12 @@
       tr.innerHTML = `<td class="name"></td><td><progress max="100" value="0"></progress> <span class="percent">0%</span>
         <div class="state meta"></div></td><td class="speed"></td><td class="eta"></td><td><button class="secondary cancel" type="button">Cancel</button></td>`;
       tr.querySelector(".name").textContent = file.name;
-      tr.querySelector(".cancel").addEventListener("click", () => uppy.removeFile(file.id));
+      tr.querySelector(".cancel").addEventListener("click", () => {
+        // Nothing sent yet is nothing lost: ask only when part of the file is already up.
+        const sent = (uppy.getFile(file.id) || file).progress.bytesUploaded || 0;
+        if (sent && !window.confirm(`Stop uploading ${file.name}? What was sent so far is dropped.`)) return;
+        uppy.removeFile(file.id);
+      });
       rows.append(tr);
       list.hidden = false;
     }
@@ -121,7 +126,35 @@
     link.textContent = "processing — follow it live";
     tr.dataset.assetId = body.asset_id || "";
   });
-  uppy.on("upload-error", (file, error) => state(file, error.message || "The upload failed.", "error"));
+  // A lost connection is said in plain words, with a Retry; it goes on by itself once back online.
+  function plain(error) {
+    const text = (error && error.message) || "";
+    if (!navigator.onLine || /failed to fetch|networkerror|network error|load failed/i.test(text)) {
+      return "The connection was lost. It goes on by itself when you are back online, or press Retry.";
+    }
+    return text || "The upload failed.";
+  }
+  uppy.on("upload-error", (file, error) => {
+    state(file, plain(error), "error");
+    const tr = row(file);
+    if (!tr.querySelector(".retry")) {
+      const retry = document.createElement("button");
+      retry.type = "button";
+      retry.className = "retry";
+      retry.textContent = "Retry";
+      retry.addEventListener("click", () => { retry.remove(); state(file, "Trying again…"); uppy.retryUpload(file.id); });
+      tr.querySelector(".state").after(retry);
+    }
+  });
+  window.addEventListener("online", () => {
+    rows.querySelectorAll(".retry").forEach((button) => button.remove());
+    uppy.retryAll();
+  });
+  // Leaving the page stops the uploads that are running: say so first.
+  window.addEventListener("beforeunload", (event) => {
+    const running = uppy.getFiles().some((f) => f.progress.uploadStarted && !f.progress.uploadComplete && !f.error);
+    if (running) { event.preventDefault(); event.returnValue = ""; }
+  });
   uppy.on("restriction-failed", (file, error) => {
     if (file) { row(file); state(file, error.message, "error"); }
   });
@@ -130,18 +163,30 @@
     if (tr && !tr.dataset.assetId) { state(file, "Cancelled.", "meta"); tr.querySelector(".cancel")?.remove(); }
   });
   uppy.on("restored", () => {
-    const ghosts = uppy.getFiles().filter((f) => f.isGhost).length;
+    // Only what did not finish comes back; a finished upload is done with (its link is in My media).
+    uppy.getFiles().filter((f) => f.progress.uploadComplete).forEach((f) => uppy.removeFile(f.id));
+    const unfinished = uppy.getFiles();
+    if (!unfinished.length) { rows.replaceChildren(); list.hidden = true; return; }
+    const ghosts = unfinished.filter((f) => f.isGhost).length;
     note.hidden = false;
     note.textContent = ghosts
       ? `${ghosts} upload(s) stopped before they finished. Choose the same file(s) again to go on from where they stopped.`
-      : "Going on with the uploads that were interrupted.";
-    uppy.getFiles().forEach((f) => { row(f); state(f, f.isGhost ? "Choose this file again to resume." : "Resuming…"); });
+      : `Going on with ${unfinished.length} upload(s) that were interrupted.`;
+    unfinished.forEach((f) => { row(f); state(f, f.isGhost ? "Choose this file again to resume." : "Resuming…"); });
     if (!ghosts) uppy.emit("restore-confirmed");
   });
 
   const input = document.getElementById("file-input");
+  // A real button: a label for a hidden input is skipped by Tab.
+  document.getElementById("choose-files").addEventListener("click", () => input.click());
   input.addEventListener("change", () => {
     for (const file of input.files) {
+      // The same file again: a failed upload is tried again, a finished one keeps its link.
+      const same = uppy.getFiles().find((f) => f.name === file.name && f.size === file.size && !f.isGhost);
+      if (same) {
+        if (same.error) { state(same, "Trying again…"); uppy.retryUpload(same.id); }
+        continue;
+      }
       try {
         uppy.addFile({name: file.name, type: file.type, data: file, source: "file input"});
       } catch (error) {
