@@ -111,9 +111,8 @@
     if (!["thumbnailing", "finalizing"].includes(live.dataset.status)) return;
     box.dataset.joined = "1";
     const video = box.querySelector("video");
-    if (video.ended) return;  // watched to the end already: nothing to go on with
-    const playing = !video.paused;
-    earlyHls.config.startPosition = video.currentTime;
+    const playing = !video.paused && !video.ended;
+    earlyHls.config.startPosition = video.ended ? 0 : video.currentTime;  // watched to the end: from the start
     earlyHls.loadSource(box.dataset.hls);
     if (playing) earlyHls.once(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
     const note = box.querySelector("#more-qualities");

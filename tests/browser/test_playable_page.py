@@ -64,6 +64,8 @@ def test_the_player_plays_while_the_ladder_is_made(celery_worker, s3_for_browser
     except Exception:
         growing = page.get_attribute("#player-box", "data-growing")
         pytest.fail(f"not played to the end: {page.locator('#player').evaluate(state)}, early player kept: {growing}")
+    # Every quality in the picker of the player the page ends with (its master loads in a moment).
+    page.wait_for_function("() => document.querySelectorAll('#quality option').length > 3", timeout=30_000)
     levels = page.locator("#quality option").all_inner_texts()
     ahead = sorted(early["ahead"] or [0])
     print(
