@@ -18,10 +18,7 @@ from . import login_required_or_401
 @require_GET
 def shared(request: HttpRequest, token: str) -> HttpResponse:
     asset = selectors.asset_get_shared(token=token)
-    response = render(request, "media_tasks/shared.html", presenters.shared_media(asset=asset))
-    response["X-Robots-Tag"] = "noindex"  # unlisted: not for search engines
-    response["Referrer-Policy"] = "no-referrer"  # the link is the secret: never pass it on
-    return response
+    return _unlisted(render(request, "media_tasks/shared.html", presenters.shared_media(asset=asset)))
 
 
 @require_GET
@@ -31,8 +28,12 @@ def shared_embed(request: HttpRequest, token: str) -> HttpResponse:
     asset = selectors.asset_get_shared(token=token)
     response = render(request, "media_tasks/embed.html", presenters.shared_media(asset=asset))
     response.frame_ancestors = "*"  # the page's CSP (middleware.ContentSecurityPolicyMiddleware)
-    response["X-Robots-Tag"] = "noindex"
-    response["Referrer-Policy"] = "no-referrer"
+    return _unlisted(response)
+
+
+def _unlisted(response: HttpResponse) -> HttpResponse:
+    response["X-Robots-Tag"] = "noindex"  # unlisted: not for search engines
+    response["Referrer-Policy"] = "no-referrer"  # the link is the secret: never pass it on
     return response
 
 
