@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from media_tasks import services
+from tests.browser.conftest import screenshot
 from tests.playback import make_ready_video
 from tests.views.test_library import bulk_assets
 
@@ -72,6 +73,8 @@ def test_no_page_is_wider_than_a_phone(fs_storage, signed_in, user, monkeypatch,
         page.goto(url)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{url} is {width} px wide at {PHONE['width']} px"
+        if url == reverse("asset_list"):
+            screenshot(page, "library")
         header_bottom = page.evaluate("document.querySelector('header').getBoundingClientRect().bottom")
         main_top = page.evaluate("document.querySelector('main').getBoundingClientRect().top")
         assert header_bottom <= main_top, f"{url}: the nav runs into the content"
