@@ -1,11 +1,10 @@
 import json
 
 from django.contrib import admin, messages
-from django.db.models import OuterRef, Subquery
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
-from . import services
+from . import selectors, services
 from .models import (
     ApiToken,
     Asset,
@@ -68,12 +67,7 @@ class LatestJobStatus(admin.SimpleListFilter):
         return Job.Status.choices
 
     def queryset(self, request, queryset):
-        latest = Job.objects.filter(asset=OuterRef("pk")).order_by("-created_at").values("status")[:1]
-        return (
-            queryset.annotate(latest_status=Subquery(latest)).filter(latest_status=self.value())
-            if self.value()
-            else queryset
-        )
+        return queryset.filter(job_status=self.value()) if self.value() else queryset
 
 
 @admin.register(Asset)
@@ -108,10 +102,12 @@ class AssetAdmin(admin.ModelAdmin):
     def size(self, obj: Asset) -> str:
         return filesizeformat(obj.size_bytes)
 
-    @admin.display(description="Status")
+    def get_queryset(self, request):
+        return selectors.with_latest_job(super().get_queryset(request))  # the status column and filter
+
+    @admin.display(description="Status", ordering="job_status")
     def status(self, obj: Asset) -> str:
-        job = obj.latest_job
-        return job.get_status_display() if job else "—"
+        return Job.Status(obj.job_status).label if obj.job_status else "—"
 
     @admin.action(description="Re-encode with the current ladder")
     def reencode(self, request, queryset) -> None:

@@ -25,6 +25,14 @@ ASSET_ORDERS = {
 }
 
 
+def with_latest_job(assets: QuerySet[Asset]) -> QuerySet[Asset]:
+    """`assets` annotated with their latest job's status and progress (`job_status`, `job_progress`)."""
+    latest = Job.objects.filter(asset=OuterRef("pk")).order_by("-created_at")
+    return assets.annotate(
+        job_status=Subquery(latest.values("status")[:1]), job_progress=Subquery(latest.values("progress")[:1])
+    )
+
+
 def asset_list_for(
     *,
     user: AbstractBaseUser,
@@ -35,11 +43,7 @@ def asset_list_for(
 ) -> QuerySet[Asset]:
     """The user's assets (newest first unless `order` says otherwise: ASSET_ORDERS), each
     annotated with its latest job's status and progress; `search` looks in titles and file names."""
-    latest = Job.objects.filter(asset=OuterRef("pk")).order_by("-created_at")
-    assets = Asset.objects.filter(owner=user).annotate(
-        job_status=Subquery(latest.values("status")[:1]),
-        job_progress=Subquery(latest.values("progress")[:1]),
-    )
+    assets = with_latest_job(Asset.objects.filter(owner=user))
     if status:
         assets = assets.filter(job_status=status)
     if kind:
