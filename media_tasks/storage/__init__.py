@@ -5,6 +5,7 @@ default storage. Callers use these functions and never ask which backend is in u
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -110,6 +111,12 @@ def read_bytes(key: str) -> bytes:
     """A small file whole, in one read (a playlist); FileNotFoundError if there is none."""
     with transient_as_unavailable(f"reading {key}"):
         return backend().read_bytes(key)
+
+
+def read_chunks(key: str) -> Iterator[bytes]:
+    """A stored file read from the start a chunk at a time, never whole into memory (an
+    original of many GB); S3 out of reach is StorageUnavailable."""
+    return backend().read_chunks(key)
 
 
 def delete_key(key: str) -> None:

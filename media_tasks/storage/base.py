@@ -5,6 +5,7 @@ presigned URLs and multipart uploads straight from the browser."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -75,6 +76,11 @@ class Backend:
         """A small file whole (a playlist); FileNotFoundError if there is none."""
         with self.storage.open(key, "rb") as fh:
             return fh.read()
+
+    def read_chunks(self, key: str) -> Iterator[bytes]:
+        """A file of any size, from the start, a chunk at a time."""
+        with self.storage.open(key, "rb") as fh:
+            yield from iter(lambda: fh.read(_CHUNK), b"")
 
     def replace_file(self, path: Path, key: str) -> None:
         """Written beside, then renamed over `key` in one step."""
