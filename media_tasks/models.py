@@ -219,6 +219,9 @@ class Upload(models.Model):
     correlation_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # What the completion answered, so that a retried completion answers the same: its own
+    # asset, or the owner's earlier one with the same bytes. Null until completed, or once deleted.
+    asset = models.ForeignKey(Asset, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-created_at"]

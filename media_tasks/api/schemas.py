@@ -65,7 +65,9 @@ class Accepted(Schema):
     status: str
     status_url: str
     correlation_id: str
-    duplicate: bool = False
+    duplicate: bool = Field(
+        False, description="true: the same bytes were uploaded before; the ids and status_url are of that upload"
+    )
 
 
 class RenditionOut(Schema):

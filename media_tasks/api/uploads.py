@@ -143,12 +143,16 @@ def upload_part_put(request: HttpRequest, response: HttpResponse, upload_id: uui
     return _part_out(part)
 
 
-@router.post("/{uuid:upload_id}/complete", response={202: Accepted, **ERRORS}, url_name="upload_complete")
+@router.post(
+    "/{uuid:upload_id}/complete", response={200: Accepted, 202: Accepted, **ERRORS}, url_name="upload_complete"
+)
 def upload_complete(request: HttpRequest, upload_id: uuid.UUID, payload: UploadCompleteIn):
-    """Join the parts and queue processing: 202 with the asset, its job and where to follow it."""
+    """Join the parts and queue processing: 202 with the asset, its job and where to follow it.
+    200 with `duplicate: true` and the earlier asset if the same bytes were uploaded before
+    (nothing new is stored or processed). Completing again gives the same answer."""
     upload = selectors.upload_get_for(user=request.user, upload_id=upload_id)
     result = upload_service.upload_complete(upload=upload, parts=[(p.part_number, p.etag) for p in payload.parts])
-    return Status(202, accepted(request, result))
+    return Status(200 if result.duplicate else 202, accepted(request, result))
 
 
 @router.delete("/{uuid:upload_id}", response={204: None, **ERRORS}, url_name="upload_abort")

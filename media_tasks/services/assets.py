@@ -57,10 +57,7 @@ def asset_create(
     fileobj.seek(0)
     storage.save_stream(key, fileobj)
     with transaction.atomic():
-        # One registration per owner at a time (PostgreSQL: this row lock; SQLite: its
-        # IMMEDIATE transactions), so a copy sent alongside sees this one or is seen by it.
-        list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
-        earlier = _earlier_upload(owner=owner, sha256=sha256)
+        earlier = earlier_upload_locked(owner=owner, sha256=sha256)
         if earlier is None:
             job = asset_register(
                 asset_id=asset_id,
@@ -123,7 +120,21 @@ def asset_register(
     return job
 
 
+def earlier_upload_locked(*, owner: AbstractBaseUser, sha256: str) -> Job | None:
+    """The job of the owner's earlier upload of these bytes, if one counts (see asset_create).
+
+    Call it inside transaction.atomic() and register a new asset in that same transaction:
+    it takes the owner's registration lock, so a copy sent alongside (on any upload path)
+    sees this one or is seen by it.
+    """
+    # PostgreSQL: this row lock; SQLite: its IMMEDIATE transactions.
+    list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
+    return _earlier_upload(owner=owner, sha256=sha256)
+
+
 def _earlier_upload(*, owner: AbstractBaseUser, sha256: str) -> Job | None:
+    if not sha256:  # assets stored before every path hashed have none: no match to them
+        return None
     for asset in Asset.objects.filter(owner=owner, sha256=sha256).order_by("-created_at"):
         job = asset.latest_job
         if job and job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):

@@ -5,6 +5,7 @@ API: start → part URLs (or PUT parts to us) → list parts to resume → compl
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ from django.utils import timezone
 from .. import selectors, storage
 from ..models import Upload
 from . import upload_parts
-from .assets import UploadResult, asset_register, display_name, upload_log
+from .assets import UploadResult, asset_register, display_name, earlier_upload_locked, upload_log
 from .errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -131,24 +132,50 @@ def upload_complete(*, upload: Upload, parts: Iterable[tuple[int, str]] = ()) ->
     """Join the parts, check the result, and create the asset and its job (queued after commit).
 
     The upload is claimed first (open → completing) and joined outside any transaction, so a
-    long join holds no database lock. Completing twice returns the first result, so a
-    client may retry a completion whose answer it never got; one still joining answers 409.
+    long join holds no database lock. The same bytes uploaded before by the same owner (on any
+    path) make no second asset: the answer is the earlier one, marked duplicate, and the joined
+    copy is deleted. Completing twice returns the first result, so a client may retry a
+    completion whose answer it never got; one still joining answers 409.
     """
     if not Upload.objects.filter(pk=upload.pk, status=Upload.Status.OPEN).update(status=Upload.Status.COMPLETING):
-        upload.refresh_from_db()
-        if upload.status == Upload.Status.COMPLETED:
-            return UploadResult(job=upload.owner.assets.get(pk=upload.id).latest_job, duplicate=False)
-        if upload.status == Upload.Status.COMPLETING:
-            raise ServiceError(
-                "This upload is being completed; ask again in a moment.", code="upload_completing", status=409
-            )
-        _require_open(upload)
+        return _answered_before(upload)
     sent = list(parts)
     if len({n for n, _ in sent}) != len(sent):
         _release(upload)
         raise ServiceError("A part is listed twice.", code="invalid_part", field="parts")
+    sha256 = _join(upload, sent)
+    result = _register(upload, sha256)
+    if result is None:  # aborted as stale while it was joining: nothing to register
+        storage.delete_key(upload.storage_key)
+        raise ServiceError("This upload was aborted.", code="upload_closed", status=409)
+    if result.duplicate:  # the owner has these bytes already: the copy goes
+        storage.delete_key(upload.storage_key)
+        logger.info("upload %s by %s is a duplicate of asset %s", upload.id, upload.owner_id, result.job.asset_id)
+        return result
+    logger.info("upload %s completed: %d bytes, job %s", upload.id, upload.size_bytes, result.job.id)
+    return result
+
+
+def _answered_before(upload: Upload) -> UploadResult:
+    """The answer to a completion of an upload that is no longer open: the first one's, if it
+    completed; 409 while another completion joins it, or once it was aborted."""
+    upload.refresh_from_db()
+    if upload.status == Upload.Status.COMPLETED:
+        if upload.asset is None:
+            raise ServiceError(
+                "This upload was completed; what it became has since been deleted.", code="upload_closed", status=409
+            )
+        return UploadResult(job=upload.asset.latest_job, duplicate=upload.asset_id != upload.id)
+    if upload.status == Upload.Status.ABORTED:
+        _require_open(upload)
+    raise ServiceError("This upload is being completed; ask again in a moment.", code="upload_completing", status=409)
+
+
+def _join(upload: Upload, sent: list[tuple[int, str]]) -> str:
+    """_assemble, returning the whole file's SHA-256. A failure gives the claim back if nothing
+    was joined, and drops the upload if what was joined must not become an asset."""
     try:
-        sha256 = _assemble(upload, sent)
+        return _assemble(upload, sent)
     except _Joined as joined:  # the object exists but is not the declared file: it goes, and so does the upload
         storage.delete_key(upload.storage_key)
         Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETING).update(status=Upload.Status.ABORTED)
@@ -156,24 +183,29 @@ def upload_complete(*, upload: Upload, parts: Iterable[tuple[int, str]] = ()) ->
     except BaseException:
         _release(upload)  # nothing was joined: the client may fix what it sent and complete again
         raise
+
+
+def _register(upload: Upload, sha256: str) -> UploadResult | None:
+    """Mark the upload completed as a new asset, or as the owner's earlier one with the same
+    bytes; None if it was aborted meanwhile (nothing registered)."""
     with transaction.atomic():
-        finished = Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETING).update(
-            status=Upload.Status.COMPLETED, completed_at=timezone.now()
+        earlier = earlier_upload_locked(owner=upload.owner, sha256=sha256)
+        if not Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETING).update(
+            status=Upload.Status.COMPLETED, completed_at=timezone.now(), asset_id=earlier.asset_id if earlier else None
+        ):
+            return None
+        if earlier is not None:
+            return UploadResult(job=earlier, duplicate=True)
+        job = asset_register(
+            asset_id=upload.id,
+            owner=upload.owner,
+            key=upload.storage_key,
+            filename=upload.filename,
+            size_bytes=upload.size_bytes,
+            sha256=sha256,
+            correlation_id=upload.correlation_id,
         )
-        if finished:
-            job = asset_register(
-                asset_id=upload.id,
-                owner=upload.owner,
-                key=upload.storage_key,
-                filename=upload.filename,
-                size_bytes=upload.size_bytes,
-                sha256=sha256,
-                correlation_id=upload.correlation_id,
-            )
-    if not finished:  # aborted as stale while it was joining: nothing to register
-        storage.delete_key(upload.storage_key)
-        raise ServiceError("This upload was aborted.", code="upload_closed", status=409)
-    logger.info("upload %s completed: %d bytes, job %s", upload.id, upload.size_bytes, job.id)
+        Upload.objects.filter(pk=upload.pk).update(asset_id=job.asset_id)
     return UploadResult(job=job)
 
 
@@ -191,8 +223,9 @@ class _Joined(Exception):
 
 
 def _assemble(upload: Upload, sent: list[tuple[int, str]]) -> str:
-    """Join the parts into the upload's key and check the whole. Returns its SHA-256 where
-    we read it (filesystem), else "". Raises ServiceError before the join, _Joined after."""
+    """Join the parts into the upload's key and check the whole. Returns its SHA-256: hashed
+    while joining (filesystem), else read back (S3 joins the parts itself). Raises ServiceError
+    before the join, _Joined after."""
     sha256 = ""
     if upload.s3_upload_id:
         listed = sorted(
@@ -218,7 +251,14 @@ def _assemble(upload: Upload, sent: list[tuple[int, str]]) -> str:
                 code="size_mismatch",
             )
         )
-    return sha256
+    return sha256 or _stored_sha256(upload.storage_key)
+
+
+def _stored_sha256(key: str) -> str:
+    digest = hashlib.sha256()
+    for chunk in storage.read_chunks(key):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def upload_abort(*, upload: Upload, statuses: tuple[str, ...] = (Upload.Status.OPEN,)) -> None:
