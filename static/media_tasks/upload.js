@@ -120,10 +120,14 @@
     const body = response.body || {};
     const cell = tr.querySelector(".state");
     cell.className = "state";
-    cell.innerHTML = "Uploaded: <a class=\"status-link\"></a>";
+    // The same bytes as an earlier upload: the server kept nothing new, and the link (to the
+    // asset it answered with) goes to that earlier one, as the plain form says.
+    const words = body.duplicate ? "You uploaded this file before:" : "Uploaded:";
+    cell.innerHTML = `${words} <a class="status-link"></a>`;
     const link = cell.querySelector("a");
     link.href = body.location || response.uploadURL;
-    link.textContent = "processing — follow it live";
+    link.textContent = body.duplicate ? "here it is" : "processing — follow it live";
+    tr.classList.toggle("duplicate", Boolean(body.duplicate));
     tr.dataset.assetId = body.asset_id || "";
   });
   // A lost connection is said in plain words, with a Retry; it goes on by itself once back online.
