@@ -142,6 +142,8 @@ class Rendition(models.Model):
         MP4 = "mp4", "MP4"
         HLS = "hls", "HLS"
         POSTER = "poster", "Poster"
+        # The poster's candidates (one of them is the poster: the owner may choose another).
+        FRAME = "frame", "Poster candidate"
         SPRITE = "sprite", "Sprite sheet"
         IMAGE = "image", "Image"
 

@@ -48,6 +48,23 @@ class ImageFile:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """A poster candidate: `name` says where it was taken ("frame-30": at 30% of the duration)."""
+
+    name: str
+    image: ImageFile
+
+
+@dataclass(frozen=True)
+class Posters:
+    """Every candidate that could be taken, and the one picked as the poster (the owner may
+    pick another later)."""
+
+    frames: tuple[Frame, ...]
+    chosen: Frame
+
+
+@dataclass(frozen=True)
 class Sprite:
     image: ImageFile
     vtt: Path
@@ -81,29 +98,34 @@ def _grab_frame(src: Path, info: MediaInfo, at: float, size: tuple[int, int], ou
     return out
 
 
-def make_poster(src: Path, info: MediaInfo, out_path: Path, *, max_side: int = POSTER_MAX_SIDE) -> ImageFile:
-    """A poster near 10% of the duration, moving on if that frame is black."""
+def frame_name(position: float) -> str:
+    """A candidate's name from its place in the duration: 0.3 → "frame-30"."""
+    return f"frame-{round(position * 100)}"
+
+
+def make_poster(src: Path, info: MediaInfo, out_dir: Path, *, max_side: int = POSTER_MAX_SIDE) -> Posters:
+    """Candidates at POSTER_POSITIONS (at 0 s only for clips too short for any of them), and the
+    first that is not black as the poster."""
     size = _fit(info.width, info.height, max_side)
     duration = info.duration or 0.0
     # BMP: a candidate is read back at once, and PNG's compression is wasted time.
-    candidates = (
-        _grab_frame(src, info, duration * position, size, out_path.with_name(f"{out_path.stem}-{i}.bmp"))
+    grabbed = {
+        position: _grab_frame(src, info, duration * position, size, out_dir / f"grab-{i}.bmp")
         for i, position in enumerate(POSTER_POSITIONS)
-    )
+    }
     try:
-        # The last try, at 0 s, is for clips so short that any seek lands past their only frame.
-        best = _pick_poster(candidates) or _pick_poster(
-            [_grab_frame(src, info, 0.0, size, out_path.with_name(f"{out_path.stem}-first.bmp"))]
-        )
-        return _save_poster(best, out_path)
+        if not any(path.exists() for path in grabbed.values()):
+            # A clip so short that any seek lands past its only frame.
+            grabbed = {0.0: _grab_frame(src, info, 0.0, size, out_dir / "grab-first.bmp")}
+        return _save_posters(grabbed, out_dir)
     finally:
-        for leftover in out_path.parent.glob(f"{out_path.stem}-*.bmp"):
+        for leftover in out_dir.glob("grab-*.bmp"):
             leftover.unlink()
 
 
 def _pick_poster(candidates: Iterable[Path]) -> Path | None:
     """The first candidate that is neither (nearly) black nor flat, else the brightest; None
-    when no candidate was written. Stops consuming `candidates` at the first good one."""
+    when no candidate was written."""
     best: tuple[float, Path] | None = None
     for candidate in candidates:
         if not candidate.exists():
@@ -118,9 +140,22 @@ def _pick_poster(candidates: Iterable[Path]) -> Path | None:
     return best[1] if best else None
 
 
-def _save_poster(frame: Path | None, out_path: Path) -> ImageFile:
-    if frame is None:
+def _save_posters(grabbed: dict[float, Path], out_dir: Path) -> Posters:
+    """Each candidate written (position → file) saved as a JPEG frame; the picked one is the poster."""
+    best = _pick_poster(grabbed.values())
+    if best is None:
         raise ProcessingError("No frame could be taken from the video for its poster.")
+    frames, chosen = [], None
+    for position, path in grabbed.items():
+        if not path.exists():
+            continue
+        frame = Frame(frame_name(position), _save_jpeg(path, out_dir / f"{frame_name(position)}.jpg"))
+        frames.append(frame)
+        chosen = frame if path == best else chosen
+    return Posters(frames=tuple(frames), chosen=chosen or frames[0])
+
+
+def _save_jpeg(frame: Path, out_path: Path) -> ImageFile:
     with Image.open(frame) as im:
         im.convert("RGB").save(out_path, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
         width, height = im.size
@@ -261,14 +296,15 @@ def frame_outputs(branches: Sequence[Any], info: MediaInfo, frames_dir: Path, cw
     return outputs
 
 
-def thumbnails_from_frames(frames_dir: Path, info: MediaInfo, out_dir: Path) -> tuple[ImageFile, Sprite]:
-    """The poster and the sprite from what frame_outputs wrote, with the same choices as
-    make_poster and make_sprite."""
-    candidates = [frames_dir / _candidate_name(i) for i in range(len(_ENCODE_CANDIDATES))]
-    best = _pick_poster(candidates[:-1]) or _pick_poster(candidates[-1:])
-    poster = _save_poster(best, out_dir / "poster.jpg")
+def thumbnails_from_frames(frames_dir: Path, info: MediaInfo, out_dir: Path) -> tuple[Posters, Sprite]:
+    """The poster candidates and the sprite from what frame_outputs wrote, with the same choices
+    as make_poster and make_sprite (the 0 s candidate only when no other was written)."""
+    grabbed = {position: frames_dir / _candidate_name(i) for i, position in enumerate(_ENCODE_CANDIDATES)}
+    if any(path.exists() for position, path in grabbed.items() if position):
+        grabbed.pop(0.0)
+    posters = _save_posters(grabbed, out_dir)
     sprite = _assemble_sprite(sorted(frames_dir.glob("tile-*.bmp")), info.duration or 0.0, out_dir, SPRITE_COLUMNS)
-    return poster, sprite
+    return posters, sprite
 
 
 def _vtt_time(seconds: float) -> str:

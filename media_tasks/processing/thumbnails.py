@@ -28,25 +28,14 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         out.mkdir()
         frames = frames_cache_path(asset.id)
         if frames.is_dir():  # the transcode ran here and kept frames from its decode
-            poster, sprite = thumbnail_ops.thumbnails_from_frames(frames, info, out)
+            posters, sprite = thumbnail_ops.thumbnails_from_frames(frames, info, out)
         else:
-            poster, sprite = _decode_thumbnails(job, info, workdir, out)
+            posters, sprite = _decode_thumbnails(job, info, workdir, out)
         report(0.5)
-        keys = {
-            name: storage.asset_key(storage.THUMBS, asset.id, name)
-            for name in ("poster.jpg", "sprite.jpg", "sprite.vtt")
-        }
-        storage.upload_files({out / name: key for name, key in keys.items()})
-        record(
-            job,
-            Rendition.Kind.POSTER,
-            "poster",
-            keys["poster.jpg"],
-            width=poster.width,
-            height=poster.height,
-            size_bytes=poster.size_bytes,
-            codec="jpeg",
-        )
+        files = [*(f.image.path for f in posters.frames), sprite.image.path, sprite.vtt]
+        keys = {path.name: storage.asset_key(storage.THUMBS, asset.id, path.name) for path in files}
+        storage.upload_files({path: keys[path.name] for path in files})
+        _record_posters(job, posters, keys)
         record(
             job,
             Rendition.Kind.SPRITE,
@@ -63,15 +52,30 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     return run_stage(job_id=job_id, stage=Status.THUMBNAILING, worker=worker, work=work)
 
 
+def _record_posters(job: Job, posters: thumbnail_ops.Posters, keys: dict[str, str]) -> None:
+    """A row per candidate frame, and the poster: the picked frame's file (choosing another later
+    points the poster at that one's)."""
+    for frame in posters.frames:
+        image = frame.image
+        fields = {"width": image.width, "height": image.height, "size_bytes": image.size_bytes, "codec": "jpeg"}
+        record(job, Rendition.Kind.FRAME, frame.name, keys[image.path.name], **fields)
+        if frame == posters.chosen:
+            record(job, Rendition.Kind.POSTER, "poster", keys[image.path.name], **fields)
+    # A re-encode may take fewer candidates than the encode before it (a shorter cut).
+    job.asset.renditions.filter(kind=Rendition.Kind.FRAME).exclude(
+        profile__in=[f.name for f in posters.frames]
+    ).delete()
+
+
 def _decode_thumbnails(
     job: Job, info: MediaInfo, workdir: Path, out: Path
-) -> tuple[thumbnail_ops.ImageFile, thumbnail_ops.Sprite]:
+) -> tuple[thumbnail_ops.Posters, thumbnail_ops.Sprite]:
     """Poster and sprite decoded from renditions: after a chunked or GPU-decoded transcode,
     or one that ran on another machine."""
     (poster_src, poster_info), (sprite_src, sprite_info) = _thumbnail_sources(job, info, workdir)
     # Two short ffmpeg runs on small renditions: side by side, their start-up costs overlap.
     with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="thumbs") as pool:
-        making_poster = pool.submit(thumbnail_ops.make_poster, poster_src, poster_info, out / "poster.jpg")
+        making_poster = pool.submit(thumbnail_ops.make_poster, poster_src, poster_info, out)
         sprite = thumbnail_ops.make_sprite(sprite_src, sprite_info, out)
         return making_poster.result(), sprite
 

@@ -7,7 +7,14 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from media_tasks.pipeline.probe import ProbeLimits, probe
-from media_tasks.pipeline.thumbnails import make_poster, make_sprite, thumbnails_from_frames
+from media_tasks.pipeline.thumbnails import (
+    ImageFile,
+    Posters,
+    Sprite,
+    make_poster,
+    make_sprite,
+    thumbnails_from_frames,
+)
 from media_tasks.pipeline.video import EncodeSettings, plan_ladder, transcode_ladder
 from tests.media import make_video
 
@@ -15,14 +22,20 @@ LIMITS = ProbeLimits(max_duration_s=3600, max_pixels=50_000_000)
 WAYS = ["decoded", "from-encode"]
 
 
-def thumbnails(way, clip, tmp_path):
+def posters(way, clip, tmp_path) -> tuple[Posters, Sprite]:
     info = probe(clip, LIMITS)
     if way == "decoded":
-        return make_poster(clip, info, tmp_path / "poster.jpg"), make_sprite(clip, info, tmp_path)
+        return make_poster(clip, info, tmp_path), make_sprite(clip, info, tmp_path)
     frames = tmp_path / "frames"
     rungs = plan_ladder(info, [240])
     transcode_ladder(clip, info, rungs, tmp_path / "renditions", settings=EncodeSettings(), frames_dir=frames)
     return thumbnails_from_frames(frames, info, tmp_path)
+
+
+def thumbnails(way, clip, tmp_path) -> tuple[ImageFile, Sprite]:
+    """The poster picked, and the sprite."""
+    made, sprite = posters(way, clip, tmp_path)
+    return made.chosen.image, sprite
 
 
 @pytest.mark.parametrize("way", WAYS)
@@ -31,7 +44,18 @@ def test_poster_is_scaled_to_fit_and_keeps_aspect(landscape_1080p, tmp_path, way
     with Image.open(poster.path) as im:
         assert im.format == "JPEG"
         assert im.size == (poster.width, poster.height) == (1280, 720)
-    assert not list(tmp_path.glob("poster-*")), "candidate frames are cleaned up"
+    assert not list(tmp_path.glob("*.bmp")), "the grabbed frames are cleaned up"
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_every_candidate_is_kept_for_the_owner_to_choose(tmp_path, way):
+    clip = make_video(tmp_path / "fade.mp4", width=640, height=360, duration=4.0, black_lead_in=1.0)
+    made, _ = posters(way, clip, tmp_path)
+    assert [f.name for f in made.frames] == ["frame-10", "frame-30", "frame-50"]
+    assert made.chosen.name == "frame-30", "10% is black: the next one is picked"
+    for frame in made.frames:
+        with Image.open(frame.image.path) as im:
+            assert im.format == "JPEG" and im.size == (frame.image.width, frame.image.height) == (640, 360)
 
 
 @pytest.mark.parametrize("way", WAYS)

@@ -77,6 +77,9 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
     assert asset.kind == "video" and asset.probe["width"] == 640 and asset.probe["has_audio"] is True
     kinds = sorted(asset.renditions.values_list("kind", "profile", "width", "height"))
     assert kinds == [
+        ("frame", "frame-10", 640, 360),
+        ("frame", "frame-30", 640, 360),
+        ("frame", "frame-50", 640, 360),
         ("hls", "master", 640, 360),
         ("mp4", "360p", 640, 360),
         ("poster", "poster", 640, 360),
