@@ -246,6 +246,30 @@ def asset_renditions(*, asset: Asset) -> dict[str, list[Rendition]]:
     return grouped
 
 
+def poster_frame(*, renditions: list[Rendition]) -> str | None:
+    """The name of the frame the poster is (None before the thumbnails, or for an image)."""
+    posters = {r.storage_key for r in renditions if r.kind == Rendition.Kind.POSTER}
+    return next((r.profile for r in renditions if r.kind == Rendition.Kind.FRAME and r.storage_key in posters), None)
+
+
+def poster_frames(*, asset: Asset, renditions: dict[str, list[Rendition]]) -> list[dict[str, Any]]:
+    """The poster's candidates for the page's chooser: where each was taken and whether it is the poster."""
+    chosen = poster_frame(renditions=[*renditions[Rendition.Kind.POSTER], *renditions[Rendition.Kind.FRAME]])
+    duration = (asset.probe or {}).get("duration") or 0.0
+    frames = sorted(renditions[Rendition.Kind.FRAME], key=lambda r: int(r.profile.rpartition("-")[2] or 0))
+    return [
+        {
+            "name": r.profile,
+            "url": r.url,
+            "at": _clock(duration * int(r.profile.rpartition("-")[2] or 0) / 100),
+            "chosen": r.profile == chosen,
+            "width": r.width,
+            "height": r.height,
+        }
+        for r in frames
+    ]
+
+
 def image_srcsets(renditions: list[Rendition]) -> dict[str, str]:
     """`srcset` values per format ("jpg", "webp") over an image's variants, smallest first."""
     sets: dict[str, list[str]] = {}

@@ -122,17 +122,21 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "playable": playable,
         "playable_at": job.playable_at if job else None,
         "playback_url": playback if playable else None,
+        "poster_frame": presenters.poster_frame(renditions=list(asset.renditions.all())),
         "renditions": renditions,
     }
 
 
 @router.patch("/{uuid:asset_id}", response={200: AssetOut, **ERRORS}, url_name="asset_update")
 def asset_update(request: HttpRequest, asset_id: uuid.UUID, changes: AssetPatchIn):
-    """Set the title, description or alt text, or share it; the fields left out stay as they are."""
+    """Set the title, description or alt text, share it, or choose its poster; the fields left
+    out stay as they are."""
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
     fields = changes.dict(exclude_unset=True)
     if (shared := fields.pop("shared", None)) is not None:
         services.asset_share(asset_id=asset.id, shared=shared)
+    if (frame := fields.pop("poster", None)) is not None:
+        services.asset_poster_choose(asset_id=asset.id, frame=frame)
     services.asset_update(asset_id=asset.id, **fields)
     return asset_get(request, asset_id)
 

@@ -128,6 +128,9 @@ class AssetOut(AssetSummary):
         description="HLS master playlist for any player (hls.js, Safari, ffprobe): no cookie, any origin;"
         " valid for MEDIA_PLAYBACK_EXPIRY_S (4 h by default). null until the video is `playable`",
     )
+    poster_frame: str | None = Field(
+        None, description="which `frame` rendition (the poster's candidates) is the poster; PATCH `poster` to choose"
+    )
     renditions: list[RenditionOut]
 
 
@@ -139,6 +142,9 @@ class AssetPatchIn(Schema):
     alt_text: str | None = Field(None, max_length=ALT_TEXT_MAX)
     shared: bool | None = Field(
         None, description="true: make an unlisted share link and embed; false: revoke them (the old link stops working)"
+    )
+    poster: str | None = Field(
+        None, description="a video's `frame` rendition (its profile, e.g. `frame-30`) to make its poster"
     )
 
 

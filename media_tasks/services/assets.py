@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import events, storage
-from ..models import Asset, Job, JobEvent, UploadLog
+from ..models import Asset, Job, JobEvent, Rendition, UploadLog
 from ..processing.transitions import job_cancel
 from .errors import ServiceError
 
@@ -183,6 +183,23 @@ def asset_share(*, asset_id: uuid.UUID | str, shared: bool) -> Asset:
         asset.share_token = ""
     asset.save(update_fields=["share_token", "updated_at"])
     return asset
+
+
+def asset_poster_choose(*, asset_id: uuid.UUID | str, frame: str) -> Rendition:
+    """Make one of the frames the encode took (Rendition.Kind.FRAME, by name) the poster."""
+    try:
+        chosen = Rendition.objects.get(asset_id=asset_id, kind=Rendition.Kind.FRAME, profile=frame)
+    except Rendition.DoesNotExist:
+        raise ServiceError(f"“{frame}” is not one of this video's frames.", status=422, field="poster") from None
+    fields = ("storage_key", "width", "height", "size_bytes", "codec")
+    poster, _ = Rendition.objects.update_or_create(
+        asset_id=asset_id,
+        kind=Rendition.Kind.POSTER,
+        profile="poster",
+        defaults={name: getattr(chosen, name) for name in (*fields, "worker_hostname")},
+    )
+    Asset.objects.filter(pk=asset_id).update(updated_at=timezone.now())  # My media's ETag moves
+    return poster
 
 
 def _one_line(text: str) -> str:

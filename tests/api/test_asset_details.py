@@ -70,3 +70,25 @@ def test_downloads_are_named_after_the_title_and_the_original_keeps_its_own(
     original = requests.get(body["original_url"], timeout=30)
     assert original.headers["Content-Disposition"] == 'attachment; filename="clip.mp4"'
     assert original.content == (tmp_path / "clip.mp4").read_bytes()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend", ["fs_storage", "s3_storage"])
+def test_the_poster_is_chosen_from_the_frames_the_api_lists(
+    request, backend, user, token, live_server, monkeypatch, tmp_path
+):
+    request.getfixturevalue(backend)
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    auth = {"Authorization": f"Bearer {token}"}
+    url = f"{live_server.url}/api/v1/assets/{asset.id}"
+    body = requests.get(url, headers=auth, timeout=30).json()
+    frames = {r["profile"]: r for r in body["renditions"] if r["kind"] == "frame"}
+    assert len(frames) >= 3 and body["poster_frame"] in frames
+    other = next(name for name in frames if name != body["poster_frame"])
+    changed = requests.patch(url, json={"poster": other}, headers=auth, timeout=30)
+    assert changed.status_code == 200 and changed.json()["poster_frame"] == other
+    (poster,) = [r for r in changed.json()["renditions"] if r["kind"] == "poster"]
+    fetched = requests.get(poster["url"], timeout=30)  # the link alone, no cookie
+    assert fetched.status_code == 200 and fetched.content == requests.get(frames[other]["url"], timeout=30).content
+    refused = requests.patch(url, json={"poster": "frame-99"}, headers=auth, timeout=30)
+    assert refused.status_code == 422 and "not one of this video's frames" in refused.json()["error"]["message"]
