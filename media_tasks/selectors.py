@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from . import storage
 from .models import Asset, Job, Rendition, Upload, UploadLog, Worker
+from .processing import workflow
 
 # How My media may be sorted: the choice's name → the ordering.
 ASSET_ORDERS = {
@@ -122,6 +123,25 @@ def asset_live_etag(*, asset: Asset) -> str:
         job_queue_position(job=job),  # moves as the jobs ahead start
     )
     return "-".join(map(str, changes))
+
+
+def quality_pending(*, job: Job | None) -> bool:
+    """Whether the SSIM of a ready video is still to come: its measurement follows the job and has
+    not reported (processing.quality notes either way), within the measurement's time limit."""
+    if job is None or job.status != Job.Status.SUCCEEDED or not workflow.quality_follows(job.asset.kind):
+        return False
+    if job.events.filter(stage=workflow.QUALITY).exists():
+        return False
+    if not job.asset.renditions.filter(kind=Rendition.Kind.MP4, ssim__isnull=True).exists():
+        return False
+    limit = workflow.time_limits(workflow.QUALITY, (job.asset.probe or {}).get("duration"))["time_limit"]
+    return job.finished_at is not None and timezone.now() < job.finished_at + timedelta(seconds=limit)
+
+
+def asset_renditions_etag(*, asset: Asset) -> str:
+    """Changes when a rendition's SSIM is measured, or the measurement stops being awaited."""
+    ssim = asset.renditions.filter(kind=Rendition.Kind.MP4).order_by("profile").values_list("profile", "ssim")
+    return f"{quality_pending(job=asset.latest_job)}-{list(ssim)}"
 
 
 def asset_list_etag(*, user: AbstractBaseUser) -> str:

@@ -116,9 +116,9 @@ def job_cancel(*, job_id: uuid.UUID | str, reason: str = "Cancelled.") -> bool:
     return bool(cancelled)
 
 
-def job_note(*, job_id: uuid.UUID | str, message: str, worker: str = "") -> None:
-    """Record something worth knowing in the job's history (a fallback, a resume)."""
-    events.publish(job_id=job_id, type=JobEvent.Type.NOTE, message=message, worker=worker)
+def job_note(*, job_id: uuid.UUID | str, message: str, worker: str = "", stage: str = "") -> None:
+    """Record something worth knowing in the job's history (a fallback, a resume, a measurement)."""
+    events.publish(job_id=job_id, type=JobEvent.Type.NOTE, stage=stage, message=message, worker=worker)
 
 
 def job_mark_enqueued(*, job_id: uuid.UUID | str) -> None:

@@ -24,14 +24,14 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.defaults import page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import metrics as media_metrics
 from .. import presenters, selectors, services, storage
-from ..forms import AssetDetailsForm, UploadForm
-from ..models import Asset, Job, Rendition
+from ..forms import UploadForm
+from ..models import Asset
 
 # Small text files are served through Django even with S3, so that the relative
 # names inside them (HLS segments, sprite tiles) resolve against our URLs.
@@ -122,85 +122,12 @@ def _upload_page(request: HttpRequest, form: UploadForm, status: int = 200, erro
     return render(request, "media_tasks/asset_upload.html", context, status=status)
 
 
-@login_required_or_401
-@require_GET
-def asset_detail(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
-    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
-    if request.GET.get("fragment") == "live":
-        # htmx asks every second while the job runs: an unchanged job costs two small
-        # queries and a 304, no rendering.
-        return unchanged_or(
-            request,
-            selectors.asset_live_etag(asset=asset),
-            lambda: render(request, "media_tasks/_asset_live.html", _detail_context(asset)),
-        )
-    return render(request, "media_tasks/asset_detail.html", _detail_context(asset))
-
-
-def _detail_context(asset: Asset) -> dict:
-    job = asset.latest_job
-    renditions = presenters.asset_renditions(asset=asset)
-    return {
-        "asset": asset,
-        "title": presenters.asset_title(asset=asset),
-        "details_form": AssetDetailsForm(instance=asset),
-        "share": presenters.share_urls(asset=asset),
-        "job": job,
-        "timeline": presenters.job_timeline(job=job) if job else [],
-        "eta": presenters.job_eta_s(job=job) if job and not job.is_final else None,
-        "ahead": selectors.job_queue_position(job=job) if job else None,
-        # A re-encode that failed or was cancelled does not hide the version made before it.
-        "show_result": bool(job)
-        and (job.status == Job.Status.SUCCEEDED or (job.is_final and selectors.asset_has_earlier_result(asset=asset))),
-        "planned": presenters.asset_planned_renditions(asset=asset, job=job) if job else [],
-        "renditions": renditions,
-        "srcsets": presenters.image_srcsets(renditions[Rendition.Kind.IMAGE]),
-        # The HLS link while the ladder is still being made (the player before the job is ready).
-        "early_playback": presenters.playback_url(asset=asset) if presenters.job_playable(job=job) else None,
-    }
-
-
 def unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
     tag = f'W/"{hashlib.sha256(etag.encode()).hexdigest()[:32]}"'
     response = HttpResponseNotModified() if request.headers.get("If-None-Match") == tag else render_page()
     response["ETag"] = tag
     response["Cache-Control"] = "private, no-cache"
     return response
-
-
-@login_required_or_401
-@require_POST
-def asset_edit(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
-    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
-    form = AssetDetailsForm(request.POST, instance=asset)
-    if not form.is_valid():
-        context = {**_detail_context(asset), "details_form": form}
-        return render(request, "media_tasks/asset_detail.html", context, status=400)
-    services.asset_update(asset_id=asset.id, **{name: form.cleaned_data[name] for name in form.fields})
-    messages.info(request, "Saved.")
-    return redirect("asset_detail", asset_id=asset.id)
-
-
-@login_required_or_401
-@require_POST
-def asset_retry(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
-    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
-    try:
-        services.asset_retry(asset_id=asset.id)
-        messages.info(request, "Queued again.")
-    except services.ServiceError as exc:
-        messages.info(request, exc.message)
-    return redirect("asset_detail", asset_id=asset.id)
-
-
-@login_required_or_401
-@require_POST
-def asset_cancel(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
-    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
-    latest = asset.latest_job
-    if latest is not None and services.job_cancel(job_id=latest.id, reason="Cancelled by its owner."):
-        messages.info(request, "Cancelled.")
-    return redirect("asset_detail", asset_id=asset.id)
 
 
 @require_GET

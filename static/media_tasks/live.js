@@ -19,3 +19,18 @@ document.addEventListener("htmx:afterSwap", (event) => {
 document.addEventListener("htmx:afterSettle", () => {
   document.querySelectorAll("#asset-live details").forEach((d, i) => { if (i in detailsOpen) d.open = detailsOpen[i]; });
 });
+
+// The live part is replaced at every swap, so a screen reader would not hear it change: each new
+// stage is said once through the page's status line, which stays.
+function announceStage() {
+  const live = document.querySelector("#asset-live");
+  const announcer = document.querySelector("#status-announcer");
+  if (!live || !announcer || announcer.dataset.status === live.dataset.status) return;
+  const first = announcer.dataset.status === undefined;
+  announcer.dataset.status = live.dataset.status;
+  if (first) return;  // what the page says on arrival is read with the page
+  const error = live.querySelector("#job-error");
+  announcer.textContent = live.dataset.stageLabel + (error ? `: ${error.textContent}` : "");
+}
+document.addEventListener("htmx:afterSettle", announceStage);
+document.addEventListener("DOMContentLoaded", announceStage);

@@ -1,0 +1,108 @@
+"""An item's page: the viewer first (player, title), the processing folded under Details,
+and the owner's commands on it (edit, poster, retry, cancel)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import presenters, selectors, services
+from ..forms import AssetDetailsForm
+from ..models import Asset, Job, Rendition
+from . import login_required_or_401, unchanged_or
+
+# The page's parts htmx asks for again: the job's progress every second until it ends, then
+# the renditions table until its SSIM is measured (that comes after "Ready").
+_FRAGMENTS = {
+    "live": ("media_tasks/_asset_live.html", selectors.asset_live_etag),
+    "renditions": ("media_tasks/_renditions_table.html", selectors.asset_renditions_etag),
+}
+
+
+@login_required_or_401
+@require_GET
+def asset_detail(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    if fragment := _FRAGMENTS.get(request.GET.get("fragment", "")):
+        # An unchanged part costs a few small queries and a 304, no rendering.
+        template, etag = fragment
+        return unchanged_or(request, etag(asset=asset), lambda: render(request, template, _detail_context(asset)))
+    return render(request, "media_tasks/asset_detail.html", _detail_context(asset))
+
+
+def _detail_context(asset: Asset) -> dict:
+    job = asset.latest_job
+    renditions = presenters.asset_renditions(asset=asset)
+    return {
+        "asset": asset,
+        "title": presenters.asset_title(asset=asset),
+        "details_form": AssetDetailsForm(instance=asset),
+        "share": presenters.share_urls(asset=asset),
+        "original_url": presenters.download_url(asset=asset, key=asset.original_key),
+        "job": job,
+        "timeline": presenters.job_timeline(job=job) if job else [],
+        "eta": presenters.job_eta_s(job=job) if job and not job.is_final else None,
+        "ahead": selectors.job_queue_position(job=job) if job else None,
+        # A re-encode that failed or was cancelled does not hide the version made before it.
+        "show_result": bool(job)
+        and (job.status == Job.Status.SUCCEEDED or (job.is_final and selectors.asset_has_earlier_result(asset=asset))),
+        "planned": presenters.asset_planned_renditions(asset=asset, job=job) if job else [],
+        "renditions": renditions,
+        "frames": presenters.poster_frames(asset=asset, renditions=renditions),
+        "measuring": selectors.quality_pending(job=job),
+        "srcsets": presenters.image_srcsets(renditions[Rendition.Kind.IMAGE]),
+        # The HLS link while the ladder is still being made (the player before the job is ready).
+        "early_playback": presenters.playback_url(asset=asset) if presenters.job_playable(job=job) else None,
+    }
+
+
+@login_required_or_401
+@require_POST
+def asset_edit(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    form = AssetDetailsForm(request.POST, instance=asset)
+    if not form.is_valid():
+        context = {**_detail_context(asset), "details_form": form}
+        return render(request, "media_tasks/asset_detail.html", context, status=400)
+    services.asset_update(asset_id=asset.id, **{name: form.cleaned_data[name] for name in form.fields})
+    messages.info(request, "Saved.")
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+@login_required_or_401
+@require_POST
+def asset_poster(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    try:
+        services.asset_poster_choose(asset_id=asset.id, frame=request.POST.get("frame", ""))
+    except services.ServiceError as exc:
+        context = {**_detail_context(asset), "poster_error": exc.message}
+        return render(request, "media_tasks/asset_detail.html", context, status=400)
+    messages.info(request, "The poster is changed.")
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+@login_required_or_401
+@require_POST
+def asset_retry(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    try:
+        services.asset_retry(asset_id=asset.id)
+        messages.info(request, "Queued again.")
+    except services.ServiceError as exc:
+        messages.info(request, exc.message)
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+@login_required_or_401
+@require_POST
+def asset_cancel(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    latest = asset.latest_job
+    if latest is not None and services.job_cancel(job_id=latest.id, reason="Cancelled by its owner."):
+        messages.info(request, "Cancelled.")
+    return redirect("asset_detail", asset_id=asset.id)

@@ -1,0 +1,89 @@
+"""The item's page puts the viewer first (issue 22): the title and the player on top, the
+processing details folded under "Details", the SSIM filled in once measured, and a poster
+chosen from the frames the encode took."""
+
+import re
+from html import unescape as html_text
+
+import pytest
+from django.urls import reverse
+
+from media_tasks.models import Rendition
+from media_tasks.processing import quality
+from tests.playback import make_ready_video
+
+pytestmark = pytest.mark.django_db
+
+
+def _details(html: str) -> str:
+    match = re.search(r'<details id="details"[^>]*>(.*?)</details>', html, re.S)
+    assert match, "no Details section"
+    return match.group(1)
+
+
+def test_the_title_and_player_come_first_and_the_processing_is_folded(
+    alice_client, user, fs_storage, monkeypatch, tmp_path
+):
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    html = alice_client.get(reverse("asset_detail", args=[asset.id])).content.decode()
+    title, player, details = (html.index(s) for s in ('id="asset-title"', 'id="player"', '<details id="details"'))
+    assert title < player < details
+    assert not re.search(r'<details id="details"[^>]*\bopen', html), "Details is folded until opened"
+    folded = _details(html)
+    for inside in ("Renditions", "History", "libx264", "SSIM", " on t", "Poster"):
+        assert inside in folded, inside
+    above = html[: html.index('<details id="details"')]
+    assert "libx264" not in above and "History" not in above
+
+
+def test_the_ssim_column_asks_again_until_it_is_measured(alice_client, user, fs_storage, monkeypatch, tmp_path):
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    page = reverse("asset_detail", args=[asset.id])
+    html = alice_client.get(page).content.decode()
+    table = re.search(r'<table[^>]*id="renditions"[^>]*>', html).group(0)
+    assert "hx-trigger" in table and "fragment=renditions" in table  # measuring: the table asks again
+    fragment = alice_client.get(page, {"fragment": "renditions"})
+    assert fragment.status_code == 200 and "measuring…" in fragment.content.decode()
+    unchanged = alice_client.get(page, {"fragment": "renditions"}, HTTP_IF_NONE_MATCH=fragment["ETag"])
+    assert unchanged.status_code == 304
+
+    assert quality.job_measure_quality(job_id=asset.latest_job.id, worker="t")
+    measured = alice_client.get(page, {"fragment": "renditions"}, HTTP_IF_NONE_MATCH=fragment["ETag"])
+    assert measured.status_code == 200
+    body = measured.content.decode()
+    assert re.search(r"0\.9\d{3}", body), body
+    assert "hx-trigger" not in body  # measured: nothing more to ask for
+
+
+def test_a_failed_measurement_stops_the_asking(alice_client, user, fs_storage, monkeypatch, tmp_path):
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    monkeypatch.setattr("media_tasks.pipeline.quality.measure_ssim", _refuse)
+    assert not quality.job_measure_quality(job_id=asset.latest_job.id, worker="t")
+    body = alice_client.get(reverse("asset_detail", args=[asset.id]), {"fragment": "renditions"}).content.decode()
+    assert "hx-trigger" not in body and "not measured" in body
+
+
+def _refuse(*args, **kwargs):
+    raise ValueError("no SSIM figures")
+
+
+def test_the_owner_chooses_the_poster_from_the_encodes_frames(
+    alice_client, client, other_user, user, fs_storage, monkeypatch, tmp_path
+):
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    frames = list(asset.renditions.filter(kind=Rendition.Kind.FRAME).order_by("profile"))
+    assert len(frames) >= 3, [f.profile for f in frames]
+    poster = asset.renditions.get(kind=Rendition.Kind.POSTER)
+    assert poster.storage_key in {f.storage_key for f in frames}  # the poster is one of them
+    other = next(f for f in frames if f.storage_key != poster.storage_key)
+    html = alice_client.get(reverse("asset_detail", args=[asset.id])).content.decode()
+    assert html.count('name="frame"') == len(frames)
+
+    chosen = alice_client.post(reverse("asset_poster", args=[asset.id]), {"frame": other.profile})
+    assert chosen.status_code == 302
+    poster.refresh_from_db()
+    assert (poster.storage_key, poster.width, poster.height) == (other.storage_key, other.width, other.height)
+    refused = alice_client.post(reverse("asset_poster", args=[asset.id]), {"frame": "frame-99"})
+    assert refused.status_code == 400 and "not one of this video's frames" in html_text(refused.content.decode())
+    client.force_login(other_user)
+    assert client.post(reverse("asset_poster", args=[asset.id]), {"frame": frames[0].profile}).status_code == 404
