@@ -1,0 +1,106 @@
+"""Every page, on a desktop and at a phone's width (390 px), checked by axe-core in Chromium:
+no serious or critical violation, nothing wider than the screen, the nav clear of the content.
+Folded parts (Details, Share, Edit) are opened first, so that axe sees them too."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.urls import reverse
+from PIL import Image
+
+from media_tasks import services, storage
+from media_tasks.models import Asset
+from media_tasks.processing import images, probe
+from tests.browser.conftest import screenshot
+from tests.playback import make_ready_video
+from tests.views.test_library import bulk_assets
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1200, "height": 900}
+# axe's impact levels that fail the test: all of them (the issue asks for no serious or critical
+# one; the moderate and minor ones found were as cheap to fix).
+BLOCKING = ("minor", "moderate", "serious", "critical")
+
+
+def make_ready_image(user, path) -> Asset:
+    Image.new("RGB", (800, 600), (40, 120, 200)).save(path)
+    with path.open("rb") as fh:
+        job = services.asset_create(owner=user, fileobj=fh, filename=path.name, size_bytes=path.stat().st_size).job
+    assert probe.job_probe(job_id=job.id, worker="t") == "image"
+    assert images.job_make_image_variants(job_id=job.id, worker="t")
+    services.asset_update(asset_id=job.asset_id, alt_text="A blue square")
+    return Asset.objects.get(pk=job.asset_id)
+
+
+@pytest.fixture
+def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
+    """Each page of the site once, as its owner would reach it (name → path)."""
+    video = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    services.asset_update(asset_id=video.id, title="A walk along the harbour at dusk, with the long title it deserves")
+    shared = services.asset_share(asset_id=video.id, shared=True)
+    photo = make_ready_image(user, tmp_path / "photo.png")
+    waiting, failed = bulk_assets(user, ["a-rather-long-file-name-from-a-camera-0001.mp4", "notes.mp4"])
+    for asset in (waiting, failed):
+        Asset.objects.filter(pk=asset.pk).update(original_key=storage.original_key(asset.id))
+    waiting.jobs.update(status="queued")
+    failed.jobs.update(status="failed", error="This is not a video or an image we can read.", retryable=False)
+    return {
+        "upload": reverse("asset_upload"),
+        "library": reverse("asset_list"),
+        "video": reverse("asset_detail", args=[video.id]),
+        "image": reverse("asset_detail", args=[photo.id]),
+        "queued": reverse("asset_detail", args=[waiting.id]),
+        "failed": reverse("asset_detail", args=[failed.id]),
+        "delete": reverse("asset_delete") + f"?ids={video.id}&ids={photo.id}",
+        "shared": reverse("shared", args=[shared.share_token]),
+        "embed": reverse("shared_embed", args=[shared.share_token]),
+        "tokens": reverse("token_list"),
+        "not-found": "/no-such-page/",
+    }
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_every_page_passes_axe_and_fits_the_screen(pages, signed_in, user, viewport):
+    page = signed_in(user)
+    page.set_viewport_size(viewport)
+    found = {}
+    for name, url in pages.items():
+        page.goto(url)
+        page.evaluate("() => document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        found.update(_violations(page, name))
+        if viewport is PHONE:
+            _fits_a_phone(page, name)
+            if name in ("library", "video"):
+                screenshot(page, {"library": "library", "video": "phone-video"}[name])
+    assert not found, "\n".join(f"{where}: {what}" for where, what in found.items())
+
+
+def test_signing_in_passes_axe(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    page = context.new_page()
+    page.goto(reverse("login"))
+    found = _violations(page, "sign-in")
+    _fits_a_phone(page, "sign-in")
+    context.close()
+    assert not found, found
+
+
+def _violations(page, name: str) -> dict[str, str]:
+    results = Axe().run(page)
+    return {
+        f"{name} {v['id']} ({v['impact']})": "; ".join(n["target"][0] for n in v["nodes"][:5])
+        for v in results.response["violations"]
+        if v["impact"] in BLOCKING
+    }
+
+
+def _fits_a_phone(page, name: str) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{name} is {width} px wide at {PHONE['width']} px"
+    if page.locator("header").count():
+        header = page.evaluate("() => document.querySelector('header').getBoundingClientRect().bottom")
+        main = page.evaluate("() => document.querySelector('main').getBoundingClientRect().top")
+        assert header <= main, f"{name}: the nav runs into the content"
