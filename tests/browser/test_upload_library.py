@@ -3,8 +3,13 @@ reload that brings back only what did not finish."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.urls import reverse
+
+from media_tasks import storage
+from media_tasks.models import Asset
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -49,3 +54,38 @@ def test_a_reload_brings_back_only_uploads_that_did_not_finish(fs_storage, signe
     page.goto(reverse("asset_upload"))  # a later visit says nothing either
     page.wait_for_timeout(1000)
     assert page.locator("#restore-note").is_hidden()
+
+
+@pytest.mark.parametrize("recovery", ["back-online", "retry-button"])
+def test_a_connection_lost_at_the_end_recovers(fs_storage, signed_in, user, tmp_path, monkeypatch, recovery):
+    """Every part is sent, then the completion meets a dead connection: the row says so in plain
+    words with Retry, and the upload ends with its link once back online (by itself) or on Retry."""
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)  # no worker here
+    clip = tmp_path / "holiday.mov"
+    clip.write_bytes(os.urandom(700_000))
+    page = signed_in(user)
+    lost = []
+
+    def cut_at_completion(route):
+        if not lost:  # the first completion only: the connection drops as it is sent
+            lost.append(route.request.url)
+            if recovery == "back-online":
+                page.context.set_offline(True)
+            return route.abort("internetdisconnected")
+        return route.continue_()
+
+    page.route("**/complete", cut_at_completion)
+    page.goto(reverse("asset_upload"))
+    page.set_input_files("#file-input", str(clip))
+    state = page.locator("#upload-list tbody tr .state")
+    page.wait_for_selector("#upload-list tbody tr .retry", timeout=60_000)
+    assert "The connection was lost" in state.inner_text() and "Failed to fetch" not in state.inner_text()
+    assert Asset.objects.count() == 0
+    if recovery == "back-online":
+        page.context.set_offline(False)
+    else:
+        page.click("#upload-list tbody tr .retry")
+    page.wait_for_selector("#upload-list a.status-link", timeout=60_000)
+    (asset,) = Asset.objects.all()
+    assert page.get_attribute("#upload-list a.status-link", "href").endswith(reverse("asset_detail", args=[asset.id]))
+    assert storage.read_bytes(asset.original_key) == clip.read_bytes()
