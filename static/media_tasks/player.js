@@ -1,65 +1,7 @@
 // Result page player: HLS through hls.js (native HLS on Safari), MP4 <source>s as the
-// fallback, a quality picker over the HLS levels, and scrubbing previews from the
-// sprite sheet's WebVTT. Runs on page load and when htmx swaps the finished job in.
+// fallback, and a quality picker over the HLS levels; controls.js adds the seek bar with
+// previews. Runs on page load and when htmx swaps the finished job in.
 (function () {
-  function fmt(t) {
-    const s = Math.max(0, Math.floor(t));
-    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-  }
-
-  function parseVtt(text, base) {
-    const cues = [];
-    const stamp = (v) => v.split(":").reduce((acc, part) => acc * 60 + parseFloat(part), 0);
-    for (const block of text.split(/\r?\n\r?\n/)) {
-      const lines = block.trim().split(/\r?\n/);
-      const timing = lines.findIndex((l) => l.includes("-->"));
-      if (timing < 0 || !lines[timing + 1]) continue;
-      const [start, end] = lines[timing].split("-->").map((v) => stamp(v.trim().split(" ")[0]));
-      const [file, frag] = lines[timing + 1].trim().split("#xywh=");
-      const [x, y, w, h] = (frag || "0,0,0,0").split(",").map(Number);
-      cues.push({start, end, url: new URL(file, base).href, x, y, w, h});
-    }
-    return cues;
-  }
-
-  async function setUpScrubbing(box, video) {
-    const vttUrl = box.dataset.spriteVtt;
-    if (!vttUrl) return;
-    const response = await fetch(vttUrl, {credentials: "same-origin"});
-    if (!response.ok) return;
-    const cues = parseVtt(await response.text(), new URL(vttUrl, location.href));
-    if (!cues.length) return;
-    const scrub = box.querySelector("#scrub");
-    const bar = box.querySelector("#scrub-bar");
-    const preview = box.querySelector("#scrub-preview");
-    const label = box.querySelector("#scrub-time");
-    const played = box.querySelector("#scrub-played");
-    scrub.hidden = false;
-    const duration = () => video.duration || cues[cues.length - 1].end;
-    const at = (event) => {
-      const rect = bar.getBoundingClientRect();
-      return {fraction: Math.min(1, Math.max(0, (event.clientX - rect.left) / rect.width)), rect};
-    };
-    bar.addEventListener("mousemove", (event) => {
-      const {fraction, rect} = at(event);
-      const time = fraction * duration();
-      const cue = cues.find((c) => time >= c.start && time < c.end) || cues[cues.length - 1];
-      preview.style.width = cue.w + "px";
-      preview.style.height = cue.h + "px";
-      preview.style.backgroundImage = `url("${cue.url}")`;
-      preview.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
-      preview.style.left = Math.min(rect.width - cue.w, Math.max(0, fraction * rect.width - cue.w / 2)) + "px";
-      preview.dataset.time = time.toFixed(2);
-      label.textContent = fmt(time);
-      preview.classList.add("visible");
-    });
-    bar.addEventListener("mouseleave", () => preview.classList.remove("visible"));
-    bar.addEventListener("click", (event) => { video.currentTime = at(event).fraction * duration(); });
-    video.addEventListener("timeupdate", () => {
-      played.style.width = (100 * video.currentTime / duration()) + "%";
-    });
-  }
-
   function setUpQuality(box, video, hls) {
     const select = box.querySelector("#quality");
     const playing = box.querySelector("#playing-level");
@@ -150,7 +92,7 @@
       if (resume.playing) video.play().catch(() => {});
       resume = null;
     }
-    setUpScrubbing(box, video);
+    if (window.MediaControls) MediaControls.attach(box, video);  // one seek bar with previews (controls.js)
   }
 
   document.addEventListener("htmx:load", (event) => init(event.detail.elt.parentNode || document));

@@ -47,9 +47,12 @@ def browser():
 def signed_in(browser, live_server, client):
     """A browser page signed in as `user`, on the live server."""
 
-    def open_as(user):
+    def open_as(user, **options):
+        """`options` for the browser context: a phone's viewport, touch (has_touch)..."""
         client.force_login(user)
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
+        context = browser.new_context(
+            base_url=live_server.url, **{"viewport": {"width": 1200, "height": 900}, **options}
+        )
         context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
         page = context.new_page()
         page.set_default_timeout(30_000)

@@ -78,3 +78,34 @@ def test_the_poster_is_chosen_by_keyboard(fs_storage, signed_in, user, monkeypat
     poster = asset.renditions.get(kind=Rendition.Kind.POSTER)
     assert poster.storage_key == asset.renditions.get(kind=Rendition.Kind.FRAME, profile=chosen).storage_key
     assert page.get_attribute("#player", "poster").endswith(poster.storage_key.rsplit("/", 1)[1])
+
+
+def test_one_seek_bar_with_previews_for_keyboard_touch_and_mouse(fs_storage, signed_in, user, monkeypatch, tmp_path):
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch, duration=12)
+    url = reverse("asset_detail", args=[asset.id])
+    page = signed_in(user)
+    page.goto(url)
+    page.wait_for_selector("#player-box[data-controls='own']")
+    assert page.evaluate("() => document.querySelector('#player').controls") is False, "the browser's bar is gone"
+    assert page.locator("#player-box input[type=range]").count() == 1 and page.locator("#seek").is_visible()
+    # Keyboard: two steps to the right, and the preview of the new time shows.
+    page.focus("#seek")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert abs(page.evaluate("() => document.querySelector('#player').currentTime") - 10) < 0.5
+    assert page.locator("#scrub-preview").is_visible() and page.inner_text("#scrub-time") == "0:10"
+    assert page.get_attribute("#seek", "aria-valuetext") == "0:10 of 0:12"
+    # Mouse: hovering a quarter of the way along previews 0:03.
+    box = page.locator("#seek").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => document.querySelector('#scrub-time').textContent === '0:03'", timeout=5_000)
+
+    phone = signed_in(user, viewport=PHONE, has_touch=True, is_mobile=True)
+    phone.goto(url)
+    phone.wait_for_selector("#player-box[data-controls='own']")
+    box = phone.locator("#seek").bounding_box()
+    phone.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    phone.wait_for_function("() => Math.abs(document.querySelector('#player').currentTime - 6) < 1.5", timeout=5_000)
+    assert phone.locator("#scrub-preview").is_visible()
+    width = phone.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]

@@ -99,9 +99,9 @@ def test_upload_watch_and_play_a_video(celery_worker, s3_for_browsers, signed_in
     wait_until(lambda: page.evaluate("document.querySelector('#player').currentTime") > 0.5, 30, "playback")
     page.select_option("#quality", label="360p")
     wait_until(lambda: page.get_attribute("#player-box", "data-level") == "360", 20, "the 360p level")
-    # Scrubbing preview: hovering the bar shows a tile of the sprite sheet.
+    # Scrubbing preview: hovering the seek bar shows a tile of the sprite sheet.
     page.wait_for_selector("#scrub:not([hidden])")
-    page.locator("#scrub-bar").hover(position={"x": 300, "y": 5})
+    page.locator("#seek").hover(position={"x": 300, "y": 5})
     preview = page.locator("#scrub-preview")
     wait_until(lambda: "visible" in preview.get_attribute("class"), 5, f"the preview: {page.inner_html('#scrub')}")
     assert "sprite.jpg" in preview.evaluate("e => e.style.backgroundImage")
