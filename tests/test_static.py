@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -18,3 +20,10 @@ def test_collectstatic_with_the_manifest_storage_succeeds(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
     assert any(tmp_path.glob("vendor/uppy.min.*.js")), "hashed names written"
+
+
+def test_no_template_comment_spans_lines():
+    """Django's {# #} holds one line only: one that spans lines is shown on the page as text."""
+    for template in Path(settings.BASE_DIR, "templates").rglob("*.html"):
+        for number, line in enumerate(template.read_text().splitlines(), 1):
+            assert "{#" not in line or "#}" in line, f"{template}:{number} opens a comment it does not close"
