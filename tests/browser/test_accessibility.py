@@ -106,3 +106,12 @@ def _fits_a_phone(page, name: str) -> None:
         header = page.evaluate("() => document.querySelector('header').getBoundingClientRect().bottom")
         main = page.evaluate("() => document.querySelector('main').getBoundingClientRect().top")
         assert header <= main, f"{name}: the nav runs into the content"
+
+
+def test_the_admin_passes_axe(pages, signed_in, admin_user):
+    page = signed_in(admin_user)
+    found = {}
+    for name in ("admin:index", "admin:media_tasks_asset_changelist", "admin:media_tasks_job_changelist"):
+        page.goto(reverse(name))
+        found.update(_violations(page, name))
+    assert not found, "\n".join(f"{where}: {what}" for where, what in found.items())
