@@ -60,14 +60,18 @@ def _detail_context(asset: Asset) -> dict:
     }
 
 
+def _refused(request: HttpRequest, asset: Asset, **context) -> HttpResponse:
+    """The page again (400), with the refused form or the reason in `context`."""
+    return render(request, "media_tasks/asset_detail.html", {**_detail_context(asset), **context}, status=400)
+
+
 @login_required_or_401
 @require_POST
 def asset_edit(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
     form = AssetDetailsForm(request.POST, instance=asset)
     if not form.is_valid():
-        context = {**_detail_context(asset), "details_form": form}
-        return render(request, "media_tasks/asset_detail.html", context, status=400)
+        return _refused(request, asset, details_form=form)
     services.asset_update(asset_id=asset.id, **{name: form.cleaned_data[name] for name in form.fields})
     messages.info(request, "Saved.")
     return redirect("asset_detail", asset_id=asset.id)
@@ -80,8 +84,7 @@ def asset_poster(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     try:
         services.asset_poster_choose(asset_id=asset.id, frame=request.POST.get("frame", ""))
     except services.ServiceError as exc:
-        context = {**_detail_context(asset), "poster_error": exc.message}
-        return render(request, "media_tasks/asset_detail.html", context, status=400)
+        return _refused(request, asset, poster_error=exc.message)
     messages.info(request, "The poster is changed.")
     return redirect("asset_detail", asset_id=asset.id)
 
