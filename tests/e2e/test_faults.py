@@ -199,8 +199,9 @@ def test_fifty_small_jobs_with_random_worker_kills(
     assert not failed, failed
     assert duplicates == 0 and all(finished[str(job.id)] == 1 for job in jobs.values())
     for i, job in jobs.items():
-        # 1600 px images: 320, 640, 1280 and their own 1600 (narrower than 2048), JPEG and WebP each.
-        expected = {"mp4": 1, "hls": 1, "poster": 1, "sprite": 1} if i % 5 == 0 else {"image": 8}
+        # Videos: the poster is one of its three candidate frames. 1600 px images: 320, 640, 1280
+        # and their own 1600 (narrower than 2048), JPEG and WebP each.
+        expected = {"mp4": 1, "hls": 1, "poster": 1, "frame": 3, "sprite": 1} if i % 5 == 0 else {"image": 8}
         assert Counter(job.asset.renditions.values_list("kind", flat=True)) == expected, i
 
 
