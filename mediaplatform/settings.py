@@ -6,32 +6,17 @@ docs/configuration.md.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Exchange, Queue
+
+from .environment import env, env_bool, env_int, env_list
+from .queues import task_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    return env(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    return int(env(name, str(default)))
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -315,41 +300,14 @@ MEDIA_DELIVERY_LIMIT = env_int("MEDIA_DELIVERY_LIMIT", 5)
 MEDIA_GPU_QUEUE_TTL_S = env_int("MEDIA_GPU_QUEUE_TTL_S", 600)
 
 
-def _queue(name: str, **arguments: object) -> Queue:
-    """A durable quorum queue with a delivery limit.
-
-    Quorum queues are replicated and count deliveries, so a poison message ends in
-    the dead-letter queue instead of looping. The exchange is a topic exchange so
-    that Celery's native delayed delivery (countdown retries on quorum queues) can
-    route to it. RabbitMQ refuses to redeclare an existing queue with other
-    arguments: delete the old queue before changing any of these.
-    https://www.rabbitmq.com/docs/quorum-queues#poison-message-handling
-    """
-    arguments = {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": MEDIA_DELIVERY_LIMIT,
-        "x-dead-letter-exchange": MEDIA_QUEUE_DEAD,
-        **arguments,
-    }
-    return Queue(
-        name, Exchange(name, type="topic", durable=True), routing_key=name, durable=True, queue_arguments=arguments
-    )
-
-
-CELERY_TASK_QUEUES = [
-    _queue(MEDIA_QUEUE_SHORT),
-    _queue(MEDIA_QUEUE_TRANSCODE_CPU),
-    # A queue has one dead-letter target: for the GPU queue it is the CPU queue, both
-    # for the TTL and for the delivery limit (the CPU queue's own limit then applies).
-    _queue(
-        MEDIA_QUEUE_TRANSCODE_GPU,
-        **{
-            "x-message-ttl": MEDIA_GPU_QUEUE_TTL_S * 1000,
-            "x-dead-letter-exchange": MEDIA_QUEUE_TRANSCODE_CPU,
-            "x-dead-letter-routing-key": MEDIA_QUEUE_TRANSCODE_CPU,
-        },
-    ),
-]
+CELERY_TASK_QUEUES = task_queues(
+    short=MEDIA_QUEUE_SHORT,
+    cpu=MEDIA_QUEUE_TRANSCODE_CPU,
+    gpu=MEDIA_QUEUE_TRANSCODE_GPU,
+    dead=MEDIA_QUEUE_DEAD,
+    delivery_limit=MEDIA_DELIVERY_LIMIT,
+    gpu_ttl_s=MEDIA_GPU_QUEUE_TTL_S,
+)
 CELERY_TASK_DEFAULT_QUEUE = MEDIA_QUEUE_SHORT
 CELERY_TASK_DEFAULT_EXCHANGE = MEDIA_QUEUE_SHORT
 CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
