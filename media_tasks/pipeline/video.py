@@ -201,17 +201,8 @@ def encode_ladder_command(
     branches = thumbnails.FRAME_BRANCHES if with_frames else 0
     sized, frame_branches = _sized_pictures(picture, rungs, info, hw_decode, branches)
     outputs = thumbnails.frame_outputs(frame_branches, info, frames_dir, out_dir) if with_frames else []
-    pictures, options = [], {}
-    for i, rung in enumerate(rungs):
-        pictures.append(_for_encoder(sized[i], profile, hw_decode))
-        args = profile.output_args(
-            preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=_gop_frames(fps)
-        )
-        if settings.threads and profile.name == CPU_ENCODER:
-            args["threads"] = settings.threads
-        if span is None or span.first:  # later chunks start on the grid; only the first has a short segment
-            args["force_key_frames"] = forced_keyframes(fps)
-        options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
+    pictures = [_for_encoder(sized[i], profile, hw_decode) for i in range(len(rungs))]
+    options = _rung_options(rungs, profile, settings, fps, span)
     bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
     sound = source[str(info.audio_stream_index)] if bitrates else None
     length = declared_duration(info) if span is None else None  # a span ends by its trim
@@ -221,6 +212,23 @@ def encode_ladder_command(
     if settings.threads:
         cmd[1:1] = ["-filter_threads", str(settings.threads)]
     return cmd
+
+
+def _rung_options(
+    rungs: Sequence[Rung], profile: EncoderProfile, settings: EncodeSettings, fps: float, span: Span | None
+) -> dict[str, Any]:
+    """Every rung's encoder options, each as a per-stream (`:v:<i>`) ffmpeg option."""
+    options: dict[str, Any] = {}
+    for i, rung in enumerate(rungs):
+        args = profile.output_args(
+            preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=_gop_frames(fps)
+        )
+        if settings.threads and profile.name == CPU_ENCODER:
+            args["threads"] = settings.threads
+        if span is None or span.first:  # later chunks start on the grid; only the first has a short segment
+            args["force_key_frames"] = forced_keyframes(fps)
+        options.update({f"{key.split(':')[0]}:v:{i}": value for key, value in args.items()})
+    return options
 
 
 def _decoded_picture(
