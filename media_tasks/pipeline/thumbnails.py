@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,11 +109,14 @@ def make_poster(src: Path, info: MediaInfo, out_dir: Path, *, max_side: int = PO
     first that is not black as the poster."""
     size = _fit(info.width, info.height, max_side)
     duration = info.duration or 0.0
-    # BMP: a candidate is read back at once, and PNG's compression is wasted time.
-    grabbed = {
-        position: _grab_frame(src, info, duration * position, size, out_dir / f"grab-{i}.bmp")
-        for i, position in enumerate(POSTER_POSITIONS)
-    }
+    # BMP: a candidate is read back at once, and PNG's compression is wasted time. The grabs are
+    # short ffmpeg runs that mostly wait on their start-up and seek: side by side, they overlap.
+    with ThreadPoolExecutor(len(POSTER_POSITIONS), thread_name_prefix="poster") as pool:
+        paths = pool.map(
+            lambda i: _grab_frame(src, info, duration * POSTER_POSITIONS[i], size, out_dir / f"grab-{i}.bmp"),
+            range(len(POSTER_POSITIONS)),
+        )
+        grabbed = dict(zip(POSTER_POSITIONS, paths, strict=True))
     try:
         if not any(path.exists() for path in grabbed.values()):
             # A clip so short that any seek lands past its only frame.
