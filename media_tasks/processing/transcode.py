@@ -89,8 +89,12 @@ def early_publisher(job: Job, rungs: list[video_ops.Rung], hls_dir: Path, worker
 
     None for a redone transcode of a job already playable: what the first try published stays
     (every segment it names is stored) until the final store overwrites the same keys, so a
-    player that loaded it never sees its playlist shrink."""
+    player that loaded it never sees its playlist shrink. None too for a re-encode of a video
+    that has a ladder: that one plays until the new one is stored whole, and stays if the
+    re-encode is cancelled or fails."""
     if Job.objects.filter(pk=job.pk, playable_at__isnull=False).exists():
+        return None
+    if Rendition.objects.filter(asset_id=job.asset_id, kind=Rendition.Kind.HLS).exists():
         return None
     publisher = EarlyHlsPublisher(job_id=job.pk, asset_id=job.asset_id, rungs=rungs, hls_dir=hls_dir, worker=worker)
     publisher.start()

@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from media_tasks import services
+from media_tasks import services, storage
 from media_tasks.models import Job
 from tests.conftest import wait_until
 from tests.e2e.test_upload_to_renditions import post
@@ -99,3 +99,25 @@ def test_an_api_cancel_early_in_a_whole_file_encode_stops_ffmpeg_at_once(
     job = Job.objects.get(pk=job_id)
     assert job.status == Job.Status.CANCELLED
     assert not job.asset.renditions.exists()
+
+
+def test_a_cancelled_reencode_leaves_the_earlier_ladder_as_it_was(celery_worker, s3_storage, alice_client, tmp_path):
+    """A re-encode of a ready video is cancelled while it encodes: the version made before it
+    keeps every quality, its master and playlists exactly as they were."""
+    clip = make_video(tmp_path / "long.mp4", width=1920, height=1080, duration=8.0, tone=700)
+    job_id = post(alice_client, clip)["job_id"]
+    wait_until(lambda: Job.objects.get(pk=job_id).status == Job.Status.SUCCEEDED, 240, "the first encode")
+    asset_id = Job.objects.get(pk=job_id).asset_id
+    names = ["master.m3u8", *(f"{rung}/index.m3u8" for rung in ("1080p", "720p", "480p", "360p"))]
+    before = {name: storage.read_bytes(storage.asset_key(storage.HLS, asset_id, name)) for name in names}
+    again = str(services.asset_reprocess(asset_id=asset_id).id)
+    wait_until(
+        lambda: ffmpeg_processes_for(again) and Job.objects.get(pk=again).progress > 20,
+        120,
+        "the re-encode's ffmpeg well into its work",
+    )
+    assert services.job_cancel(job_id=again, reason="Cancelled by its owner.")
+    wait_until(lambda: not ffmpeg_processes_for(again), 10, "ffmpeg to stop after the cancel")
+    time.sleep(2)  # whatever was still being published lands now
+    after = {name: storage.read_bytes(storage.asset_key(storage.HLS, asset_id, name)) for name in names}
+    assert after == before, "the cancelled re-encode rewrote the version that plays"
