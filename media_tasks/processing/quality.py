@@ -29,7 +29,10 @@ def job_measure_quality(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     A measurement that fails costs the figure, never the job. The local copy of the source,
     kept by finalize for this task, is dropped however it ends.
     """
-    job = Job.objects.select_related("asset").get(pk=job_id)
+    job = Job.objects.select_related("asset").filter(pk=job_id).first()
+    if job is None:  # deleted with its asset while this waited in the queue
+        logger.info("job %s: not measured, its asset was deleted", job_id)
+        return False
     asset = job.asset
     try:
         if job.status != Status.SUCCEEDED or not quality_follows(asset.kind):

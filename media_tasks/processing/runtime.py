@@ -127,6 +127,10 @@ def run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], 
     except PipelineError as exc:  # bad input, or the job was cancelled or deleted meanwhile
         job_mark_failed(job_id=job_id, reason=str(exc), retryable=not isinstance(exc, THE_FILES_FAULT))
         job_discard_local_copies(job_id=job_id, asset_id=job.asset_id)
+        if not Asset.objects.filter(pk=job.asset_id).exists():
+            # Deleted while this ran: what it stored after the delete (segments published as the
+            # encode went) has nobody to find it.
+            storage.delete_asset_files(job.asset_id)
         return False
     Job.objects.filter(pk=job_id).exclude(waiting_since=None).update(waiting_for="", waiting_since=None)
     return True

@@ -4,6 +4,8 @@ presigned URLs and multipart uploads straight from the browser."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,7 +106,10 @@ class Backend:
         folders, files = self.storage.listdir(path)
         for name in files:
             self.storage.delete(f"{path}/{name}")
-        return len(files) + sum(self._delete_tree(f"{path}/{folder}") for folder in folders)
+        deleted = len(files) + sum(self._delete_tree(f"{path}/{folder}") for folder in folders)
+        with contextlib.suppress(OSError, NotImplementedError):  # a folder a file was added to since stays
+            os.rmdir(self.storage.path(path))
+        return deleted
 
     def browser_origin(self) -> str | None:
         """Where browsers fetch stored files from, other than our own origin (None: only ours)."""

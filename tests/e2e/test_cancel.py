@@ -121,3 +121,22 @@ def test_a_cancelled_reencode_leaves_the_earlier_ladder_as_it_was(celery_worker,
     time.sleep(2)  # whatever was still being published lands now
     after = {name: storage.read_bytes(storage.asset_key(storage.HLS, asset_id, name)) for name in names}
     assert after == before, "the cancelled re-encode rewrote the version that plays"
+
+
+def test_an_item_deleted_while_it_encodes_leaves_no_file_behind(celery_worker, s3_storage, alice_client, tmp_path):
+    """Deleted while its lowest quality is being published as it encodes: once the worker has
+    stopped, nothing of it is left in the bucket."""
+    clip = make_video(tmp_path / "long.mp4", width=1920, height=1080, duration=8.0, tone=720)
+    job_id = post(alice_client, clip)["job_id"]
+    asset_id = str(Job.objects.get(pk=job_id).asset_id)
+    wait_until(
+        lambda: ffmpeg_processes_for(job_id) and Job.objects.get(pk=job_id).playable_at is not None,
+        120,
+        "the encode publishing its first segments",
+    )
+    services.asset_delete(asset_id=asset_id)
+    wait_until(lambda: not ffmpeg_processes_for(job_id), 10, "ffmpeg to stop after the delete")
+    time.sleep(3)  # whatever was still being published lands now
+    listed = s3_storage.list_objects_v2(Bucket=s3_storage.bucket).get("Contents", [])
+    assert not [o["Key"] for o in listed if asset_id in o["Key"]]
+    assert celery_worker.alive()

@@ -6,7 +6,7 @@ import pytest
 
 from media_tasks import services, storage
 from media_tasks.models import Asset, Job, Rendition
-from media_tasks.processing import finalize, probe, thumbnails, transcode
+from media_tasks.processing import finalize, probe, quality, thumbnails, transcode
 from tests.media import make_video
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def test_reencode_with_a_shorter_ladder_drops_the_old_rungs(
 
 @pytest.mark.parametrize("backend", ["fs_storage", "s3_storage"])
 def test_delete_removes_every_stored_file_and_row(request, backend, user, enqueued, clip_720p):
-    request.getfixturevalue(backend)
+    root = request.getfixturevalue(backend)
     job = upload(clip_720p, user)
     run_video_job(job.id)
     keys = [r.storage_key for r in Rendition.objects.filter(asset=job.asset)] + [job.asset.original_key]
@@ -80,6 +80,8 @@ def test_delete_removes_every_stored_file_and_row(request, backend, user, enqueu
     assert deleted >= len(keys) + 3  # plus HLS segments/playlists and the VTT
     assert not any(storage.exists(k) for k in keys)
     assert not Asset.objects.filter(pk=job.asset_id).exists() and not Job.objects.filter(pk=job.id).exists()
+    if backend == "fs_storage":  # no empty folder named after it is left either
+        assert not list(root.rglob(f"*{job.asset_id}*"))
 
 
 def test_deleting_an_asset_cancels_its_running_job_first(fs_storage, user, enqueued, clip_720p, monkeypatch):
@@ -89,3 +91,11 @@ def test_deleting_an_asset_cancels_its_running_job_first(fs_storage, user, enque
     monkeypatch.setattr(services.assets, "job_cancel", lambda **kw: cancelled.append(kw) or real_cancel(**kw))
     services.asset_delete(asset_id=job.asset_id)
     assert cancelled and cancelled[0]["job_id"] == job.id
+
+
+def test_the_quality_measurement_of_a_deleted_item_ends_quietly(fs_storage, user, enqueued, clip_720p):
+    """The SSIM task queued after "Ready" finds its job gone with its deleted asset."""
+    job = upload(clip_720p, user)
+    run_video_job(job.id)
+    services.asset_delete(asset_id=job.asset_id)
+    assert quality.job_measure_quality(job_id=job.id, worker="t") is False
