@@ -28,36 +28,52 @@ def asset_file_url(*, asset: Asset, key: str) -> str:
     return reverse("asset_file", args=[asset.id, f"{area}/{rest}"])
 
 
-def download_url(*, asset: Asset, key: str) -> str:
+def download_url(*, asset: Asset, key: str, shared: bool = False) -> str:
     """A short-lived URL anyone holding it may fetch: presigned S3 GET, or our signed link.
 
-    For API clients and download links, which cannot rely on a browser session.
+    For API clients and download links, which cannot rely on a browser session. `shared`: made
+    for the shared page, so it dies with the share link (S3's presigned URLs cannot be revoked:
+    they end with their short expiry).
     """
     area, _, rest = key.split("/", 2)
     if url := storage.presigned_url(key, filename=download_name(asset=asset, name=f"{area}/{rest}")):
         return url
-    token = signing.dumps({"a": str(asset.id), "n": f"{area}/{rest}"}, salt=DOWNLOAD_SALT)
+    token = signing.dumps({"a": str(asset.id), "n": f"{area}/{rest}", **_share(asset, shared)}, salt=DOWNLOAD_SALT)
     return reverse("file_signed", args=[token])
 
 
 def download_unsign(token: str) -> tuple[uuid.UUID, str]:
-    """(asset id, file name) from a download_url token; BadSignature if forged or expired."""
+    """(asset id, file name) from a download_url token; BadSignature if forged or expired,
+    Asset.DoesNotExist if made for a share link that was turned off since."""
     data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.MEDIA_PRESIGNED_EXPIRY_S)
+    _require_share(data)
     return uuid.UUID(data["a"]), data["n"]
 
 
-def playback_url(*, asset: Asset) -> str:
+def _share(asset: Asset, shared: bool) -> dict[str, str]:
+    """What a link made for the shared page carries: the share secret it lives and dies with."""
+    return {"s": asset.share_token} if shared and asset.share_token else {}
+
+
+def _require_share(data: dict[str, Any]) -> None:
+    if "s" in data and not Asset.objects.filter(pk=data["a"], share_token=data["s"]).exclude(share_token="").exists():
+        raise Asset.DoesNotExist("sharing was turned off")
+
+
+def playback_url(*, asset: Asset, shared: bool = False) -> str:
     """The HLS master playlist for players: `/play/<token>/master.m3u8`, valid for
     MEDIA_PLAYBACK_EXPIRY_S, for whoever holds it (no cookie). The playlists name their
     variants and segments relatively, so every file a player asks for stays under the
-    signed prefix; the token names one asset of one owner and nothing else."""
-    token = signing.dumps({"a": str(asset.id), "o": asset.owner_id}, salt=PLAYBACK_SALT)
+    signed prefix; the token names one asset of one owner and nothing else. `shared`: made for
+    the shared page, so it stops working when sharing is turned off."""
+    token = signing.dumps({"a": str(asset.id), "o": asset.owner_id, **_share(asset, shared)}, salt=PLAYBACK_SALT)
     return reverse("play", args=[token, "master.m3u8"])
 
 
 def playback_unsign(token: str) -> tuple[uuid.UUID, int]:
     """(asset id, owner id) from a playback_url token; BadSignature if forged, SignatureExpired if old."""
     data = signing.loads(token, salt=PLAYBACK_SALT, max_age=settings.MEDIA_PLAYBACK_EXPIRY_S)
+    _require_share(data)
     return uuid.UUID(data["a"]), int(data["o"])
 
 
@@ -119,11 +135,11 @@ def shared_media(*, asset: Asset) -> dict[str, Any]:
     renditions = list(asset.renditions.all())
     by_kind = {kind: [r for r in renditions if r.kind == kind] for kind in Rendition.Kind.values}
     for rendition in renditions:
-        rendition.url = download_url(asset=asset, key=rendition.storage_key)
+        rendition.url = download_url(asset=asset, key=rendition.storage_key, shared=True)
     return {
         "asset": asset,
         "title": asset_title(asset=asset),
-        "playback_url": playback_url(asset=asset) if by_kind[Rendition.Kind.HLS] else "",
+        "playback_url": playback_url(asset=asset, shared=True) if by_kind[Rendition.Kind.HLS] else "",
         "poster": by_kind[Rendition.Kind.POSTER][0] if by_kind[Rendition.Kind.POSTER] else None,
         "mp4": by_kind[Rendition.Kind.MP4],
         "srcsets": image_srcsets(by_kind[Rendition.Kind.IMAGE]),

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from media_tasks import presenters
 from media_tasks.models import Asset
 from tests.playback import make_ready_video
 
@@ -52,3 +53,20 @@ def test_only_the_owner_shares_and_nothing_unshared_is_reachable(client, api, ot
     assert Client().get(reverse("shared", args=["x" * 24])).status_code == 404
     shared = api.patch(f"/api/v1/assets/{ready.id}", {"shared": True}, content_type="application/json").json()
     assert shared["share_url"] and Client().get(shared["share_url"]).status_code == 200
+
+
+def test_stopping_sharing_stops_the_links_the_shared_page_gave(alice_client, ready):
+    """The page's HLS link, its video sources and its poster were all taken from the shared page
+    by someone with no account: once sharing stops, none of them plays any more."""
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "on"})
+    ready.refresh_from_db()
+    anyone = Client()
+    html = anyone.get(reverse("shared", args=[ready.share_token])).content.decode()
+    links = [re.search(r'data-hls="([^"]+)"', html).group(1), *re.findall(r'(?:src|poster)="(/files/[^"]+)"', html)]
+    assert len(links) >= 3, links
+    assert all(anyone.get(link).status_code == 200 for link in links)
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "off"})
+    assert [anyone.get(link).status_code for link in links] == [404] * len(links)
+    # The owner's own links (the API's, the page's) are not shared links: they go on working.
+    own = presenters.playback_url(asset=ready)
+    assert anyone.get(own).status_code == 200
