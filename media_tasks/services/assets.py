@@ -227,10 +227,6 @@ def asset_retry(*, asset_id: uuid.UUID | str) -> Job:
     latest = Job.objects.filter(asset_id=asset_id).order_by("-created_at").first()
     if latest is None or latest.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
         raise ServiceError("Only a failed or cancelled job can be retried.", code="not_retryable", status=409)
-    if not latest.retryable:
-        raise ServiceError(
-            f"Trying again cannot help: {latest.error} Upload another file instead.", code="not_retryable", status=409
-        )
     return asset_reprocess(asset_id=asset_id)
 
 
@@ -240,6 +236,11 @@ def asset_reprocess(*, asset_id: uuid.UUID | str) -> Job:
     latest = asset.latest_job
     if latest is not None and not latest.is_final:
         raise ValueError("The asset is still being processed.")
+    if latest is not None and latest.status == Job.Status.FAILED and not latest.retryable:
+        # The file is the reason (not a format we read, over a limit, cut short): no new try helps.
+        raise ServiceError(
+            f"Trying again cannot help: {latest.error} Upload another file instead.", code="not_retryable", status=409
+        )
     with transaction.atomic():
         job = Job.objects.create(asset=asset, correlation_id=uuid.uuid4().hex)
         events.publish(job_id=job.id, type=JobEvent.Type.QUEUED, message="Queued again (retry or re-encode).")

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from media_tasks import services
+from media_tasks.models import Job
 from media_tasks.processing import probe
 from tests.views.test_assets import upload_file
 
@@ -20,6 +21,10 @@ def test_a_file_we_cannot_read_is_not_offered_a_retry(api, alice_client, user, f
     refused = api.post(f"/api/v1/assets/{job.asset_id}/retry")
     assert refused.status_code == 409 and "Trying again cannot help" in refused.json()["error"]["message"]
     assert 'id="retry"' not in alice_client.get(reverse("asset_detail", args=[job.asset_id])).content.decode()
+    # Re-encoding it cannot help either: refused the same way, and no new job.
+    refused = api.post(f"/api/v1/assets/{job.asset_id}/reencode")
+    assert refused.status_code == 409 and "cannot help" in refused.json()["error"]["message"]
+    assert Job.objects.filter(asset_id=job.asset_id).count() == 1
 
 
 def test_a_cancelled_job_is_offered_a_retry(api, alice_client, user, fs_storage, monkeypatch):
