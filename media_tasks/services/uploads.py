@@ -262,8 +262,15 @@ def _stored_sha256(key: str) -> str:
 
 
 def upload_abort(*, upload: Upload, statuses: tuple[str, ...] = (Upload.Status.OPEN,)) -> None:
-    """Drop an unfinished upload and whatever parts arrived. Aborting twice is harmless."""
+    """Drop an unfinished upload and whatever parts arrived. Aborting twice is harmless; a
+    completed upload is an asset now, and is deleted as one (ServiceError 409)."""
     if not Upload.objects.filter(pk=upload.pk, status__in=statuses).update(status=Upload.Status.ABORTED):
+        if Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMPLETED).exists():
+            raise ServiceError(
+                "This upload is completed: delete its asset instead (DELETE /api/v1/assets/{id}).",
+                code="upload_completed",
+                status=409,
+            )
         return
     if upload.s3_upload_id:
         storage.multipart_abort(upload.storage_key, upload.s3_upload_id)

@@ -159,3 +159,12 @@ def test_the_schema_documents_the_duplicate_answer(client):
     operation = client.get("/api/v1/openapi.json").json()["paths"][f"{URL}/{{upload_id}}/complete"]["post"]
     assert {"200", "202"} <= set(operation["responses"]), operation["responses"]
     assert "earlier" in operation["description"]
+
+
+def test_aborting_a_completed_upload_says_to_delete_its_asset(api, fs_storage, enqueued):
+    upload_id, done = direct_upload(api, os.urandom(5000))
+    refused = api.delete(f"{URL}/{upload_id}")
+    assert refused.status_code == 409, refused.content
+    assert refused.json()["error"]["code"] == "upload_completed" and "delete" in refused.json()["error"]["message"]
+    assert Upload.objects.get(pk=upload_id).status == Upload.Status.COMPLETED
+    assert Asset.objects.filter(pk=done["asset_id"]).exists()
