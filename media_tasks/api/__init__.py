@@ -76,11 +76,15 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 
 
 def _field_name(loc) -> str:
-    """("body", "payload", "size") → "size"; ("query", "status") → "status"."""
+    """The field at fault as the client names it: ("body", "changes", "title") → "title" (the
+    second part is our parameter's name), ("body", "changes") → "body" (the body as a whole),
+    ("query", "filters", "status") and ("query", "status") → "status"."""
     parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header", "form", "file"):
+    if parts[:1] == ["body"]:
+        return ".".join(parts[2:]) or "body"
+    if parts[:1] and parts[0] in ("query", "path", "header", "form", "file"):
         parts = parts[1:]
-    if len(parts) > 1 and parts[0] in ("payload", "filters"):
+    if len(parts) > 1 and parts[0] == "filters":
         parts = parts[1:]
     return ".".join(parts) or "body"
 

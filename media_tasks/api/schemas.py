@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import ConfigDict, StrictBool
 
 from ..models import ALT_TEXT_MAX, DESCRIPTION_MAX, TITLE_MAX
 
@@ -135,12 +136,15 @@ class AssetOut(AssetSummary):
 
 
 class AssetPatchIn(Schema):
-    """Only the fields sent change; an empty title shows the file name again."""
+    """Only the fields sent change; an empty title shows the file name again. A field we do not
+    know is refused, not ignored: a typo must not look like a change that was made."""
+
+    model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(None, max_length=TITLE_MAX)
     description: str | None = Field(None, max_length=DESCRIPTION_MAX)
     alt_text: str | None = Field(None, max_length=ALT_TEXT_MAX)
-    shared: bool | None = Field(
+    shared: StrictBool | None = Field(
         None, description="true: make an unlisted share link and embed; false: revoke them (the old link stops working)"
     )
     poster: str | None = Field(

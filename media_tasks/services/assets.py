@@ -187,6 +187,8 @@ def asset_share(*, asset_id: uuid.UUID | str, shared: bool) -> Asset:
 
 def asset_poster_choose(*, asset_id: uuid.UUID | str, frame: str) -> Rendition:
     """Make one of the frames the encode took (Rendition.Kind.FRAME, by name) the poster."""
+    if not Asset.objects.filter(pk=asset_id, kind=Asset.Kind.VIDEO).exists():
+        raise ServiceError("Only a video has a poster to choose.", status=422, field="poster")
     try:
         chosen = Rendition.objects.get(asset_id=asset_id, kind=Rendition.Kind.FRAME, profile=frame)
     except Rendition.DoesNotExist:

@@ -92,3 +92,20 @@ def test_the_poster_is_chosen_from_the_frames_the_api_lists(
     assert fetched.status_code == 200 and fetched.content == requests.get(frames[other]["url"], timeout=30).content
     refused = requests.patch(url, json={"poster": "frame-99"}, headers=auth, timeout=30)
     assert refused.status_code == 422 and "not one of this video's frames" in refused.json()["error"]["message"]
+
+
+def test_a_patch_names_what_is_wrong_and_takes_nothing_it_does_not_know(api, fs_storage):
+    asset_id = create(api, png((7, 7, 7)), name="photo.png").json()["asset_id"]
+    url = f"/api/v1/assets/{asset_id}"
+
+    def refused(body) -> dict:
+        answer = api.patch(url, body, content_type="application/json")
+        assert answer.status_code == 422, (body, answer.content)
+        return answer.json()["error"]
+
+    assert refused({"title": "x" * (TITLE_MAX + 1)})["fields"][0]["field"] == "title"  # not "changes.title"
+    assert refused({"shared": "yes"})["fields"][0]["field"] == "shared"  # a boolean, not a word
+    assert refused({"unknown": 1})["fields"][0]["field"] == "unknown"
+    assert refused([])["code"] == "validation_error"
+    assert "Only a video" in refused({"poster": "frame-10"})["message"]
+    assert api.get(url).json()["share_url"] is None, "nothing was changed by the refused ones"
