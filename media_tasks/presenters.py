@@ -130,6 +130,18 @@ def share_urls(*, asset: Asset) -> dict[str, str | None]:
     }
 
 
+EMBED_LONG_SIDE = 640
+
+
+def embed_size(*, asset: Asset) -> tuple[int, int]:
+    """The embed iframe's width and height: the picture's shape, EMBED_LONG_SIDE on its long side
+    (16:9 while the shape is unknown), so a portrait video is not a strip with bars."""
+    probe = asset.probe or {}
+    width, height = probe.get("width") or 16, probe.get("height") or 9
+    scale = EMBED_LONG_SIDE / max(width, height)
+    return round(width * scale), round(height * scale)
+
+
 def shared_media(*, asset: Asset) -> dict[str, Any]:
     """What the share page and the embed show: links that work without an account."""
     renditions = list(asset.renditions.all())

@@ -19,10 +19,12 @@ from media_tasks.processing import finalize, probe, thumbnails, transcode
 from tests.media import make_video
 
 
-def make_ready_video(user, path: Path, monkeypatch, *, tone: int = 440, duration: float = 1.5) -> Asset:
-    """Upload an 854×480 clip (two rungs: 480p and 360p) and run every stage here, as a worker would."""
+def make_ready_video(
+    user, path: Path, monkeypatch, *, tone: int = 440, duration: float = 1.5, size: tuple[int, int] = (854, 480)
+) -> Asset:
+    """Upload a clip (854×480 by default: two rungs, 480p and 360p) and run every stage here, as a worker would."""
     monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)  # no broker: stages run below
-    clip = make_video(path, width=854, height=480, duration=duration, tone=tone)
+    clip = make_video(path, width=size[0], height=size[1], duration=duration, tone=tone)
     with clip.open("rb") as fh:
         job = services.asset_create(owner=user, fileobj=fh, filename=clip.name, size_bytes=clip.stat().st_size).job
     assert probe.job_probe(job_id=job.id, worker="t") == "video"

@@ -42,6 +42,7 @@ def _detail_context(asset: Asset) -> dict:
         "title": presenters.asset_title(asset=asset),
         "details_form": AssetDetailsForm(instance=asset),
         "share": presenters.share_urls(asset=asset),
+        "embed_size": presenters.embed_size(asset=asset),
         "original_url": presenters.download_url(asset=asset, key=asset.original_key),
         "job": job,
         "timeline": presenters.job_timeline(job=job) if job else [],

@@ -9,7 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from PIL import Image
 
-from media_tasks import services, storage
+from media_tasks import services
 from media_tasks.models import Asset
 from media_tasks.processing import images, probe
 from tests.browser.conftest import screenshot
@@ -45,8 +45,6 @@ def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
     shared = services.asset_share(asset_id=video.id, shared=True)
     photo = make_ready_image(user, tmp_path / "photo.png")
     waiting, failed = bulk_assets(user, ["a-rather-long-file-name-from-a-camera-0001.mp4", "notes.mp4"])
-    for asset in (waiting, failed):
-        Asset.objects.filter(pk=asset.pk).update(original_key=storage.original_key(asset.id))
     waiting.jobs.update(status="queued")
     failed.jobs.update(status="failed", error="This is not a video or an image we can read.", retryable=False)
     return {

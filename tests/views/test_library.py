@@ -12,10 +12,13 @@ pytestmark = pytest.mark.django_db
 
 
 def bulk_assets(owner, names: list[str], size: int = 100) -> list[Asset]:
-    assets = Asset.objects.bulk_create(
-        Asset(owner=owner, original_key="-", original_filename=name, size_bytes=size + n, sha256=f"{n:064d}")
+    assets = [
+        Asset(owner=owner, original_filename=name, size_bytes=size + n, sha256=f"{n:064d}")
         for n, name in enumerate(names)
-    )
+    ]
+    for asset in assets:  # where an upload would have stored it (nothing is there)
+        asset.original_key = storage.original_key(asset.id)
+    Asset.objects.bulk_create(assets)
     Job.objects.bulk_create(Job(asset=a, status=Job.Status.SUCCEEDED) for a in assets)
     return assets
 

@@ -3,6 +3,7 @@ account and other sites may embed the player; off again, the old link is dead. N
 owner turns it on or off, and the rest of the site stays unframeable."""
 
 import re
+from html import unescape
 
 import pytest
 from django.test import Client
@@ -70,3 +71,17 @@ def test_stopping_sharing_stops_the_links_the_shared_page_gave(alice_client, rea
     # The owner's own links (the API's, the page's) are not shared links: they go on working.
     own = presenters.playback_url(asset=ready)
     assert anyone.get(own).status_code == 200
+
+
+def test_the_embed_code_takes_the_videos_shape(alice_client, user, fs_storage, monkeypatch, tmp_path):
+    """A portrait video's iframe is upright, not a 640×360 strip with the picture in its middle."""
+    portrait = make_ready_video(user, tmp_path / "phone.mp4", monkeypatch, size=(360, 640))
+    alice_client.post(reverse("asset_share", args=[portrait.id]), {"shared": "on"})
+    html = alice_client.get(reverse("asset_detail", args=[portrait.id])).content.decode()
+    assert 'width="360" height="640"' in unescape(re.search(r'id="embed-code"[^>]*value=\'([^\']+)\'', html).group(1))
+
+
+def test_a_landscape_embed_keeps_its_width(alice_client, ready):
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "on"})
+    html = alice_client.get(reverse("asset_detail", args=[ready.id])).content.decode()
+    assert 'width="640" height="360"' in unescape(re.search(r'id="embed-code"[^>]*value=\'([^\']+)\'', html).group(1))
