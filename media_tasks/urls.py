@@ -21,4 +21,5 @@ urlpatterns = [
     path("play/<str:token>/<path:name>", views.play, name="play"),
     path("settings/tokens/", views.token_list, name="token_list"),
     path("metrics", views.metrics, name="metrics"),
+    path("favicon.ico", views.favicon),
 ]

@@ -1,10 +1,13 @@
-"""The vendored browser libraries are there and collectstatic's manifest accepts them (as `make run` needs)."""
+"""The vendored browser libraries are there and collectstatic's manifest accepts them (as `make run` needs);
+the templates and the site's icon are sound."""
 
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.urls import reverse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,3 +30,10 @@ def test_no_template_comment_spans_lines():
     for template in Path(settings.BASE_DIR, "templates").rglob("*.html"):
         for number, line in enumerate(template.read_text().splitlines(), 1):
             assert "{#" not in line or "#}" in line, f"{template}:{number} opens a comment it does not close"
+
+
+@pytest.mark.django_db
+def test_the_icon_is_there_for_pages_and_for_favicon_ico(client):
+    assert '<link rel="icon"' in client.get(reverse("login")).content.decode()
+    old_way = client.get("/favicon.ico")
+    assert old_way.status_code == 301 and old_way["Location"].endswith(".svg")

@@ -22,6 +22,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
@@ -302,6 +303,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if expected and not hmac.compare_digest(given, f"Bearer {expected}".encode()):
         return HttpResponse("metrics need a token\n", status=401, content_type="text/plain")
     return HttpResponse(generate_latest(media_metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Pages name their icon; this is for what asks the old way (the API docs, feed readers)."""
+    return redirect(static("media_tasks/icon.svg"), permanent=True)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

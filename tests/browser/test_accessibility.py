@@ -66,9 +66,12 @@ def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
 def test_every_page_passes_axe_and_fits_the_screen(pages, signed_in, user, viewport):
     page = signed_in(user)
     page.set_viewport_size(viewport)
-    found = {}
+    found, console = {}, []
+    page.on("console", lambda message: console.append((page.url, message.text)) if message.type == "error" else None)
+    page.on("pageerror", lambda error: console.append((page.url, str(error))))
     for name, url in pages.items():
         page.goto(url)
+        page.wait_for_load_state("load")
         if (shot := SHOTS.get((name, viewport["width"]))) is not None:
             screenshot(page, shot)  # as the page opens, before the folded parts are unfolded
         page.evaluate("() => document.querySelectorAll('details').forEach((d) => { d.open = true; })")
@@ -76,6 +79,8 @@ def test_every_page_passes_axe_and_fits_the_screen(pages, signed_in, user, viewp
         if viewport is PHONE:
             _fits_a_phone(page, name)
     assert not found, "\n".join(f"{where}: {what}" for where, what in found.items())
+    # The 404 page's own status is the one error a browser may report.
+    assert not [(url, text) for url, text in console if not url.endswith(pages["not-found"])], console
 
 
 def test_signing_in_passes_axe(browser, live_server):
