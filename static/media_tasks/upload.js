@@ -129,7 +129,34 @@
     link.textContent = body.duplicate ? "here it is" : "processing — follow it live";
     tr.classList.toggle("duplicate", Boolean(body.duplicate));
     tr.dataset.assetId = body.asset_id || "";
+    tr.querySelector(".speed").textContent = "";  // done: a speed says nothing any more
+    if (!body.duplicate) follow(tr, link);  // an earlier item has its own page to follow
   });
+  // Each uploaded row follows its job until it ends, so that a failure shows here too.
+  async function follow(tr, link) {
+    const statusUrl = new URL("status/", link.href);
+    while (tr.isConnected) {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      let job;
+      try {
+        const response = await fetch(statusUrl, {credentials: "same-origin", headers: {Accept: "application/json"}});
+        if (!response.ok) return;
+        job = await response.json();
+      } catch (error) {
+        continue;  // offline for a moment: ask again
+      }
+      if (job.status === "succeeded") { link.textContent = "ready — watch it"; return; }
+      if (job.status === "failed" || job.status === "cancelled") {
+        const cell = tr.querySelector(".state");
+        cell.className = "state error";
+        cell.textContent = `${job.status === "failed" ? "Failed" : "Cancelled"}: ${job.error || ""} `;
+        link.textContent = "details";
+        cell.append(link);
+        return;
+      }
+      link.textContent = `${job.stage} — ${job.progress}%`;
+    }
+  }
   // A lost connection is said in plain words, with a Retry; it goes on by itself once back online.
   function plain(error) {
     const text = (error && error.message) || "";

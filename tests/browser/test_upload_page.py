@@ -232,3 +232,18 @@ def test_cancel_a_running_transcode_from_admin(
     assert Job.objects.get(pk=job_id).status == Job.Status.CANCELLED
     page.goto(reverse("admin:media_tasks_job_change", args=[job_id]))
     assert "Cancelled by admin" in page.content()
+
+
+def test_an_upload_row_follows_its_job_to_a_failure(filesystem_worker, signed_in, user, tmp_path):
+    """A text file named .mp4 uploads fine and then fails on the worker: its row says so, with
+    the reason, without a visit to the item's page."""
+    fake = tmp_path / "holiday.mp4"
+    fake.write_text("These are my notes, not a video.\n" * 200)
+    page = signed_in(user)
+    page.goto(reverse("asset_upload"))
+    page.set_input_files("#file-input", str(fake))
+    page.wait_for_selector("#upload-list .state.error", timeout=120_000)
+    text = page.inner_text("#upload-list tbody tr .state")
+    assert text.startswith("Failed: ") and "not a video or image we can read" in text, text
+    assert page.locator("#upload-list tbody tr .state a.status-link").inner_text() == "details"
+    assert page.inner_text("#upload-list tbody tr .speed") == ""
