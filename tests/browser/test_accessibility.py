@@ -64,8 +64,9 @@ def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_every_page_passes_axe_and_fits_the_screen(pages, signed_in, user, viewport):
-    page = signed_in(user)
-    page.set_viewport_size(viewport)
+    # A phone as Chromium emulates one: touch, and layout by the page's viewport meta tag.
+    phone = viewport is PHONE
+    page = signed_in(user, viewport=viewport, is_mobile=phone, has_touch=phone)
     found, console = {}, []
     page.on("console", lambda message: console.append((page.url, message.text)) if message.type == "error" else None)
     page.on("pageerror", lambda error: console.append((page.url, str(error))))
@@ -76,7 +77,7 @@ def test_every_page_passes_axe_and_fits_the_screen(pages, signed_in, user, viewp
             screenshot(page, shot)  # as the page opens, before the folded parts are unfolded
         page.evaluate("() => document.querySelectorAll('details').forEach((d) => { d.open = true; })")
         found.update(_violations(page, name))
-        if viewport is PHONE:
+        if phone:
             _fits_a_phone(page, name)
     assert not found, "\n".join(f"{where}: {what}" for where, what in found.items())
     # The 404 page's own status is the one error a browser may report.
@@ -84,7 +85,7 @@ def test_every_page_passes_axe_and_fits_the_screen(pages, signed_in, user, viewp
 
 
 def test_signing_in_passes_axe(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(reverse("login"))
     found = _violations(page, "sign-in")
@@ -118,3 +119,14 @@ def test_the_admin_passes_axe(pages, signed_in, admin_user):
         page.goto(reverse(name))
         found.update(_violations(page, name))
     assert not found, "\n".join(f"{where}: {what}" for where, what in found.items())
+
+
+def test_the_api_docs_fit_a_phone(browser, live_server):
+    """django-ninja's Swagger page, with our viewport (templates/ninja/swagger.html)."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto("/api/v1/docs")
+    page.wait_for_selector("#swagger-ui .info")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    context.close()
+    assert width <= PHONE["width"], f"the API docs are {width} px wide"
