@@ -6,7 +6,8 @@ import os
 
 
 def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """The variable's value; set but blank counts as unset (`DATABASE_URL=` in a copied .env.example)."""
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:

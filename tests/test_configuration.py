@@ -3,6 +3,7 @@
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,20 @@ def test_broker_consumer_timeout_outlasts_the_longest_stage(settings):
     conf = (ROOT / "deploy" / "rabbitmq.conf").read_text()
     timeout_ms = int(re.search(r"^consumer_timeout = (\d+)$", conf, re.M).group(1))
     assert timeout_ms / 1000 > stage_time_limits(settings.MEDIA_MAX_DURATION_S)["time_limit"]
+
+
+def test_the_example_env_file_as_it_is_gives_working_settings(tmp_path):
+    """Every line of .env.example as written (blank values included): the defaults apply, so a
+    copy of it as .env starts the platform on SQLite and the filesystem."""
+    example = dict(re.findall(r"^([A-Z0-9_]+)=(\S*)", (ROOT / ".env.example").read_text(), re.M))
+    environment = {**example, "PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "1", "MEDIA_DATA_DIR": str(tmp_path)}
+    shown = subprocess.run(
+        [sys.executable, "-c", "from mediaplatform import settings as s; print(s.DATABASES['default']['ENGINE'])"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.strip() == "django.db.backends.sqlite3"
