@@ -7,7 +7,7 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic import ConfigDict, StrictBool
 
-from ..models import ALT_TEXT_MAX, DESCRIPTION_MAX, TITLE_MAX
+from ..models import ALT_TEXT_MAX, DESCRIPTION_MAX, TITLE_MAX, Asset, Job
 
 
 class FieldError(Schema):
@@ -92,10 +92,10 @@ class AssetSummary(Schema):
     id: uuid.UUID
     title: str = Field(description="the owner's title; the file name until one is set")
     filename: str
-    kind: str | None
+    kind: Asset.Kind | None
     size_bytes: int
     created_at: datetime
-    status: str | None
+    status: Job.Status | None
     progress: int
     url: str
 

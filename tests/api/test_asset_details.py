@@ -46,9 +46,14 @@ def test_the_schema_documents_the_edit(api):
     schema = api.get("/api/v1/openapi.json").json()
     patch = schema["paths"]["/api/v1/assets/{asset_id}"]["patch"]
     body = patch["requestBody"]["content"]["application/json"]["schema"]
-    assert {"title", "description", "alt_text"} <= set(
+    assert {"title", "description", "alt_text", "shared", "poster"} <= set(
         schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]
     )
+    # What an asset's status and kind can be is in the schema (enums), as the list's filter says it.
+    components = schema["components"]["schemas"]
+    for field, value in (("status", "succeeded"), ("kind", "video")):
+        (ref,) = [r["$ref"] for r in components["AssetOut"]["properties"][field]["anyOf"] if "$ref" in r]
+        assert value in components[ref.rsplit("/", 1)[1]]["enum"], field
 
 
 @pytest.mark.django_db(transaction=True)
