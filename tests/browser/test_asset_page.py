@@ -45,6 +45,7 @@ def test_the_ssim_appears_when_measured_without_a_reload(fs_storage, signed_in, 
         timeout=15_000,
     )
     assert page.evaluate("() => window.__sameLoad === true"), "the page was reloaded"
+    assert "Quality measured (SSIM)" in page.inner_text("#job-events"), "the history shows it too"
     assert page.locator("#details").get_attribute("open") is not None, "Details stays open"
     ssims = sorted(asset.renditions.filter(kind=Rendition.Kind.MP4).values_list("ssim", flat=True))
     assert all(s is not None for s in ssims)

@@ -53,6 +53,8 @@ def test_the_ssim_column_asks_again_until_it_is_measured(alice_client, user, fs_
     body = measured.content.decode()
     assert re.search(r"0\.9\d{3}", body), body
     assert "hx-trigger" not in body  # measured: nothing more to ask for
+    history = re.search(r'<ol id="job-events"[^>]*hx-swap-oob="true"[^>]*>(.*?)</ol>', body, re.S)
+    assert history and "Quality measured (SSIM)" in history.group(1), "the history is sent along"
 
 
 def test_a_failed_measurement_stops_the_asking(alice_client, user, fs_storage, monkeypatch, tmp_path):
