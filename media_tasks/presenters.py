@@ -77,14 +77,21 @@ def playback_unsign(token: str) -> tuple[uuid.UUID, int]:
     return uuid.UUID(data["a"]), int(data["o"])
 
 
+# Besides the HLS, a playback link opens the scrubbing previews: the sprite's WebVTT map names
+# its sheet relatively, so both stay under the link.
+PLAYBACK_THUMBS = ("thumbs/sprite.vtt", "thumbs/sprite.jpg")
+
+
 def playback_key(*, token: str, name: str) -> str:
-    """The storage key of an HLS file named under a playback link.
+    """The storage key of a file named under a playback link: the HLS, or PLAYBACK_THUMBS.
 
     BadSignature for a forged or expired token, Asset.DoesNotExist once the asset is gone,
     ValueError for any name that is not a file of that asset's HLS area (`..`, other areas).
     """
     asset_id, owner_id = playback_unsign(token)
     asset = Asset.objects.only("id").get(pk=asset_id, owner_id=owner_id)
+    if name in PLAYBACK_THUMBS:
+        return storage.asset_key(storage.THUMBS, asset.id, name.partition("/")[2])
     return storage.asset_key(storage.HLS, asset.id, name)
 
 
@@ -151,7 +158,8 @@ def shared_media(*, asset: Asset) -> dict[str, Any]:
     return {
         "asset": asset,
         "title": asset_title(asset=asset),
-        "playback_url": playback_url(asset=asset, shared=True) if by_kind[Rendition.Kind.HLS] else "",
+        "playback_url": (hls := playback_url(asset=asset, shared=True) if by_kind[Rendition.Kind.HLS] else ""),
+        "sprite_vtt": hls.replace("master.m3u8", PLAYBACK_THUMBS[0]) if by_kind[Rendition.Kind.SPRITE] else "",
         "poster": by_kind[Rendition.Kind.POSTER][0] if by_kind[Rendition.Kind.POSTER] else None,
         "mp4": by_kind[Rendition.Kind.MP4],
         "srcsets": image_srcsets(by_kind[Rendition.Kind.IMAGE]),

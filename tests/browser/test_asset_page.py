@@ -110,3 +110,22 @@ def test_one_seek_bar_with_previews_for_keyboard_touch_and_mouse(fs_storage, sig
     assert phone.locator("#scrub-preview").is_visible()
     width = phone.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
+
+
+def test_the_shared_page_has_the_same_seek_bar_for_anyone(
+    fs_storage, browser, live_server, user, monkeypatch, tmp_path
+):
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch, duration=12)
+    asset = services.asset_share(asset_id=asset.id, shared=True)
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()  # no account, no cookie
+    page.goto(reverse("shared", args=[asset.share_token]))
+    page.wait_for_selector("#player-box[data-controls='own']")
+    page.focus("#seek")
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#scrub-preview").is_visible() and page.inner_text("#scrub-time") == "0:05"
+    embed = context.new_page()
+    embed.goto(reverse("shared_embed", args=[asset.share_token]))
+    embed.wait_for_selector("#player-box[data-engine]")
+    assert embed.locator("#seek").count() == 0, "the embed keeps the browser's controls"
+    context.close()

@@ -85,3 +85,18 @@ def test_a_landscape_embed_keeps_its_width(alice_client, ready):
     alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "on"})
     html = alice_client.get(reverse("asset_detail", args=[ready.id])).content.decode()
     assert 'width="640" height="360"' in unescape(re.search(r'id="embed-code"[^>]*value=\'([^\']+)\'', html).group(1))
+
+
+def test_the_shared_player_has_its_scrubbing_previews_with_no_account(alice_client, ready):
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "on"})
+    ready.refresh_from_db()
+    anyone = Client()
+    html = anyone.get(reverse("shared", args=[ready.share_token])).content.decode()
+    vtt_url = re.search(r'data-sprite-vtt="([^"]+)"', html).group(1)
+    vtt = anyone.get(vtt_url)
+    assert vtt.status_code == 200 and vtt.content.startswith(b"WEBVTT")
+    sprite = anyone.get(vtt_url.replace("sprite.vtt", "sprite.jpg"))
+    assert sprite.status_code == 200 and b"".join(sprite.streaming_content)[:2] == b"\xff\xd8"
+    # Only the sprite: the link opens no other thumbnail, nor anything outside the asset.
+    for name in ("thumbs/frame-10.jpg", "thumbs/../renditions/360p.mp4", "originals/source"):
+        assert anyone.get(vtt_url.replace("thumbs/sprite.vtt", name)).status_code == 404, name
