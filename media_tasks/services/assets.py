@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO
@@ -77,9 +78,14 @@ def asset_create(
 
 def file_sha256(fileobj: IO[bytes]) -> str:
     """The SHA-256 of a whole file, read chunk by chunk from the start."""
-    digest = hashlib.sha256()
     fileobj.seek(0)
-    for chunk in iter(lambda: fileobj.read(_CHUNK), b""):
+    return chunks_sha256(iter(lambda: fileobj.read(_CHUNK), b""))
+
+
+def chunks_sha256(chunks: Iterable[bytes]) -> str:
+    """The SHA-256 of the bytes `chunks` yield, never all held at once."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
         digest.update(chunk)
     return digest.hexdigest()
 

@@ -5,7 +5,6 @@ API: start → part URLs (or PUT parts to us) → list parts to resume → compl
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -22,7 +21,7 @@ from django.utils import timezone
 from .. import selectors, storage
 from ..models import Upload
 from . import upload_parts
-from .assets import UploadResult, asset_register, display_name, earlier_upload_locked, upload_log
+from .assets import UploadResult, asset_register, chunks_sha256, display_name, earlier_upload_locked, upload_log
 from .errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -251,14 +250,7 @@ def _assemble(upload: Upload, sent: list[tuple[int, str]]) -> str:
                 code="size_mismatch",
             )
         )
-    return sha256 or _stored_sha256(upload.storage_key)
-
-
-def _stored_sha256(key: str) -> str:
-    digest = hashlib.sha256()
-    for chunk in storage.read_chunks(key):
-        digest.update(chunk)
-    return digest.hexdigest()
+    return sha256 or chunks_sha256(storage.read_chunks(upload.storage_key))
 
 
 def upload_abort(*, upload: Upload, statuses: tuple[str, ...] = (Upload.Status.OPEN,)) -> None:
