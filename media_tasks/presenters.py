@@ -60,14 +60,15 @@ def _require_share(data: dict[str, Any]) -> None:
         raise Asset.DoesNotExist("sharing was turned off")
 
 
-def playback_url(*, asset: Asset, shared: bool = False) -> str:
+def playback_url(*, asset: Asset, shared: bool = False, name: str = "master.m3u8") -> str:
     """The HLS master playlist for players: `/play/<token>/master.m3u8`, valid for
     MEDIA_PLAYBACK_EXPIRY_S, for whoever holds it (no cookie). The playlists name their
     variants and segments relatively, so every file a player asks for stays under the
     signed prefix; the token names one asset of one owner and nothing else. `shared`: made for
-    the shared page, so it stops working when sharing is turned off."""
+    the shared page, so it stops working when sharing is turned off. `name`: another file under
+    the same link (PLAYBACK_THUMBS)."""
     token = signing.dumps({"a": str(asset.id), "o": asset.owner_id, **_share(asset, shared)}, salt=PLAYBACK_SALT)
-    return reverse("play", args=[token, "master.m3u8"])
+    return reverse("play", args=[token, name])
 
 
 def playback_unsign(token: str) -> tuple[uuid.UUID, int]:
@@ -158,8 +159,10 @@ def shared_media(*, asset: Asset) -> dict[str, Any]:
     return {
         "asset": asset,
         "title": asset_title(asset=asset),
-        "playback_url": (hls := playback_url(asset=asset, shared=True) if by_kind[Rendition.Kind.HLS] else ""),
-        "sprite_vtt": hls.replace("master.m3u8", PLAYBACK_THUMBS[0]) if by_kind[Rendition.Kind.SPRITE] else "",
+        "playback_url": playback_url(asset=asset, shared=True) if by_kind[Rendition.Kind.HLS] else "",
+        "sprite_vtt": playback_url(asset=asset, shared=True, name=PLAYBACK_THUMBS[0])
+        if by_kind[Rendition.Kind.SPRITE]
+        else "",
         "poster": by_kind[Rendition.Kind.POSTER][0] if by_kind[Rendition.Kind.POSTER] else None,
         "mp4": by_kind[Rendition.Kind.MP4],
         "srcsets": image_srcsets(by_kind[Rendition.Kind.IMAGE]),
@@ -292,17 +295,17 @@ def poster_frames(*, asset: Asset, renditions: dict[str, list[Rendition]]) -> li
     """The poster's candidates for the page's chooser: where each was taken and whether it is the poster."""
     chosen = poster_frame(renditions=[*renditions[Rendition.Kind.POSTER], *renditions[Rendition.Kind.FRAME]])
     duration = (asset.probe or {}).get("duration") or 0.0
-    frames = sorted(renditions[Rendition.Kind.FRAME], key=lambda r: int(r.profile.rpartition("-")[2] or 0))
+    percent = {r.profile: int(r.profile.rpartition("-")[2] or 0) for r in renditions[Rendition.Kind.FRAME]}
     return [
         {
             "name": r.profile,
             "url": r.url,
-            "at": _clock(duration * int(r.profile.rpartition("-")[2] or 0) / 100),
+            "at": _clock(duration * percent[r.profile] / 100),
             "chosen": r.profile == chosen,
             "width": r.width,
             "height": r.height,
         }
-        for r in frames
+        for r in sorted(renditions[Rendition.Kind.FRAME], key=lambda r: percent[r.profile])
     ]
 
 

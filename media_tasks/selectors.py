@@ -49,8 +49,8 @@ def asset_list_for(
         assets = assets.filter(job_status=status)
     if kind:
         assets = assets.filter(kind=kind)
-    if search.strip():
-        assets = assets.filter(Q(title__icontains=search.strip()) | Q(original_filename__icontains=search.strip()))
+    if term := search.strip():
+        assets = assets.filter(Q(title__icontains=term) | Q(original_filename__icontains=term))
     return assets.order_by(*ASSET_ORDERS.get(order, ASSET_ORDERS["newest"]))
 
 
