@@ -8,7 +8,7 @@ run: setup  ## set everything up, start web + worker + Flower, print the URLs
 	VENV=$(VENV) scripts/run.sh
 
 test: setup  ## lint and run the whole test suite
-	WITH_BROWSER=1 scripts/ensure-system.sh
+	WITH_BROWSER=1 WITH_POSTGRES=1 scripts/ensure-system.sh
 	VENV=$(VENV) scripts/test.sh
 
 setup: system $(VENV)/.installed static/vendor

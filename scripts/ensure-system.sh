@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs with apt what the platform needs from the system when it is missing
-# (python3-venv, ffmpeg, RabbitMQ), and starts RabbitMQ if it is installed but not running.
+# (python3-venv, ffmpeg, RabbitMQ; Chromium and PostgreSQL for the tests), and starts RabbitMQ if it is installed but not running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,10 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 # The test suite drives Debian's Chromium with Playwright (it cannot download its own browser).
 if [ "${WITH_BROWSER:-0}" = 1 ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+# The suite runs on a throwaway PostgreSQL cluster of its own (scripts/pg-cluster.sh).
+if [ "${WITH_POSTGRES:-0}" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -qq

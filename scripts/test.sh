@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # The test suite: lint, then every test (pipeline, services, views, end-to-end with
-# real workers, RabbitMQ and an S3 endpoint). Uses PostgreSQL when one answers on
-# 127.0.0.1:5432 (as in CI) unless DATABASE_URL says otherwise; SQLite if none does.
+# real workers, RabbitMQ and an S3 endpoint) on PostgreSQL, the database deployments use:
+# a throwaway cluster of its own (scripts/pg-cluster.sh), stopped and removed afterwards.
+# DATABASE_URL, when set, names another PostgreSQL instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 
 if [ -z "${DATABASE_URL:-}" ]; then
-  local_pg="postgres://postgres@127.0.0.1:5432/postgres"
-  if command -v psql >/dev/null && psql "$local_pg" -qtAc 'select 1' >/dev/null 2>&1; then
-    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/mediaplatform"
-  fi
+  MEDIA_TEST_PGDATA=$(mktemp -d "${TMPDIR:-/tmp}/mediaplatform-pg.XXXXXX")
+  export MEDIA_TEST_PGDATA  # the database-outage tests stop and start this cluster
+  trap 'scripts/pg-cluster.sh stop "$MEDIA_TEST_PGDATA" 2>/dev/null || true; rm -rf "$MEDIA_TEST_PGDATA"' EXIT
+  DATABASE_URL=$(scripts/pg-cluster.sh init "$MEDIA_TEST_PGDATA")
+  export DATABASE_URL
 fi
-echo "==> database: ${DATABASE_URL:-SQLite (no PostgreSQL answered)}"
+case "$DATABASE_URL" in
+  postgres://*|postgresql://*) echo "==> database: $DATABASE_URL" ;;
+  *) echo "make test runs on PostgreSQL; DATABASE_URL is $DATABASE_URL" >&2; exit 2 ;;
+esac
 
 "$VENV/bin/ruff" check .
 # The layers (pyproject.toml [tool.importlinter]): a wrong import arrow fails here.
