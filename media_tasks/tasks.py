@@ -136,7 +136,7 @@ def on_job_event(event: JobEvent) -> None:
         transaction.on_commit(functools.partial(job_enqueue, job_id=event.job_id))
 
 
-@shared_task(base=JobTask, bind=True, name="media_tasks.probe", stage_description="checking the file")
+@shared_task(base=JobTask, bind=True, name=workflow.TASK_NAMES[Status.PROBING], stage_description="checking the file")
 def probe_task(self: JobTask, job_id: str) -> None:
     kind = probe.job_probe(job_id=job_id, worker=self.request.hostname or "")
     if kind:
@@ -173,7 +173,7 @@ def _transcode_signature(job_id: str, limits: dict[str, float] | None = None) ->
     return chord([lead, *pieces, sound], transcode_join_task.si(job_id).set(queue=cpu, routing_key=cpu))
 
 
-@shared_task(base=JobTask, bind=True, name="media_tasks.transcode", stage_description="transcoding")
+@shared_task(base=JobTask, bind=True, name=workflow.TASK_NAMES[Status.TRANSCODING], stage_description="transcoding")
 def transcode_task(self: JobTask, job_id: str, encoder: str | None = None) -> None:
     """`encoder` forces one (the CPU fallback names libx264); by default the worker's best."""
     capabilities = local_capabilities()
@@ -235,22 +235,26 @@ def transcode_join_task(self: JobTask, job_id: str) -> None:
     chunked.job_transcode_join(job_id=job_id, worker=self.request.hostname or "")
 
 
-@shared_task(base=JobTask, bind=True, name="media_tasks.thumbnails", stage_description="making thumbnails")
+@shared_task(
+    base=JobTask, bind=True, name=workflow.TASK_NAMES[Status.THUMBNAILING], stage_description="making thumbnails"
+)
 def thumbnails_task(self: JobTask, job_id: str) -> None:
     thumbnails.job_make_thumbnails(job_id=job_id, worker=self.request.hostname or "")
 
 
-@shared_task(base=JobTask, bind=True, name="media_tasks.image_variants", stage_description="resizing the image")
+@shared_task(
+    base=JobTask, bind=True, name=workflow.TASK_NAMES[Status.PROCESSING], stage_description="resizing the image"
+)
 def image_variants_task(self: JobTask, job_id: str) -> None:
     images.job_make_image_variants(job_id=job_id, worker=self.request.hostname or "")
 
 
-@shared_task(base=JobTask, bind=True, name="media_tasks.finalize", stage_description="finishing")
+@shared_task(base=JobTask, bind=True, name=workflow.TASK_NAMES[Status.FINALIZING], stage_description="finishing")
 def finalize_task(self: JobTask, job_id: str) -> None:
     finalize.job_finalize(job_id=job_id, worker=self.request.hostname or "")
 
 
-@shared_task(base=JobTask, bind=True, name="media_tasks.quality", stage_description="measuring quality")
+@shared_task(base=JobTask, bind=True, name=workflow.TASK_NAMES[workflow.QUALITY], stage_description="measuring quality")
 def quality_task(self: JobTask, job_id: str) -> None:
     quality.job_measure_quality(job_id=job_id, worker=self.request.hostname or "")
 

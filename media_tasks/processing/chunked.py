@@ -28,7 +28,7 @@ from ..pipeline.probe import MediaInfo
 from .runtime import media_info, run_work, source_copy
 from .transcode import early_publisher, encode_settings, store_ladder
 from .transitions import job_mark_playable
-from .workflow import PROGRESS_SPANS, Status, ffmpeg_timeout_s
+from .workflow import ENTERED_FROM, PROGRESS_SPANS, Status, ffmpeg_timeout_s
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,10 @@ def _audio_key(asset_id: uuid.UUID, kbps: int) -> str:
 
 
 def _enter_chunked(job_id: uuid.UUID | str, worker: str, count: int) -> bool:
-    """The first part to start moves the job into transcoding; the others find it there."""
+    """The first part to start moves the job into transcoding, from where the workflow says it is
+    entered (ENTERED_FROM); the others find it there."""
     now = timezone.now()
-    moved = Job.objects.filter(pk=job_id, status=Status.PROBING).update(
+    moved = Job.objects.filter(pk=job_id, status__in=ENTERED_FROM[Status.TRANSCODING]).update(
         status=Status.TRANSCODING,
         progress=PROGRESS_SPANS[Status.TRANSCODING][0],
         worker_hostname=worker,
