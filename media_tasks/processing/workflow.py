@@ -49,6 +49,9 @@ PROGRESS_SPANS: dict[str, tuple[int, int]] = {
 # Chunked transcodes become playable when joined (at the end).
 PLAYABLE_SEGMENTS = 1
 PLAYABLE_STAGE = Status.TRANSCODING
+# The states of a video after the playable stage: its whole ladder is stored, so an early player
+# loads the master again to offer every quality (player.js reads them from the page).
+LADDER_STORED: tuple[str, ...] = PLANS[VIDEO][PLANS[VIDEO].index(PLAYABLE_STAGE) + 1 :]
 # How often the transcode looks for new segments to store while ffmpeg runs (seconds).
 EARLY_HLS_POLL_S = 0.2
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import presenters, selectors, services
 from ..forms import AssetDetailsForm
 from ..models import Asset, Job, Rendition
+from ..processing import workflow
 from . import login_required_or_401, unchanged_or
 
 # The page's parts htmx asks for again: the job's progress every second until it ends, then
@@ -58,6 +59,7 @@ def _detail_context(asset: Asset) -> dict:
         "srcsets": presenters.image_srcsets(renditions[Rendition.Kind.IMAGE]),
         # The HLS link while the ladder is still being made (the player before the job is ready).
         "early_playback": presenters.playback_url(asset=asset) if presenters.job_playable(job=job) else None,
+        "ladder_stored": " ".join(workflow.LADDER_STORED),
     }
 
 

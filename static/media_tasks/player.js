@@ -50,7 +50,7 @@
     const live = document.querySelector("#asset-live");
     const box = document.querySelector("#player-box[data-growing]");
     if (!earlyHls || !box || !live || box.dataset.joined) return;
-    if (!["thumbnailing", "finalizing"].includes(live.dataset.status)) return;
+    if (!(live.dataset.ladderStored || "").split(" ").includes(live.dataset.status)) return;
     box.dataset.joined = "1";
     const video = box.querySelector("video");
     const playing = !video.paused && !video.ended;

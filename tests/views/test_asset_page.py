@@ -6,13 +6,15 @@ import re
 from html import unescape as html_text
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
-from media_tasks.models import Rendition
-from media_tasks.processing import quality
+from media_tasks.models import Job, Rendition
+from media_tasks.processing import quality, workflow
 from tests.playback import make_ready_video
 
 pytestmark = pytest.mark.django_db
+Status = Job.Status
 
 
 def _details(html: str) -> str:
@@ -89,3 +91,19 @@ def test_the_owner_chooses_the_poster_from_the_encodes_frames(
     assert refused.status_code == 400 and "not one of this video's frames" in html_text(refused.content.decode())
     client.force_login(other_user)
     assert client.post(reverse("asset_poster", args=[asset.id]), {"frame": frames[0].profile}).status_code == 404
+
+
+def test_the_player_learns_from_the_page_which_stages_come_after_the_ladder(
+    alice_client, user, fs_storage, monkeypatch, tmp_path
+):
+    """player.js reloads the early master once the ladder is stored; which job states mean that
+    is the workflow's to say, passed on the live part of the page, not a copy in the script."""
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    html = alice_client.get(reverse("asset_detail", args=[asset.id]), {"fragment": "live"}).content.decode()
+    live = re.search(r'<div id="asset-live"[^>]*>', html).group(0)
+    stages = re.search(r'data-ladder-stored="([^"]*)"', live)
+    assert stages, live
+    assert stages.group(1).split() == list(workflow.LADDER_STORED) == [Status.THUMBNAILING, Status.FINALIZING]
+    script = (settings.BASE_DIR / "static" / "media_tasks" / "player.js").read_text()
+    named = [status for status in Job.Status.values if f'"{status}"' in script]
+    assert not named, f"player.js names job states itself: {named}"
