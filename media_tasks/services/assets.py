@@ -48,15 +48,16 @@ def asset_create(
     their SHA-256 (`sha256`, computed here unless given) and answered with the earlier asset, unless that one
     failed or was cancelled (then a new try is what the user wants); this holds for two sent at once too.
     """
-    upload_log(owner=owner)
     sha256 = sha256 or file_sha256(fileobj)
     if earlier := _earlier_upload(owner=owner, sha256=sha256):
+        upload_log(owner=owner)
         logger.info("upload by %s is a duplicate of asset %s", owner.pk, earlier.asset_id)
         return UploadResult(job=earlier, duplicate=True)
     asset_id = uuid.uuid4()
     key = storage.original_key(asset_id)
     fileobj.seek(0)
     storage.save_stream(key, fileobj)
+    upload_log(owner=owner)  # counted once storage took it: a 503 in an outage is not an upload
     with transaction.atomic():
         earlier = earlier_upload_locked(owner=owner, sha256=sha256)
         if earlier is None:

@@ -65,10 +65,10 @@ def upload_start(
     *, owner: AbstractBaseUser, filename: str, size_bytes: int, correlation_id: str | None = None
 ) -> Upload:
     upload_check_allowed(owner=owner, size_bytes=size_bytes)
-    upload_log(owner=owner)
     upload_id = uuid.uuid4()
     key = storage.original_key(upload_id)
     s3_upload_id = storage.multipart_start(key) if storage.multipart_supported() else ""
+    upload_log(owner=owner)  # counted once storage took it: a 503 in an outage is not an upload
     upload = Upload.objects.create(
         id=upload_id,
         owner=owner,
