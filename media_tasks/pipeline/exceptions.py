@@ -44,3 +44,16 @@ class EncoderKilled(Exception):
     def __init__(self, signal: str):
         super().__init__(f"ffmpeg was killed by a signal ({signal}).")
         self.signal = signal
+
+
+class DiskFull(Exception):
+    """A local disk (the work directory, the spool) ran out of space: ENOSPC from ffmpeg or from
+    our own writes.
+
+    Deliberately not a PipelineError: the machine is short of room, not the file at fault, so
+    the stage waits and is tried again (perhaps on a worker with room) instead of the job failing.
+    """
+
+    def __init__(self, detail: str):
+        super().__init__(f"The work disk is full ({detail}).")
+        self.detail = detail

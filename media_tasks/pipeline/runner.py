@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
 import logging
 import math
 import os
@@ -12,10 +14,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .exceptions import EncoderKilled, ProcessingError
+from .exceptions import DiskFull, EncoderKilled, ProcessingError
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,8 @@ PROGRESS_ARGS = ("-progress", "pipe:1", "-nostats")
 QUIET_ARGS = ("-hide_banner", "-nostdin", "-loglevel", "error", "-y")
 # How often a running ffmpeg is looked at (the deadline, a cancel), at the longest.
 POLL_S = 0.5
+# A full disk, as ffmpeg words it (strerror): the machine's fault, never the file's.
+OUT_OF_SPACE = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT))
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -95,8 +99,21 @@ def run_ffmpeg(
             raise EncoderKilled(_signal_name(-proc.returncode))
         if proc.returncode != 0:
             stderr.seek(0)
-            detail = _last_line(stderr.read().decode("utf-8", "replace"))
-            raise ProcessingError(f"{what} could not be processed (ffmpeg: {detail}).")
+            text = stderr.read().decode("utf-8", "replace")
+            if full := [line for line in text.splitlines() if any(words in line for words in OUT_OF_SPACE)]:
+                raise DiskFull(f"ffmpeg: {full[0].strip()[:300]}")
+            raise ProcessingError(f"{what} could not be processed (ffmpeg: {_last_line(text)}).")
+
+
+@contextlib.contextmanager
+def disk_full_guard() -> Iterator[None]:
+    """Turn our own writes' ENOSPC (OSError) into DiskFull, as run_ffmpeg does for ffmpeg's."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(str(exc)) from exc
+        raise
 
 
 class _ProgressReader(threading.Thread):
