@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core import signing
@@ -32,22 +32,40 @@ def download_url(*, asset: Asset, key: str, shared: bool = False) -> str:
     """A short-lived URL anyone holding it may fetch: presigned S3 GET, or our signed link.
 
     For API clients and download links, which cannot rely on a browser session. `shared`: made
-    for the shared page, so it dies with the share link (S3's presigned URLs cannot be revoked:
-    they end with their short expiry).
+    for the shared page, so it dies with the share link: always our link, checked on each
+    request (S3's presigned URLs cannot be revoked), which then sends the viewer on
+    (file_redirect_url).
     """
     area, _, rest = key.split("/", 2)
-    if url := storage.presigned_url(key, filename=download_name(asset=asset, name=f"{area}/{rest}")):
+    name = f"{area}/{rest}"
+    if not shared and (url := storage.presigned_url(key, filename=download_name(asset=asset, name=name))):
         return url
-    token = signing.dumps({"a": str(asset.id), "n": f"{area}/{rest}", **_share(asset, shared)}, salt=DOWNLOAD_SALT)
+    token = signing.dumps({"a": str(asset.id), "n": name, **_share(asset, shared)}, salt=DOWNLOAD_SALT)
     return reverse("file_signed", args=[token])
 
 
-def download_unsign(token: str) -> tuple[uuid.UUID, str]:
-    """(asset id, file name) from a download_url token; BadSignature if forged or expired,
+class SignedFile(NamedTuple):
+    """A stored file a signed link names, and whether the link was made for a share (it dies with it)."""
+
+    asset_id: uuid.UUID
+    name: str  # download links: the public name (`renditions/720p.mp4`); playback links: the storage key
+    shared: bool
+
+
+def download_unsign(token: str) -> SignedFile:
+    """The file a download_url token names; BadSignature if forged or expired,
     Asset.DoesNotExist if made for a share link that was turned off since."""
     data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.MEDIA_PRESIGNED_EXPIRY_S)
     _require_share(data)
-    return uuid.UUID(data["a"]), data["n"]
+    return SignedFile(uuid.UUID(data["a"]), data["n"], "s" in data)
+
+
+def file_redirect_url(*, key: str, shared: bool, filename: str | None = None) -> str | None:
+    """Where a signed link, once checked, sends the viewer on S3 (None on the filesystem: we
+    stream it). For a shared link the presigned URL lives MEDIA_SHARED_REDIRECT_EXPIRY_S, the
+    whole of what stopping sharing cannot take back at once."""
+    expires_s = settings.MEDIA_SHARED_REDIRECT_EXPIRY_S if shared else None
+    return storage.presigned_url(key, filename=filename, expires_s=expires_s)
 
 
 def _share(asset: Asset, shared: bool) -> dict[str, str]:
@@ -73,9 +91,14 @@ def playback_url(*, asset: Asset, shared: bool = False, name: str = "master.m3u8
 
 def playback_unsign(token: str) -> tuple[uuid.UUID, int]:
     """(asset id, owner id) from a playback_url token; BadSignature if forged, SignatureExpired if old."""
+    data = _playback_data(token)
+    return uuid.UUID(data["a"]), int(data["o"])
+
+
+def _playback_data(token: str) -> dict[str, Any]:
     data = signing.loads(token, salt=PLAYBACK_SALT, max_age=settings.MEDIA_PLAYBACK_EXPIRY_S)
     _require_share(data)
-    return uuid.UUID(data["a"]), int(data["o"])
+    return data
 
 
 # Besides the HLS, a playback link opens the scrubbing previews: the sprite's WebVTT map names
@@ -83,17 +106,18 @@ def playback_unsign(token: str) -> tuple[uuid.UUID, int]:
 PLAYBACK_THUMBS = ("thumbs/sprite.vtt", "thumbs/sprite.jpg")
 
 
-def playback_key(*, token: str, name: str) -> str:
-    """The storage key of a file named under a playback link: the HLS, or PLAYBACK_THUMBS.
+def playback_key(*, token: str, name: str) -> SignedFile:
+    """The stored file named under a playback link (`name` is its storage key): the HLS, or PLAYBACK_THUMBS.
 
-    BadSignature for a forged or expired token, Asset.DoesNotExist once the asset is gone,
-    ValueError for any name that is not a file of that asset's HLS area (`..`, other areas).
+    BadSignature for a forged or expired token, Asset.DoesNotExist once the asset is gone (or
+    its share, for a shared link), ValueError for any name that is not a file of that asset's
+    HLS area (`..`, other areas).
     """
-    asset_id, owner_id = playback_unsign(token)
-    asset = Asset.objects.only("id").get(pk=asset_id, owner_id=owner_id)
+    data = _playback_data(token)
+    asset = Asset.objects.only("id").get(pk=data["a"], owner_id=int(data["o"]))
     if name in PLAYBACK_THUMBS:
-        return storage.asset_key(storage.THUMBS, asset.id, name.partition("/")[2])
-    return storage.asset_key(storage.HLS, asset.id, name)
+        return SignedFile(asset.id, storage.asset_key(storage.THUMBS, asset.id, name.partition("/")[2]), "s" in data)
+    return SignedFile(asset.id, storage.asset_key(storage.HLS, asset.id, name), "s" in data)
 
 
 def job_playable(*, job: Job | None) -> bool:

@@ -145,7 +145,10 @@ class AssetPatchIn(Schema):
     description: str | None = Field(None, max_length=DESCRIPTION_MAX)
     alt_text: str | None = Field(None, max_length=ALT_TEXT_MAX)
     shared: StrictBool | None = Field(
-        None, description="true: make an unlisted share link and embed; false: revoke them (the old link stops working)"
+        None,
+        description="true: make an unlisted share link and embed; false: revoke them: the page, the embed and"
+        " every link they gave stop (on S3 a presigned URL one of them sent a viewer to within the last"
+        " MEDIA_SHARED_REDIRECT_EXPIRY_S, 10 s, lasts out those seconds)",
     )
     poster: str | None = Field(
         None, description="a video's `frame` rendition (its profile, e.g. `frame-30`) to make its poster"

@@ -139,10 +139,10 @@ def browser_origin() -> str | None:
     return backend().browser_origin()
 
 
-def presigned_url(key: str, *, filename: str | None = None) -> str | None:
+def presigned_url(key: str, *, filename: str | None = None, expires_s: int | None = None) -> str | None:
     """A short-lived URL the browser can fetch directly, where the backend has one (S3); with
-    `filename`, the browser saves it under that name."""
-    return backend().presigned_url(key, filename=filename)
+    `filename`, the browser saves it under that name; valid `expires_s` (else S3_PRESIGNED_EXPIRY_S)."""
+    return backend().presigned_url(key, filename=filename, expires_s=expires_s)
 
 
 def delete_asset_files(asset_id: uuid.UUID | str) -> int:

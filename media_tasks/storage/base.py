@@ -115,7 +115,7 @@ class Backend:
         """Where browsers fetch stored files from, other than our own origin (None: only ours)."""
         return None
 
-    def presigned_url(self, key: str, *, filename: str | None = None) -> str | None:
+    def presigned_url(self, key: str, *, filename: str | None = None, expires_s: int | None = None) -> str | None:
         """A short-lived URL a browser can fetch directly, where the backend has one."""
         return None
 

@@ -169,13 +169,10 @@ class S3Backend(Backend):
         parts = urlsplit(self.public.url("x"))  # signed locally: no request is made
         return f"{parts.scheme}://{parts.netloc}"
 
-    def presigned_url(self, key: str, *, filename: str | None = None) -> str | None:
-        if filename is None:
-            return self.public.url(key)
+    def presigned_url(self, key: str, *, filename: str | None = None, expires_s: int | None = None) -> str | None:
         # S3 answers with this header for this URL (response-content-disposition, signed in it).
-        return self.public.url(
-            key, parameters={"ResponseContentDisposition": content_disposition_header(True, filename)}
-        )
+        parameters = {"ResponseContentDisposition": content_disposition_header(True, filename)} if filename else None
+        return self.public.url(key, parameters=parameters, expire=expires_s)
 
     def read_bytes(self, key: str) -> bytes:
         """One GET (the storage API's open costs two HEADs and a GET)."""

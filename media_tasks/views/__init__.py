@@ -135,15 +135,24 @@ def unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
 def file_signed(request: HttpRequest, token: str) -> HttpResponse:
     """A download link made by presenters.download_url: valid for minutes, for whoever holds it."""
     try:
-        asset_id, name = presenters.download_unsign(token)
-        asset = Asset.objects.get(pk=asset_id)
-        key = selectors.asset_file_key(asset=asset, name=name)
+        link = presenters.download_unsign(token)
+        asset = Asset.objects.get(pk=link.asset_id)
+        key = selectors.asset_file_key(asset=asset, name=link.name)
     except (signing.BadSignature, Asset.DoesNotExist, ValueError, KeyError) as exc:
         raise Http404 from exc
     if not storage.exists(key):
         raise Http404
+    filename = presenters.download_name(asset=asset, name=link.name)
+    if url := presenters.file_redirect_url(key=key, shared=link.shared, filename=filename):
+        return _not_stored(redirect(url))  # S3 (a shared page's link): checked just now, sent on for seconds
     response = _file_response(key, request.headers.get("Range", ""))
-    response["Content-Disposition"] = content_disposition_header(True, presenters.download_name(asset=asset, name=name))
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def _not_stored(response: HttpResponse) -> HttpResponse:
+    """A redirect made after a check (the share still on): no cache may answer for the next check."""
+    response["Cache-Control"] = "no-store"
     return response
 
 
@@ -185,16 +194,17 @@ def play(request: HttpRequest, token: str, name: str) -> HttpResponse:
     if request.method == "OPTIONS":  # a preflight, for a player that sends Range
         return _cross_origin(HttpResponse(status=204))
     try:
-        key = presenters.playback_key(token=token, name=name)
+        file = presenters.playback_key(token=token, name=name)
     except (signing.BadSignature, Asset.DoesNotExist, ValueError):
         return _cross_origin(HttpResponse("No such file, or the link has expired.\n", status=404))
+    key = file.name
     if key.endswith(_PROXIED_SUFFIXES):  # small, and read on every reload of a growing playlist: one read
         try:
             response = HttpResponse(storage.read_bytes(key), content_type=storage.content_type_for(key))
         except FileNotFoundError:
             return _cross_origin(HttpResponse("No such file.\n", status=404))
-    elif url := storage.presigned_url(key):
-        return _cross_origin(redirect(url))
+    elif url := presenters.file_redirect_url(key=key, shared=file.shared):
+        return _cross_origin(_not_stored(redirect(url)))
     elif not storage.exists(key):
         return _cross_origin(HttpResponse("No such file.\n", status=404))
     else:

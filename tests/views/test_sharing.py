@@ -4,13 +4,17 @@ owner turns it on or off, and the rest of the site stays unframeable."""
 
 import re
 from html import unescape
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
+import requests
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
-from media_tasks import presenters
+from media_tasks import presenters, services
 from media_tasks.models import Asset
+from media_tasks.processing import finalize, images, probe
 from tests.playback import make_ready_video
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +104,73 @@ def test_the_shared_player_has_its_scrubbing_previews_with_no_account(alice_clie
     # Only the sprite: the link opens no other thumbnail, nor anything outside the asset.
     for name in ("thumbs/frame-10.jpg", "thumbs/../renditions/360p.mp4", "originals/source"):
         assert anyone.get(vtt_url.replace("thumbs/sprite.vtt", name)).status_code == 404, name
+
+
+def make_ready_image(user, path, monkeypatch) -> Asset:
+    """An uploaded photo with its sizes made here, as a worker would."""
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
+    Image.new("RGB", (800, 600), (40, 120, 200)).save(path)
+    with path.open("rb") as fh:
+        job = services.asset_create(owner=user, fileobj=fh, filename=path.name, size_bytes=path.stat().st_size).job
+    assert probe.job_probe(job_id=job.id, worker="t") == "image"
+    assert images.job_make_image_variants(job_id=job.id, worker="t")
+    assert finalize.job_finalize(job_id=job.id, worker="t")
+    return Asset.objects.get(pk=job.asset_id)
+
+
+def given_links(html: str) -> list[str]:
+    """Every file link a shared page or embed gives a viewer: HLS, previews, sources, poster, image sizes."""
+    links = re.findall(r'(?:data-hls|data-sprite-vtt|src|poster)="([^"]+)"', html)
+    links += [part.split()[0] for srcset in re.findall(r'srcset="([^"]+)"', html) for part in srcset.split(",")]
+    return sorted({unescape(link) for link in links if link and "/static/" not in link})
+
+
+def fetch(anyone: Client, link: str) -> tuple[int, str]:
+    """What a viewer with no cookie gets from a link: (status, the presigned URL it was sent to, if any),
+    following our redirect to S3 as a browser does."""
+    if link.startswith("http"):  # a presigned URL handed out as it is
+        return requests.get(link, timeout=30).status_code, link
+    response = anyone.get(link)
+    if response.status_code == 302:
+        target = response["Location"]
+        return requests.get(target, timeout=30).status_code, target
+    return response.status_code, ""
+
+
+def first_uri(anyone: Client, playlist: str) -> str:
+    """The first URI a playlist names, resolved as a player does: a variant, or a segment."""
+    text = anyone.get(playlist).content.decode()
+    return urljoin(playlist, next(line for line in text.splitlines() if line and line[0] != "#"))
+
+
+def test_on_s3_stopping_sharing_stops_every_link_the_shared_page_and_embed_gave(
+    alice_client, user, s3_storage, monkeypatch, tmp_path, settings
+):
+    """S3's presigned URLs cannot be revoked: the pages give our own links, checked against the
+    share on every request, which send the viewer on to a presigned URL living only seconds."""
+    video = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    photo = make_ready_image(user, tmp_path / "photo.jpg", monkeypatch)
+    anyone, given = Client(), {}
+    for asset in (video, photo):
+        alice_client.post(reverse("asset_share", args=[asset.id]), {"shared": "on"})
+        asset.refresh_from_db()
+        for page in ("shared", "shared_embed"):
+            html = anyone.get(reverse(page, args=[asset.share_token])).content.decode()
+            given[(asset.id, page)] = given_links(html)
+    links = sorted({link for found in given.values() for link in found})
+    # The HLS segments: the playback link sends a player on to S3 for each one.
+    master = next(link for link in links if link.endswith("master.m3u8"))
+    links.append(first_uri(anyone, first_uri(anyone, master)))
+    assert len(links) >= 8, links  # HLS, sprite map, poster, two MP4s, segment, the photo's sizes
+    before = {link: fetch(anyone, link) for link in links}
+    assert all(status == 200 for status, _ in before.values()), before
+    for _, target in before.values():
+        if target:  # where we sent the viewer lives seconds, not S3_PRESIGNED_EXPIRY_S
+            expires = int(parse_qs(urlsplit(target).query)["X-Amz-Expires"][0])
+            assert expires == settings.MEDIA_SHARED_REDIRECT_EXPIRY_S < settings.MEDIA_PRESIGNED_EXPIRY_S, target
+
+    for asset in (video, photo):
+        alice_client.post(reverse("asset_share", args=[asset.id]), {"shared": "off"})
+    after = {link: fetch(anyone, link)[0] for link in links}
+    still = [f"{status} {link[:90]}" for link, status in after.items() if status != 404]
+    assert not still, f"{len(still)} of {len(links)} links still answer after sharing stopped: {still}"
