@@ -127,14 +127,19 @@ def job_playable(*, job: Job | None) -> bool:
 
 
 def job_waiting_for(*, job: Job) -> str | None:
-    """What a running job waits for ("storage"), or None."""
+    """What a running job waits for ("storage", "disk"), or None."""
     return (job.waiting_for or None) if not job.is_final else None
 
 
+# What a job waits for, in words, where the code alone would not do.
+WAITING_WORDS = {"disk": "disk space"}
+
+
 def job_stage(*, job: Job) -> str:
-    """The stage as shown to people, e.g. "Transcoding (waiting for storage)"."""
+    """The stage as shown to people, e.g. "Transcoding (waiting for disk space)"."""
     waiting = job_waiting_for(job=job)
-    return f"{job.get_status_display()} (waiting for {waiting})" if waiting else job.get_status_display()
+    words = WAITING_WORDS.get(waiting or "", waiting)
+    return f"{job.get_status_display()} (waiting for {words})" if waiting else job.get_status_display()
 
 
 def asset_title(*, asset: Asset) -> str:

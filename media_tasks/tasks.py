@@ -21,7 +21,7 @@ from django.dispatch import receiver
 from . import selectors, services, storage
 from .models import JobEvent
 from .pipeline.encoders import CPU_ENCODER
-from .pipeline.exceptions import EncoderKilled, HardwareEncoderError
+from .pipeline.exceptions import DiskFull, EncoderKilled, HardwareEncoderError
 from .processing import (
     chunked,
     faults,
@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (
     ConnectionError,  # includes storage.StorageUnavailable (S3 unreachable or 5xx)
     EncoderKilled,  # ffmpeg died by a signal not ours (the OOM killer): not the file's fault
+    DiskFull,  # a worker's work disk ran out of space: waited out like storage (JobTask.retry)
     TimeoutError,
     botocore.exceptions.ConnectionError,  # S3 calls made outside the storage package's transfers
     botocore.exceptions.HTTPClientError,
@@ -60,8 +61,9 @@ TRANSIENT_ERRORS = (
 class JobTask(BoundedPublishTask):
     """A pipeline stage: retried with backoff on transient errors, failing the job if it gives up.
 
-    Storage out of reach is the exception to the bounded count: retried for as long as the
-    outage lasts, up to MEDIA_STORAGE_OUTAGE_MAX_S, while the job says it waits for storage.
+    Storage out of reach and a full work disk are the exceptions to the bounded count: retried
+    for as long as they last, up to MEDIA_STORAGE_OUTAGE_MAX_S (MEDIA_DISK_FULL_MAX_S), while
+    the job says it waits for storage (disk space).
     """
 
     autoretry_for = TRANSIENT_ERRORS
@@ -73,17 +75,18 @@ class JobTask(BoundedPublishTask):
 
     def retry(self, *args: Any, exc: BaseException | None = None, **options: Any) -> Retry:
         job_id = _job_id(self.request.args, self.request.kwargs)
-        if job_id and isinstance(exc, storage.StorageUnavailable):
-            if faults.job_wait_for_storage(job_id=job_id, stage=self.stage_description):
+        wait = next((wait for fault, wait in _WAITS.items() if isinstance(exc, fault)), None)
+        if job_id and wait is not None:
+            if wait(job_id=job_id, stage=self.stage_description):
                 options["countdown"] = get_exponential_backoff_interval(
                     factor=2,
                     retries=self.request.retries,
                     maximum=settings.MEDIA_STORAGE_RETRY_BACKOFF_MAX_S,
-                    full_jitter=True,  # storage coming back is not met by every waiting job at once
+                    full_jitter=True,  # storage (room) coming back is not met by every waiting job at once
                 )
                 options["max_retries"] = self.request.retries + 1  # no count: the outage's length decides
             else:
-                options["max_retries"] = 0  # over MEDIA_STORAGE_OUTAGE_MAX_S: re-raised, on_failure says why
+                options["max_retries"] = 0  # over its bound: re-raised, on_failure says why
         elif job_id and isinstance(exc, EncoderKilled) and self.request.retries < self.max_retries:
             faults.job_note_encoder_killed(
                 job_id=job_id, stage=self.stage_description, signal=exc.signal, worker=self.request.hostname or ""
@@ -103,11 +106,17 @@ class JobTask(BoundedPublishTask):
             transitions.job_mark_failed(job_id=job_id, reason=reason)
         elif isinstance(exc, storage.StorageUnavailable):
             faults.job_fail_storage_gone(job_id=job_id, stage=stage)
+        elif isinstance(exc, DiskFull):
+            faults.job_fail_disk_full(job_id=job_id, stage=stage)
         elif isinstance(exc, EncoderKilled):
             faults.job_fail_encoder_killed(job_id=job_id, stage=stage, tries=self.request.retries + 1)
         else:
             transitions.job_mark_internal_error(job_id=job_id, stage=stage)
         runtime.job_discard_local_copies(job_id=job_id)
+
+
+# Faults waited out for as long as they last (up to their bound), the job saying what it waits for.
+_WAITS = {storage.StorageUnavailable: faults.job_wait_for_storage, DiskFull: faults.job_wait_for_disk}
 
 
 def _job_id(args: Any, kwargs: Any) -> str | None:

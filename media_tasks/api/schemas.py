@@ -110,7 +110,9 @@ class AssetOut(AssetSummary):
     embed_url: str | None = Field(None, description="the player alone, for an `<iframe>` on any site")
     job_id: uuid.UUID | None
     stage: str | None
-    waiting_for: str | None = Field(None, description='what the running job waits for: "storage" (out of reach)')
+    waiting_for: str | None = Field(
+        None, description='what the running job waits for: "storage" (out of reach), "disk" (a worker\'s disk is full)'
+    )
     error: str | None
     retryable: bool = Field(
         False, description="whether POST …/retry can help: the job failed or was cancelled, and not because of the file"

@@ -1,5 +1,5 @@
-"""Transient faults seen by a running job: storage out of reach, an encoder killed from outside,
-workers lost. They delay a job; when one finally gives up, its reason says what is known."""
+"""Transient faults seen by a running job: storage out of reach, a full work disk, an encoder
+killed from outside, workers lost. They delay a job; when one finally gives up, its reason says what is known."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..models import Job, JobEvent
 from .transitions import job_mark_failed, job_note
 
 WAITING_FOR_STORAGE = "storage"
+WAITING_FOR_DISK = "disk"
 # Written into the job's history by a retry after ffmpeg died by a signal (tasks.JobTask).
 ENCODER_KILLED_NOTE = "was killed by a signal"
 
@@ -19,15 +20,26 @@ ENCODER_KILLED_NOTE = "was killed by a signal"
 def job_wait_for_storage(*, job_id: uuid.UUID | str, stage: str) -> bool:
     """Mark the job as waiting for storage (said once in its history); True while the outage
     is shorter than MEDIA_STORAGE_OUTAGE_MAX_S, counted from the first failed try."""
+    note = f"Waiting for storage: it is out of reach while {stage}; trying again."
+    return _job_wait(job_id=job_id, what=WAITING_FOR_STORAGE, note=note, max_s=settings.MEDIA_STORAGE_OUTAGE_MAX_S)
+
+
+def job_wait_for_disk(*, job_id: uuid.UUID | str, stage: str) -> bool:
+    """Mark the job as waiting for disk space on a worker (said once in its history); True while
+    that lasts less than MEDIA_DISK_FULL_MAX_S. The retry may go to any worker with room."""
+    note = f"Waiting for disk space: a worker's disk filled up while {stage}; trying again."
+    return _job_wait(job_id=job_id, what=WAITING_FOR_DISK, note=note, max_s=settings.MEDIA_DISK_FULL_MAX_S)
+
+
+def _job_wait(*, job_id: uuid.UUID | str, what: str, note: str, max_s: int) -> bool:
     now = timezone.now()
     Job.objects.filter(pk=job_id, waiting_since__isnull=True).update(waiting_since=now)
     # A job already ready (its quality measurement waits) says nothing: nobody waits for it.
     running = Job.objects.filter(pk=job_id).exclude(status__in=Job.FINAL_STATUSES)
-    unsaid = running.exclude(waiting_for=WAITING_FOR_STORAGE)
-    if unsaid.update(waiting_for=WAITING_FOR_STORAGE):
-        job_note(job_id=job_id, message=f"Waiting for storage: it is out of reach while {stage}; trying again.")
+    if running.exclude(waiting_for=what).update(waiting_for=what):
+        job_note(job_id=job_id, message=note)
     since = Job.objects.filter(pk=job_id).values_list("waiting_since", flat=True).first()
-    return since is not None and (now - since).total_seconds() < settings.MEDIA_STORAGE_OUTAGE_MAX_S
+    return since is not None and (now - since).total_seconds() < max_s
 
 
 def job_fail_storage_gone(*, job_id: uuid.UUID | str, stage: str) -> bool:
@@ -35,6 +47,15 @@ def job_fail_storage_gone(*, job_id: uuid.UUID | str, stage: str) -> bool:
     return job_mark_failed(
         job_id=job_id,
         reason=f"Storage was out of reach for over {minutes} minutes while {stage}. "
+        "The file may be fine; try again later.",
+    )
+
+
+def job_fail_disk_full(*, job_id: uuid.UUID | str, stage: str) -> bool:
+    minutes = max(1, settings.MEDIA_DISK_FULL_MAX_S // 60)
+    return job_mark_failed(
+        job_id=job_id,
+        reason=f"Our workers had no disk space for over {minutes} minutes while {stage}. "
         "The file may be fine; try again later.",
     )
 

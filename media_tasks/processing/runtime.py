@@ -19,8 +19,15 @@ from django.utils import timezone
 
 from .. import events, storage
 from ..models import Asset, Job, JobEvent, Rendition
-from ..pipeline.exceptions import MediaLimitError, PipelineError, ProcessingCancelled, UnsupportedMediaError
+from ..pipeline.exceptions import (
+    DiskFull,
+    MediaLimitError,
+    PipelineError,
+    ProcessingCancelled,
+    UnsupportedMediaError,
+)
 from ..pipeline.probe import MediaInfo
+from ..pipeline.runner import disk_full_guard
 from .transitions import job_advance, job_mark_failed
 from .workflow import PROGRESS_SPANS
 
@@ -122,8 +129,11 @@ def run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], 
     bad input fails the job (False). For stages, and for the parts of a chunked transcode."""
     job = Job.objects.select_related("asset").get(pk=job_id)
     try:
-        with heartbeat(job_id), work_directory(job_id, name) as workdir:
+        with heartbeat(job_id), work_directory(job_id, name) as workdir, disk_full_guard():
             work(job, workdir)
+    except DiskFull:
+        job_discard_local_copies(job_id=job_id, asset_id=job.asset_id)  # room for the retry, here or elsewhere
+        raise
     except PipelineError as exc:  # bad input, or the job was cancelled or deleted meanwhile
         job_mark_failed(job_id=job_id, reason=str(exc), retryable=not isinstance(exc, THE_FILES_FAULT))
         job_discard_local_copies(job_id=job_id, asset_id=job.asset_id)
