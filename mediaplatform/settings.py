@@ -7,6 +7,7 @@ docs/configuration.md.
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import dj_database_url
@@ -69,6 +70,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Behind reverse proxies, their addresses or networks (e.g. 10.0.0.0/8): the lock then takes the
+# client's address from X-Forwarded-For as those proxies wrote it (media_tasks/proxies.py).
+# Empty (the default): a direct connection, REMOTE_ADDR, and the header is ignored.
+MEDIA_TRUSTED_PROXIES = [str(ip_network(item, strict=False)) for item in env_list("MEDIA_TRUSTED_PROXIES", "")]
+AXES_CLIENT_IP_CALLABLE = "media_tasks.proxies.client_address"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
