@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -24,9 +24,15 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 @xframe_options_exempt
 def shared_embed(request: HttpRequest, token: str) -> HttpResponse:
-    """The player alone, for an iframe on any site: the only page that may be framed."""
-    asset = selectors.asset_get_shared(token=token)
-    response = render(request, "media_tasks/embed.html", presenters.shared_media(asset=asset))
+    """The player alone, for an iframe on any site: the only page that may be framed. Once
+    sharing stops (or for a link never made), a small framable page says the video is not
+    available, where a 404 that forbids framing showed the browser's broken-frame icon."""
+    try:
+        asset = selectors.asset_get_shared(token=token)
+    except Http404:
+        response = render(request, "media_tasks/embed_unavailable.html", status=404)
+    else:
+        response = render(request, "media_tasks/embed.html", presenters.shared_media(asset=asset))
     response.frame_ancestors = "*"  # the page's CSP (middleware.ContentSecurityPolicyMiddleware)
     return _unlisted(response)
 

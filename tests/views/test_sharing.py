@@ -174,3 +174,20 @@ def test_on_s3_stopping_sharing_stops_every_link_the_shared_page_and_embed_gave(
     after = {link: fetch(anyone, link)[0] for link in links}
     still = [f"{status} {link[:90]}" for link, status in after.items() if status != 404]
     assert not still, f"{len(still)} of {len(links)} links still answer after sharing stopped: {still}"
+
+
+def test_a_revoked_embed_says_so_in_a_page_the_host_site_may_frame(alice_client, ready):
+    """Not the browser's broken-frame icon (a 404 page that forbids framing): a small page saying
+    the video is not available, which the iframe on the other site shows."""
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "on"})
+    ready.refresh_from_db()
+    old = ready.share_token
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "off"})
+    for token in (old, "x" * 24):
+        gone = Client().get(reverse("shared_embed", args=[token]))
+        assert gone.status_code == 404
+        assert "X-Frame-Options" not in gone, gone["X-Frame-Options"]
+        assert "frame-ancestors *" in gone["Content-Security-Policy"]
+        assert "This video is not available" in gone.content.decode()
+    # The shared page itself stays unframeable.
+    assert Client().get(reverse("shared", args=[old]))["X-Frame-Options"] == "DENY"
