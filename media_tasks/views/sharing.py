@@ -8,6 +8,7 @@ import uuid
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -40,6 +41,8 @@ def shared_embed(request: HttpRequest, token: str) -> HttpResponse:
 def _unlisted(response: HttpResponse) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex"  # unlisted: not for search engines
     response["Referrer-Policy"] = "no-referrer"  # the link is the secret: never pass it on
+    # No shared cache may keep it: it would go on handing it out after sharing stops.
+    patch_cache_control(response, private=True, no_cache=True)
     return response
 
 

@@ -1,0 +1,30 @@
+"""What caches may keep, said in one place for every page and API answer.
+
+A signed-in user's pages are theirs alone: `private`, so no shared cache (a proxy, a CDN) keeps
+one for the next user; a view that shows a secret adds `no-store` itself (the token page). The
+API's answers carry signed links and the caller's data: `private, no-store`. A view's own
+directives stay (patch_cache_control merges them).
+https://developer.mozilla.org/docs/Web/HTTP/Headers/Cache-Control
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
+
+
+class PrivateCacheMiddleware:
+    """After AuthenticationMiddleware, so that it knows who asked."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith("/api/"):
+            patch_cache_control(response, private=True, no_store=True)
+        elif getattr(request, "user", None) is not None and request.user.is_authenticated:
+            patch_cache_control(response, private=True)
+        return response
