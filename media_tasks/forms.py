@@ -2,7 +2,18 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from .models import Asset
+from .models import ApiToken, Asset, Rendition
+from .text import validate_text
+
+
+class TextForm(forms.BaseForm):
+    """Every text field of the form refuses what is not text (media_tasks.text), as a field error."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators.append(validate_text)
 
 
 class UploadForm(forms.Form):
@@ -20,7 +31,7 @@ class UploadForm(forms.Form):
         return upload
 
 
-class AssetDetailsForm(forms.ModelForm):
+class AssetDetailsForm(TextForm, forms.ModelForm):
     """The owner's words for an asset, on its page: alt text only for images."""
 
     class Meta:
@@ -34,3 +45,11 @@ class AssetDetailsForm(forms.ModelForm):
         self.fields["title"].widget.attrs["placeholder"] = self.instance.original_filename
         if self.instance.kind != Asset.Kind.IMAGE:
             del self.fields["alt_text"]
+
+
+class PosterForm(TextForm, forms.Form):
+    frame = forms.CharField(max_length=Rendition._meta.get_field("profile").max_length)
+
+
+class ApiTokenForm(TextForm, forms.Form):
+    name = forms.CharField(max_length=ApiToken._meta.get_field("name").max_length, required=False)

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "media_tasks.caching.PrivateCacheMiddleware",  # after auth: a signed-in user's pages are `private`
     "django.contrib.messages.middleware.MessageMiddleware",
+    "media_tasks.text.QueryTextMiddleware",  # after auth: its 400 page is a page like the others
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "media_tasks.middleware.StorageUnavailableMiddleware",
     "media_tasks.middleware.ContentSecurityPolicyMiddleware",

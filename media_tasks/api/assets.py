@@ -5,7 +5,7 @@ import uuid
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import File, Header, Query, Router, Schema, Status
+from ninja import File, Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
@@ -16,7 +16,7 @@ from ..models import Asset, Job, Rendition
 from ..services.errors import ServiceError
 from ..services.uploads import upload_check_allowed
 from .schemas import Accepted, AssetOut, AssetPatchIn, AssetSummary, Error, JobOut
-from .uploads import ERRORS, accepted
+from .uploads import ERRORS, IdempotencyKey, accepted
 
 router = Router(tags=["assets"])
 
@@ -46,9 +46,7 @@ def _summary(request: HttpRequest, asset: Asset, job: Job | None) -> dict:
     url_name="asset_create",
     summary="Upload a small file in one request",
 )
-def asset_create(
-    request: HttpRequest, file: File[UploadedFile], idempotency_key: str | None = Header(None, alias="Idempotency-Key")
-):
+def asset_create(request: HttpRequest, file: File[UploadedFile], idempotency_key: IdempotencyKey = None):
     """202 with the asset, its job and its status URL; 200 if the same bytes were uploaded before.
     Files larger than a few hundred MB should use the direct upload endpoints instead."""
     if not file.size:  # a field error like a missing file (422), before the checks that count uploads

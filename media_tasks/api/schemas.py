@@ -2,12 +2,24 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, StrictBool
+from pydantic import AfterValidator, ConfigDict, StrictBool
+from pydantic_core import PydanticCustomError
 
 from ..models import ALT_TEXT_MAX, DESCRIPTION_MAX, TITLE_MAX, Asset, Job
+from ..text import text_problem
+
+
+def _text(value: str) -> str:
+    if problem := text_problem(value):
+        raise PydanticCustomError("control_character", "This {problem}.", {"problem": problem})
+    return value
+
+
+# Every string the API takes: text only (media_tasks.text), refused as a validation error (422).
+Text = Annotated[str, AfterValidator(_text)]
 
 
 class FieldError(Schema):
@@ -26,7 +38,7 @@ class Error(Schema):
 
 
 class UploadStartIn(Schema):
-    filename: str = Field(min_length=1, max_length=1000)
+    filename: Text = Field(min_length=1, max_length=1000)
     size: int = Field(gt=0, description="bytes")
 
 
@@ -53,7 +65,7 @@ class PartOut(Schema):
 
 class PartIn(Schema):
     part_number: int = Field(ge=1, le=10_000)
-    etag: str = Field(min_length=1, max_length=200)
+    etag: Text = Field(min_length=1, max_length=200)
 
 
 class UploadCompleteIn(Schema):
@@ -143,16 +155,16 @@ class AssetPatchIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, max_length=TITLE_MAX)
-    description: str | None = Field(None, max_length=DESCRIPTION_MAX)
-    alt_text: str | None = Field(None, max_length=ALT_TEXT_MAX)
+    title: Text | None = Field(None, max_length=TITLE_MAX)
+    description: Text | None = Field(None, max_length=DESCRIPTION_MAX)
+    alt_text: Text | None = Field(None, max_length=ALT_TEXT_MAX)
     shared: StrictBool | None = Field(
         None,
         description="true: make an unlisted share link and embed; false: revoke them: the page, the embed and"
         " every link they gave stop (on S3 a presigned URL one of them sent a viewer to within the last"
         " MEDIA_SHARED_REDIRECT_EXPIRY_S, 10 s, lasts out those seconds)",
     )
-    poster: str | None = Field(
+    poster: Text | None = Field(
         None, description="a video's `frame` rendition (its profile, e.g. `frame-30`) to make its poster"
     )
 
@@ -165,7 +177,7 @@ class JobOut(Schema):
 
 class WebhookIn(Schema):
     url: str = Field(min_length=1, max_length=2000)
-    events: list[str] = Field(default_factory=list, description="empty: every event type")
+    events: list[Text] = Field(default_factory=list, description="empty: every event type")
 
 
 class WebhookOut(Schema):

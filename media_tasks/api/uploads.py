@@ -15,10 +15,11 @@ from ninja import Header, Path, Query, Router, Status
 
 from .. import correlation, selectors, services
 from ..services import uploads as upload_service
-from .schemas import Accepted, Error, PartOut, PartTargetOut, UploadCompleteIn, UploadOut, UploadStartIn
+from .schemas import Accepted, Error, PartOut, PartTargetOut, Text, UploadCompleteIn, UploadOut, UploadStartIn
 
 router = Router(tags=["uploads"])
 PartNumber = Annotated[int, Path(ge=1, le=upload_service.MAX_PARTS)]
+IdempotencyKey = Annotated[Text | None, Header(alias="Idempotency-Key")]
 
 # Every operation lists these: any may be refused before its own code runs (no token: 401, a
 # session without its CSRF token: 403, a body that is not JSON: 400, too large: 413, fields: 422).
@@ -62,9 +63,7 @@ def accepted(request: HttpRequest, result: services.UploadResult) -> dict:
 
 
 @router.post("", response={201: UploadOut, **ERRORS}, url_name="upload_start", summary="Start a direct upload")
-def upload_start(
-    request: HttpRequest, payload: UploadStartIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")
-):
+def upload_start(request: HttpRequest, payload: UploadStartIn, idempotency_key: IdempotencyKey = None):
     """The server picks the storage key. Send `Idempotency-Key` to make a retry safe."""
     return Status(
         *services.idempotent(

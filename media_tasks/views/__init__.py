@@ -31,7 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import metrics as media_metrics
 from .. import presenters, selectors, services, storage
-from ..forms import UploadForm
+from ..forms import ApiTokenForm, UploadForm
 from ..models import Asset
 
 # Small text files are served through Django even with S3, so that the relative
@@ -287,16 +287,18 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
     Every POST redirects, so a reload never makes another token; the new secret waits in the
     session for the one page that shows it, which no cache may keep."""
+    form = ApiTokenForm(request.POST if request.method == "POST" and "revoke" not in request.POST else None)
     if request.method == "POST":
         if revoke := request.POST.get("revoke"):
             if revoke.isdigit() and services.api_token_revoke(owner=request.user, token_id=int(revoke)):
                 messages.info(request, "Token revoked.")
-        else:
-            created = services.api_token_create(owner=request.user, name=request.POST.get("name", ""))
+        elif form.is_valid():
+            created = services.api_token_create(owner=request.user, name=form.cleaned_data["name"])
             request.session[_NEW_TOKEN] = {"name": created.token.name, "plaintext": created.plaintext}
-        return redirect("token_list")
-    context = {"tokens": request.user.api_tokens.all(), "created": request.session.pop(_NEW_TOKEN, None)}
-    response = render(request, "media_tasks/token_list.html", context)
+        if not form.errors:
+            return redirect("token_list")
+    context = {"tokens": request.user.api_tokens.all(), "created": request.session.pop(_NEW_TOKEN, None), "form": form}
+    response = render(request, "media_tasks/token_list.html", context, status=400 if form.errors else 200)
     response["Cache-Control"] = "no-store"
     return response
 

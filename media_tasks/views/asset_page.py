@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import presenters, selectors, services
-from ..forms import AssetDetailsForm
+from ..forms import AssetDetailsForm, PosterForm
 from ..models import Asset, Job, Rendition
 from ..processing import workflow
 from . import login_required_or_401, unchanged_or
@@ -84,8 +84,11 @@ def asset_edit(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def asset_poster(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    form = PosterForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, asset, poster_error=f"Frame: {' '.join(form.errors['frame'])}")
     try:
-        services.asset_poster_choose(asset_id=asset.id, frame=request.POST.get("frame", ""))
+        services.asset_poster_choose(asset_id=asset.id, frame=form.cleaned_data["frame"])
     except services.ServiceError as exc:
         return _refused(request, asset, poster_error=exc.message)
     messages.info(request, "The poster is changed.")
