@@ -49,6 +49,7 @@ TRANSIENT_ERRORS = (
     ConnectionError,  # includes storage.StorageUnavailable (S3 unreachable or 5xx)
     EncoderKilled,  # ffmpeg died by a signal not ours (the OOM killer): not the file's fault
     DiskFull,  # a worker's work disk ran out of space: waited out like storage (JobTask.retry)
+    transitions.StageRunning,  # a duplicate delivery while the stage runs elsewhere: looked at again
     TimeoutError,
     botocore.exceptions.ConnectionError,  # S3 calls made outside the storage package's transfers
     botocore.exceptions.HTTPClientError,
@@ -87,6 +88,10 @@ class JobTask(BoundedPublishTask):
                 options["max_retries"] = self.request.retries + 1  # no count: the outage's length decides
             else:
                 options["max_retries"] = 0  # over its bound: re-raised, on_failure says why
+        elif isinstance(exc, transitions.StageRunning):
+            logger.info("job %s: %s", job_id, exc)
+            options["countdown"] = settings.MEDIA_JOB_HEARTBEAT_S  # by then it ended, or its heartbeat aged
+            options["max_retries"] = self.request.retries + 1  # no count: the running stage's length decides
         elif job_id and isinstance(exc, EncoderKilled) and self.request.retries < self.max_retries:
             faults.job_note_encoder_killed(
                 job_id=job_id, stage=self.stage_description, signal=exc.signal, worker=self.request.hostname or ""

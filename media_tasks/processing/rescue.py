@@ -46,8 +46,10 @@ def job_resume(*, job_id: uuid.UUID | str) -> list[str]:
         )
         return []
     now = timezone.now()
+    # Its run is known dead (heartbeat cleared): the resumed stage takes over at once (job_advance),
+    # and updated_at keeps the rescue from resuming it again before MEDIA_JOB_STALL_S.
     resumed = Job.objects.filter(pk=job_id, status=job.status).update(
-        attempts=F("attempts") + 1, heartbeat_at=now, updated_at=now
+        attempts=F("attempts") + 1, heartbeat_at=None, updated_at=now
     )
     if not resumed:
         return []

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -28,7 +28,7 @@ from ..pipeline.exceptions import (
 )
 from ..pipeline.probe import MediaInfo
 from ..pipeline.runner import disk_full_guard
-from .transitions import job_advance, job_mark_failed
+from .transitions import job_advance, job_mark_failed, job_run_ended
 from .workflow import PROGRESS_SPANS
 
 logger = logging.getLogger(__name__)
@@ -110,18 +110,33 @@ def heartbeat(job_id: uuid.UUID | str) -> Iterator[None]:
         thread.join(timeout=5)
 
 
+# Runs of this process whose end could not be recorded (the database was out of reach): recorded
+# before this process enters the stage again, so that its own retry does not wait on its own heartbeat.
+_ENDS_UNRECORDED: set[tuple[str, str]] = set()
+
+
 def run_stage(*, job_id: uuid.UUID | str, stage: str, worker: str, work: Callable[[Job, Path], None]) -> bool:
     """Enter `stage`, run `work(job, workdir)`, and turn bad input into a failed job.
 
     Returns False when the job is not (or no longer) one this stage should touch:
-    cancelled, failed, or already past this stage.
+    cancelled, failed, or already past this stage. Raises StageRunning while another
+    delivery of the stage runs on a live worker.
     """
+    if (str(job_id), stage) in _ENDS_UNRECORDED:
+        job_run_ended(job_id=job_id, stage=stage)
+        _ENDS_UNRECORDED.discard((str(job_id), stage))
     if not job_advance(job_id=job_id, to=stage, worker=worker):
         logger.info("job %s: skipping %s, the job is not waiting for it", job_id, stage)
         if not Job.objects.filter(pk=job_id).exclude(status__in=(Job.Status.FAILED, Job.Status.CANCELLED)).exists():
             job_discard_local_copies(job_id=job_id)
         return False
-    return run_work(job_id=job_id, name=stage, work=work)
+    try:
+        return run_work(job_id=job_id, name=stage, work=work)
+    finally:
+        try:
+            job_run_ended(job_id=job_id, stage=stage)
+        except DatabaseError:
+            _ENDS_UNRECORDED.add((str(job_id), stage))
 
 
 def run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], None]) -> bool:

@@ -6,46 +6,84 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from .. import events
-from ..models import Job, JobEvent
+from ..models import Job, JobEvent, Worker
 from .workflow import ENTERED_FROM, PLAYABLE_STAGE, PROGRESS_SPANS, Status
 
 logger = logging.getLogger(__name__)
+
+# A running stage's heartbeat missed this many beats: its run is dead, another delivery may redo it.
+RUN_DEAD_AFTER_HEARTBEATS = 3
+
+
+class StageRunning(Exception):
+    """The stage is running on a live worker (a duplicate delivery): look again later. Once that
+    run ends the job has moved on (and this delivery skips it) or its run is known dead."""
 
 
 def job_advance(*, job_id: uuid.UUID | str, to: str, worker: str) -> bool:
     """Move the job into stage `to` if it is in an allowed state; False if it is not.
 
-    Entering from the previous stage is a start; entering from `to` itself is a
-    redelivery after a worker was lost, and the history says so.
+    Entering from the previous stage is a start; entering from `to` itself is a redelivery
+    after a worker was lost (the history says so) or a retry, taken only if the run it would
+    replace is known to be over (_run_is_over); StageRunning while that run is alive.
     """
     now = timezone.now()
     changes = {"status": to, "progress": PROGRESS_SPANS[to][0], "worker_hostname": worker[:255], "updated_at": now}
+    updated = Job.objects.filter(pk=job_id, status__in=ENTERED_FROM[to]).update(**changes, heartbeat_at=now)
     again = False
-    updated = Job.objects.filter(pk=job_id, status__in=ENTERED_FROM[to]).update(**changes)
     if not updated:
-        # A retry while waiting for storage: the work made is reused, so progress stays, and
-        # the history already says it waits.
-        waiting = Job.objects.filter(pk=job_id, status=to).exclude(waiting_for="")
-        if waiting.update(worker_hostname=worker[:255], updated_at=now):
-            return True
-        updated = Job.objects.filter(pk=job_id, status=to).update(**changes)
+        current = Job.objects.filter(pk=job_id, status=to).values("heartbeat_at", "worker_hostname", "waiting_for")
+        if not (run := current.first()):
+            return False
+        if not _run_is_over(run, now):
+            raise StageRunning(f"{Status(to).label} is running on {run['worker_hostname']}: looking again later.")
+        # Conditional on the heartbeat read: of two deliveries at once, one takes the stage.
+        same_run = Job.objects.filter(pk=job_id, status=to, heartbeat_at=run["heartbeat_at"])
+        if run["waiting_for"]:
+            # A retry while waiting (storage, disk): the work made is reused, so progress stays, and
+            # the history already says it waits.
+            if same_run.update(worker_hostname=worker[:255], updated_at=now, heartbeat_at=now):
+                return True
+            raise StageRunning(f"{Status(to).label} was just taken by another delivery.")
+        if not same_run.update(**changes, heartbeat_at=now):
+            raise StageRunning(f"{Status(to).label} was just taken by another delivery.")
         again = True
-    if not updated:
-        return False
     if to == Status.PROBING:
         # Each start of the first stage is an attempt: the first delivery, a
-        # redelivery after a lost worker, or a retry.
+        # redelivery after a lost worker, or a retry. Its message arrived, whatever its publish
+        # reported (a confirm that timed out): the rescue must not send it again.
         Job.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)
         Job.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+        Job.objects.filter(pk=job_id, enqueued_at__isnull=True).update(enqueued_at=now)
     label = Status(to).label
     message = f"{label} started again: the previous try was interrupted." if again else f"{label} started."
     events.publish(job_id=job_id, type=JobEvent.Type.STAGE, stage=to, message=message, worker=worker)
     return True
+
+
+def _run_is_over(run: dict, now: datetime) -> bool:
+    """Whether the run that last held the stage is over: it ended (its heartbeat cleared, see
+    runtime.run_stage), or it is dead: its heartbeat stale, or its worker gone from the registry
+    or started again since the run's last beat."""
+    beat = run["heartbeat_at"]
+    if beat is None or beat < now - timedelta(seconds=RUN_DEAD_AFTER_HEARTBEATS * settings.MEDIA_JOB_HEARTBEAT_S):
+        return True
+    live = now - timedelta(seconds=settings.MEDIA_WORKER_STALE_S)
+    worker = Worker.objects.filter(hostname=run["worker_hostname"], last_seen_at__gte=live).first()
+    return worker is None or worker.started_at > beat
+
+
+def job_run_ended(*, job_id: uuid.UUID | str, stage: str) -> None:
+    """This worker's run of `stage` is over (done, or raised to be retried): a delivery of the
+    same stage may take it at once (_run_is_over)."""
+    Job.objects.filter(pk=job_id, status=stage).update(heartbeat_at=None)
 
 
 def job_mark_playable(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
