@@ -1,19 +1,29 @@
 // Result page player: HLS through hls.js (native HLS on Safari), MP4 <source>s as the
-// fallback, and a quality picker over the HLS levels; controls.js adds the seek bar with
-// previews. Runs on page load and when htmx swaps the finished job in.
+// fallback (fetched only when used), and a quality picker over the HLS levels; controls.js
+// adds the seek bar with previews and the other controls. Runs on page load and when htmx swaps the finished job in.
 (function () {
-  function setUpQuality(box, video, hls) {
+  // The MP4 rungs (the markup's <source>s, preload="none" so nothing is fetched yet): taken out
+  // while HLS plays, and put back only if it cannot (unsupported, or hls.js gives up on it).
+  function useMp4(box, video, sources) {
+    if (box.dataset.engine === "mp4") return;
+    video.append(...sources);
+    video.preload = "metadata";
+    video.load();
+    box.dataset.engine = "mp4";
+    setUpQuality(box, video, null, sources);
+  }
+
+  function setUpQuality(box, video, hls, sources) {
     const select = box.querySelector("#quality");
     const playing = box.querySelector("#playing-level");
     if (!hls) {  // MP4 fallback: the picker switches between the rungs' files
-      const sources = [...video.querySelectorAll("source")];
       select.replaceChildren(...sources.map((s, i) => new Option(s.dataset.profile, String(i))));
-      select.addEventListener("change", () => {
+      select.onchange = () => {
         const time = video.currentTime, paused = video.paused;
         video.src = sources[Number(select.value)].src;
         video.currentTime = time;
         if (!paused) video.play();
-      });
+      };
       return;
     }
     // Named by the short side, as the ladder is: a 720×1280 portrait rung is "720p".
@@ -27,10 +37,10 @@
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
       const level = hls.levels[data.level];
-      playing.textContent = level ? `playing ${label(level)}` : "";
+      playing.textContent = level ? `Playing ${label(level)}.` : "";
       box.dataset.level = level ? String(level.height) : "";
     });
-    select.addEventListener("change", () => { hls.currentLevel = Number(select.value); });
+    select.onchange = () => { hls.currentLevel = Number(select.value); };
   }
 
   // The early player (playable before ready) gives way to the full one (MP4 fallback, poster,
@@ -67,27 +77,39 @@
     box.dataset.ready = "1";
     const video = box.querySelector("video");
     const src = box.dataset.hls;
+    const sources = [...video.querySelectorAll("source")];
     let hls = null;
     if (src && window.Hls && Hls.isSupported()) {
+      sources.forEach((s) => s.remove());
       // startPosition 0: a playlist that still grows (EVENT) is played from its start, not its end.
       const from = !box.dataset.growing && resume ? resume.time : 0;
       hls = new Hls({capLevelToPlayerSize: true, startPosition: from});
+      hls.on(Hls.Events.ERROR, (_, data) => {
+        if (!data.fatal || !sources.length) return;
+        hls.destroy();  // HLS out of reach: the MP4 rungs, fetched only now
+        useMp4(box, video, sources);
+      });
       hls.loadSource(src);
       hls.attachMedia(video);
       box.dataset.engine = "hls.js";
+      setUpQuality(box, video, hls, sources);
     } else if (src && video.canPlayType("application/vnd.apple.mpegurl")) {
+      sources.forEach((s) => s.remove());
+      video.preload = "metadata";
       video.src = src;  // Safari plays HLS itself
+      video.addEventListener("error", () => { if (sources.length) useMp4(box, video, sources); }, {once: true});
       box.dataset.engine = "native-hls";
+      setUpQuality(box, video, null, []);
     } else {
-      box.dataset.engine = "mp4";
+      useMp4(box, video, sources);
     }
-    setUpQuality(box, video, hls);
     if (box.dataset.growing) {
       earlyHls = hls;
     } else if (resume) {
       if (earlyHls) earlyHls.destroy();  // the early player left the page with the swap
       earlyHls = null;
       if (!hls) video.currentTime = resume.time;
+      box.dataset.continued = "1";  // goes on from the early player, not from the last visit
       video.muted = resume.muted;
       if (resume.playing) video.play().catch(() => {});
       resume = null;
