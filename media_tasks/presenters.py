@@ -4,6 +4,7 @@ Selectors find the objects; this shapes them for people and clients."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -419,3 +420,16 @@ def asset_planned_renditions(*, asset: Asset, job: Job) -> list[dict[str, Any]]:
             state = "waiting"
         rows.append({"profile": rung.name, "width": rung.width, "height": rung.height, "state": state})
     return rows
+
+
+def upload_accepted(*, job: Job, duplicate: bool, absolute: Callable[[str], str]) -> dict[str, Any]:
+    """The answer to an accepted upload, from the API and the upload page alike (api.schemas.Accepted):
+    it is followed at the API's asset. `absolute` makes the request's absolute URL of a path."""
+    return {
+        "asset_id": job.asset_id,
+        "job_id": job.id,
+        "status": job.status,
+        "status_url": absolute(reverse("api-1:asset_get", args=[job.asset_id])),
+        "correlation_id": job.correlation_id,
+        "duplicate": duplicate,
+    }

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Header, Path, Query, Router, Status
 
-from .. import correlation, selectors, services
+from .. import correlation, presenters, selectors, services
 from ..services import uploads as upload_service
 from .schemas import Accepted, Error, PartOut, PartTargetOut, Text, UploadCompleteIn, UploadOut, UploadStartIn
 
@@ -51,15 +51,8 @@ def _part_out(part) -> dict:
 
 
 def accepted(request: HttpRequest, result: services.UploadResult) -> dict:
-    job = result.job
-    return Accepted(
-        asset_id=job.asset_id,
-        job_id=job.id,
-        status=job.status,
-        status_url=request.build_absolute_uri(reverse("api-1:asset_get", args=[job.asset_id])),
-        correlation_id=job.correlation_id,
-        duplicate=result.duplicate,
-    ).model_dump(mode="json")
+    body = presenters.upload_accepted(job=result.job, duplicate=result.duplicate, absolute=request.build_absolute_uri)
+    return Accepted(**body).model_dump(mode="json")
 
 
 @router.post("", response={201: UploadOut, **ERRORS}, url_name="upload_start", summary="Start a direct upload")

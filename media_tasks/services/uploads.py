@@ -41,13 +41,18 @@ class PartTarget:
     headers: dict[str, str] | None = None
 
 
-def upload_check_allowed(*, owner: AbstractBaseUser, size_bytes: int) -> None:
-    """The checks made before anything is stored: rate, declared size."""
+def upload_check_rate(*, owner: AbstractBaseUser) -> None:
+    """At most MEDIA_UPLOAD_RATE_PER_MINUTE uploads begun a minute per user, by any path (429)."""
     limit = settings.MEDIA_UPLOAD_RATE_PER_MINUTE
     if selectors.uploads_in_last_minute(user=owner) >= limit:
         raise ServiceError(
             f"Too many uploads: at most {limit} a minute. Try again in a minute.", code="rate_limited", status=429
         )
+
+
+def upload_check_allowed(*, owner: AbstractBaseUser, size_bytes: int) -> None:
+    """The checks made before anything is stored: rate, declared size."""
+    upload_check_rate(owner=owner)
     if size_bytes <= 0:
         raise ServiceError("The file is empty.", code="empty_file", field="size")
     if size_bytes > settings.MEDIA_MAX_UPLOAD_BYTES:

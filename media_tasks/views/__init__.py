@@ -23,7 +23,6 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
-from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.defaults import page_not_found
@@ -33,6 +32,7 @@ from .. import metrics as media_metrics
 from .. import presenters, selectors, services, storage
 from ..forms import ApiTokenForm, UploadForm
 from ..models import Asset
+from ..services.uploads import upload_check_rate
 
 # Small text files are served through Django even with S3, so that the relative
 # names inside them (HLS segments, sprite tiles) resolve against our URLs.
@@ -64,53 +64,51 @@ def login_required_or_401(view):
 @login_required_or_401
 @require_http_methods(["GET", "POST"])
 def asset_upload(request: HttpRequest) -> HttpResponse:
+    """The upload form, and its POST: the API's path (the same service checks, the same answer)
+    for a form or a client asking for JSON."""
+    if request.method == "GET":
+        return _upload_page(request, UploadForm())
     wants_json = _wants_json(request)
-    if request.method == "POST" and selectors.uploads_in_last_minute(user=request.user) >= (
-        limit := settings.MEDIA_UPLOAD_RATE_PER_MINUTE
-    ):
-        # Checked before the body is parsed: a refused upload is never stored.
-        message = f"Too many uploads: at most {limit} a minute. Try again in a minute."
-        if wants_json:
-            response = JsonResponse({"error": {"code": "rate_limited", "message": message}}, status=429)
-        else:
-            response = _upload_page(request, UploadForm(), status=429, error=message)
-        response["Retry-After"] = "60"
-        return response
-    form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        result = services.asset_create(
-            owner=request.user,
-            fileobj=upload,
-            filename=upload.name,
-            size_bytes=upload.size,
-            correlation_id=request.correlation_id,  # CorrelationIdMiddleware: the caller's, checked, or new
-        )
-        job = result.job
-        if wants_json:
-            return JsonResponse(
-                {
-                    "asset_id": str(job.asset_id),
-                    "job_id": str(job.id),
-                    "status": job.status,
-                    "status_url": request.build_absolute_uri(reverse("asset_status", args=[job.asset_id])),
-                    "correlation_id": job.correlation_id,
-                    "duplicate": result.duplicate,
-                },
-                # 202: accepted for processing; 200: nothing new, it is the earlier upload.
-                status=200 if result.duplicate else 202,
-            )
-        if result.duplicate:
-            messages.info(request, "You uploaded this file before; here it is.")
-        return redirect("asset_detail", asset_id=job.asset_id)
-    if request.method == "POST":
+    try:
+        upload_check_rate(owner=request.user)  # before the body is parsed: a refused upload is never stored
+    except services.ServiceError as exc:
+        return _upload_refused(request, exc, wants_json)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
         if wants_json:
             return JsonResponse(
                 {"error": {"code": "invalid", "message": "The upload was refused.", "fields": form.errors}},
                 status=400,
             )
         return _upload_page(request, form, status=400)
-    return _upload_page(request, form)
+    upload = form.cleaned_data["file"]
+    result = services.asset_create(
+        owner=request.user,
+        fileobj=upload,
+        filename=upload.name,
+        size_bytes=upload.size,
+        correlation_id=request.correlation_id,  # CorrelationIdMiddleware: the caller's, checked, or new
+    )
+    if wants_json:
+        body = presenters.upload_accepted(
+            job=result.job, duplicate=result.duplicate, absolute=request.build_absolute_uri
+        )
+        # 202: accepted for processing; 200: nothing new, it is the earlier upload.
+        return JsonResponse(body, status=200 if result.duplicate else 202)
+    if result.duplicate:
+        messages.info(request, "You uploaded this file before; here it is.")
+    return redirect("asset_detail", asset_id=result.job.asset_id)
+
+
+def _upload_refused(request: HttpRequest, exc: services.ServiceError, wants_json: bool) -> HttpResponse:
+    """A service's refusal, in the API's error shape or on the upload page."""
+    if wants_json:
+        response = JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+    else:
+        response = _upload_page(request, UploadForm(), status=exc.status, error=exc.message)
+    if exc.status == 429:
+        response["Retry-After"] = "60"
+    return response
 
 
 def _upload_page(request: HttpRequest, form: UploadForm, status: int = 200, error: str = "") -> HttpResponse:

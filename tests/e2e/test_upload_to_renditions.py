@@ -65,7 +65,7 @@ def test_video_upload_becomes_a_playable_ladder_on_s3(live, alice_client, tmp_pa
     accepted = post(alice_client, clip)
     started = time.monotonic()  # the clock: from the upload accepted (202)
     accepted_at = timezone.now()
-    assert accepted["status_url"].endswith(f"/assets/{accepted['asset_id']}/status/")
+    assert accepted["status_url"].endswith(f"/api/v1/assets/{accepted['asset_id']}")
     job, seen = wait_for_job(accepted["job_id"], worker)
     # To the worker's own mark of the job ready, not to when this test's polling noticed it.
     elapsed = (job.finished_at - accepted_at).total_seconds()

@@ -60,7 +60,8 @@ def test_json_upload_is_accepted_with_ids_and_status_url(alice_client, fs_storag
     job = Job.objects.get(pk=body["job_id"])
     assert body["asset_id"] == str(job.asset_id) and body["status"] == "queued"
     assert body["correlation_id"] == job.correlation_id == "req-123"
-    status = alice_client.get(body["status_url"], HTTP_ACCEPT="application/json")
+    assert body["status_url"] == f"http://testserver/api/v1/assets/{body['asset_id']}"  # as the API answers
+    status = alice_client.get(reverse("asset_status", args=[body["asset_id"]]), HTTP_ACCEPT="application/json")
     assert status.status_code == 200
     body_status = status.json()
     assert [(e["type"], e["message"]) for e in body_status["events"]] == [("queued", "Uploaded; waiting for a worker.")]
