@@ -9,6 +9,7 @@
   const api = root.dataset.api;  // .../api/v1/uploads
   const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
   const MiB = 1024 * 1024;
+  const ZERO_ID = "00000000-0000-0000-0000-000000000000";
   const list = document.getElementById("upload-list");
   const rows = list.querySelector("tbody");
   const note = document.getElementById("restore-note");
@@ -58,7 +59,7 @@
       const accepted = await call("POST", `${api}/${uploadId}/complete`, {
         parts: parts.map((p) => ({part_number: p.PartNumber, etag: p.ETag})),
       });
-      return {location: root.dataset.detailUrl.replace("00000000-0000-0000-0000-000000000000", accepted.asset_id), ...accepted};
+      return {location: root.dataset.detailUrl.replace(ZERO_ID, accepted.asset_id), ...accepted};
     },
     async abortMultipartUpload(file, {uploadId}) {
       if (uploadId) await call("DELETE", `${api}/${uploadId}`);
@@ -76,9 +77,14 @@
     if (!tr) {
       tr = document.createElement("tr");
       tr.dataset.file = file.id;
-      tr.innerHTML = `<td class="name"></td><td><progress max="100" value="0"></progress> <span class="percent">0%</span>
+      tr.innerHTML = `<td class="name"><span class="filename"></span>${detailFields()}</td><td><progress max="100" value="0"></progress> <span class="percent">0%</span>
         <div class="state meta"></div></td><td class="speed"></td><td class="eta"></td><td><button class="secondary cancel" type="button">Cancel</button></td>`;
-      tr.querySelector(".name").textContent = file.name;
+      tr.querySelector(".filename").textContent = file.name;
+      tr.querySelectorAll(".row-details input, .row-details textarea").forEach((field) => {
+        field.id = `${field.className}-${rows.children.length}`;
+        field.previousElementSibling.htmlFor = field.id;
+        field.addEventListener("change", () => { if (tr.dataset.assetId) saveDetails(tr); });
+      });
       tr.querySelector(".cancel").addEventListener("click", () => {
         // Nothing sent yet is nothing lost: ask only when part of the file is already up.
         const sent = (uppy.getFile(file.id) || file).progress.bytesUploaded || 0;
@@ -91,6 +97,31 @@
     return tr;
   }
 
+  // --- A title and a description per row, typed while the file uploads: sent (PATCH on the
+  // item) once the upload is complete and the item exists, and again on each later change.
+  function detailFields() {
+    return `<div class="row-details"><label>Title</label><input class="title" maxlength="200" autocomplete="off">
+      <label>Description</label><textarea class="description" rows="2" maxlength="5000"></textarea>
+      <span class="details-state meta" role="status"></span></div>`;
+  }
+
+  async function saveDetails(tr) {
+    const title = tr.querySelector(".row-details .title").value.trim();
+    const description = tr.querySelector(".row-details .description").value.trim();
+    const said = tr.querySelector(".details-state");
+    if (!title && !description && !tr.dataset.detailsSent) return;
+    said.textContent = "Saving…";
+    try {
+      await call("PATCH", root.dataset.assetApi.replace(ZERO_ID, tr.dataset.assetId), {title, description});
+      tr.dataset.detailsSent = "1";
+      said.className = "details-state meta";
+      said.textContent = "Saved.";
+    } catch (error) {
+      said.className = "details-state error";
+      said.textContent = `Not saved: ${plain(error)}`;
+    }
+  }
+
   function state(file, text, kind) {
     const el = row(file).querySelector(".state");
     el.textContent = text;
@@ -99,6 +130,7 @@
 
   uppy.on("file-added", (file) => { row(file); state(file, file.isGhost ? "Choose this file again to resume." : "Waiting…"); });
   uppy.on("upload-progress", (file, progress) => {
+    if (!uppy.getFile(file.id)) return;  // cancelled: a late report says nothing more
     const tr = row(file);
     const done = progress.bytesUploaded, total = progress.bytesTotal || file.size;
     const percent = total ? Math.floor(100 * done / total) : 0;
@@ -130,7 +162,12 @@
     tr.classList.toggle("duplicate", Boolean(body.duplicate));
     tr.dataset.assetId = body.asset_id || "";
     tr.querySelector(".speed").textContent = "";  // done: a speed says nothing any more
-    if (!body.duplicate) follow(tr, link);  // an earlier item has its own page to follow
+    if (!body.duplicate) {
+      saveDetails(tr);
+      follow(tr, link);  // an earlier item has its own page to follow
+    } else {
+      tr.querySelector(".row-details").remove();  // the earlier item keeps its own words
+    }
   });
   // Each uploaded row follows its job until it ends, so that a failure shows here too.
   async function follow(tr, link) {
@@ -191,7 +228,19 @@
   });
   uppy.on("file-removed", (file) => {
     const tr = rows.querySelector(`tr[data-file="${CSS.escape(file.id)}"]`);
-    if (tr && !tr.dataset.assetId) { state(file, "Cancelled.", "meta"); tr.querySelector(".cancel")?.remove(); }
+    if (!tr || tr.dataset.assetId) return;
+    state(file, "Cancelled.", "meta");
+    tr.querySelector(".speed").textContent = tr.querySelector(".eta").textContent = "";
+    tr.querySelector(".row-details")?.remove();
+    const cancel = tr.querySelector(".cancel");
+    if (cancel) {
+      // The button goes: focus stays on the row's state, not on the page's body.
+      const had = document.activeElement === cancel;
+      cancel.remove();
+      const said = tr.querySelector(".state");
+      said.tabIndex = -1;
+      if (had) said.focus();
+    }
   });
   uppy.on("restored", () => {
     // Only what did not finish comes back; a finished upload is done with (its link is in My media).
