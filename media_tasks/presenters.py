@@ -10,11 +10,13 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
 from . import storage
 from .models import Asset, Job, JobEvent, Rendition
+from .pipeline import eta
 from .pipeline.probe import MediaInfo
 from .pipeline.video import plan_ladder
 from .processing.workflow import PLAYABLE_STAGE, PROGRESS_SPANS, plan
@@ -387,20 +389,23 @@ def _with_playable_point(job: Job, order: list[str], steps: list[Step]) -> list[
     return steps
 
 
+# The looks at a running stage's progress kept for its time-left guess: how many, and how long.
+ETA_LOOKS, ETA_KEPT_S = 120, 3600
+
+
 def job_eta_s(*, job: Job) -> float | None:
-    """Seconds left in the running stage, from its progress so far (None until it can be guessed)."""
+    """Seconds left in the running stage (None until it can be guessed), from the pace of its
+    progress as the page sees it: each change is noted (in the cache) with the time it was first
+    seen. Timed from the stage's start, the wait before the encode made it about 3 times too long."""
     span = PROGRESS_SPANS.get(job.status)
-    started = next(
-        (e.created_at for e in reversed(job.events.all()) if e.type == JobEvent.Type.STAGE and e.stage == job.status),
-        None,
-    )
-    if span is None or started is None:
+    if span is None:
         return None
-    fraction = (job.progress - span[0]) / max(1, span[1] - span[0])
-    if fraction < 0.03:
-        return None
-    elapsed = (timezone.now() - started).total_seconds()
-    return max(0.0, elapsed * (1 - fraction) / fraction)
+    key, now = f"job-eta:{job.pk}:{job.status}", timezone.now().timestamp()
+    looks = cache.get(key, [])
+    if not looks or looks[-1][1] != job.progress:
+        looks = [*looks, (now, job.progress)][-ETA_LOOKS:]
+        cache.set(key, looks, ETA_KEPT_S)
+    return eta.remaining_s(looks, now=now, end=span[1])
 
 
 def asset_planned_renditions(*, asset: Asset, job: Job) -> list[dict[str, Any]]:
