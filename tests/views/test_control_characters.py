@@ -62,3 +62,9 @@ def test_a_description_with_a_control_character_is_refused_on_the_form(alice_cli
     assert "control character" in _text(response)
     video.refresh_from_db()
     assert video.description == "Words"
+
+
+def test_a_link_with_nul_is_refused_before_sign_in_too(client):
+    response = client.get("/accounts/login/?next=/assets/%00")
+    assert response.status_code == 400
+    assert "“next” holds a control character" in _text(response)
