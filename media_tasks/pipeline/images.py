@@ -66,6 +66,13 @@ def make_image_variants(src: Path, out_dir: Path, widths: Sequence[int], *, max_
     return [ImageVariant(resized.width, resized.height, fmt, path, path.stat().st_size) for resized, path, fmt in jobs]
 
 
+def load_upright(src: Path, *, widest: int, max_pixels: int) -> Image.Image:
+    """The picture decoded upright in sRGB, no metadata, at least `widest` pixels wide where it is
+    that wide (JPEG decodes scaled down in the DCT). MediaLimitError over `max_pixels`,
+    ProcessingError if it cannot be decoded."""
+    return _load_upright(src, [widest], max_pixels)
+
+
 def _load_upright(src: Path, widths: Sequence[int], max_pixels: int) -> Image.Image:
     try:
         with Image.open(src) as im:

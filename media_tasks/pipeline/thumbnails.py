@@ -19,6 +19,7 @@ import ffmpeg
 from PIL import Image, ImageStat
 
 from .exceptions import ProcessingError
+from .images import load_upright
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
 from .runner import QUIET_ARGS, run_ffmpeg
 
@@ -125,6 +126,47 @@ def make_poster(src: Path, info: MediaInfo, out_dir: Path, *, max_side: int = PO
     finally:
         for leftover in out_dir.glob("grab-*.bmp"):
             leftover.unlink()
+
+
+def grab_frame_at(
+    src: Path, info: MediaInfo, at: float, out_path: Path, *, max_side: int = POSTER_MAX_SIDE
+) -> ImageFile:
+    """The frame shown at `at` seconds (the moment the owner picked), as a poster-sized JPEG.
+
+    The exact frame, not `thumbnail`'s pick near it: the owner chose it. ProcessingError for a
+    time past the end."""
+    duration = info.duration or 0.0
+    if at < 0 or (duration and at > duration):
+        raise ProcessingError(f"{at:.1f} s is not within the video ({duration:.1f} s long).")
+    grabbed = out_path.with_suffix(".bmp")
+    cmd = (
+        ffmpeg.input(str(src), ss=f"{at:.3f}", **SAFE_INPUT_OPTIONS)[str(info.video_stream_index)]
+        .filter("scale", *_fit(info.width, info.height, max_side))
+        .filter("setsar", 1)
+        .output(str(grabbed), vframes=1)
+        .compile(cmd="ffmpeg")
+    )
+    cmd[1:1] = QUIET_ARGS
+    run_ffmpeg(cmd, timeout=120, what="The poster frame")
+    if not grabbed.exists():  # the last moments of a stream whose last frame comes earlier
+        raise ProcessingError(f"No frame could be taken at {at:.1f} s.")
+    try:
+        return _save_jpeg(grabbed, out_path)
+    finally:
+        grabbed.unlink()
+
+
+def poster_from_image(src: Path, out_path: Path, *, max_pixels: int, max_side: int = POSTER_MAX_SIDE) -> ImageFile:
+    """A picture the owner uploaded as the poster: upright, sRGB, no metadata, no side over
+    `max_side`, a JPEG (checked and limited as uploaded images are: pipeline.images)."""
+    picture = load_upright(src, widest=max_side, max_pixels=max_pixels)
+    picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if picture.mode == "RGBA":  # JPEG has no transparency: what shows through is black, as around a video
+        background = Image.new("RGB", picture.size)
+        background.paste(picture, mask=picture.getchannel("A"))
+        picture = background
+    picture.save(out_path, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return ImageFile(out_path, picture.width, picture.height, out_path.stat().st_size)
 
 
 def _pick_poster(candidates: Iterable[Path]) -> Path | None:
