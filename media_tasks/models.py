@@ -10,6 +10,7 @@ from django.db import models
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
 ALT_TEXT_MAX = 500
+EMBED_ORIGINS_MAX = 20
 
 
 class Asset(models.Model):
@@ -32,6 +33,8 @@ class Asset(models.Model):
     )
     # The secret of its unlisted share link and embed; empty while not shared (off by default).
     share_token = models.CharField(max_length=32, blank=True, db_index=True)
+    # The sites (origins) that may frame its embed, as CSP frame-ancestors; empty: any site.
+    embed_origins = models.JSONField(default=list, blank=True)
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     # ffprobe/Pillow findings: container, duration, width, height, rotation,

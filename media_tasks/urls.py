@@ -11,6 +11,7 @@ urlpatterns = [
     path("assets/<uuid:asset_id>/edit/", asset_page.asset_edit, name="asset_edit"),
     path("assets/<uuid:asset_id>/poster/", asset_page.asset_poster, name="asset_poster"),
     path("assets/<uuid:asset_id>/share/", sharing.asset_share, name="asset_share"),
+    path("assets/<uuid:asset_id>/embed-sites/", sharing.asset_embed_origins, name="asset_embed_origins"),
     path("s/<str:token>/", sharing.shared, name="shared"),
     path("embed/<str:token>/", sharing.shared_embed, name="shared_embed"),
     path("assets/<uuid:asset_id>/status/", views.asset_status, name="asset_status"),

@@ -110,6 +110,7 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "alt_text": asset.alt_text,
         "original_url": request.build_absolute_uri(presenters.download_url(asset=asset, key=asset.original_key)),
         **{k: request.build_absolute_uri(v) if v else None for k, v in presenters.share_urls(asset=asset).items()},
+        "embed_origins": asset.embed_origins,
         "job_id": job.id if job else None,
         "stage": presenters.job_stage(job=job) if job else None,
         "waiting_for": presenters.job_waiting_for(job=job) if job else None,
@@ -131,6 +132,8 @@ def asset_update(request: HttpRequest, asset_id: uuid.UUID, changes: AssetPatchI
     out stay as they are."""
     asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
     fields = changes.dict(exclude_unset=True)
+    if (origins := fields.pop("embed_origins", None)) is not None:  # first: refused, nothing else changes
+        services.asset_embed_origins_set(asset_id=asset.id, origins=origins)
     if (shared := fields.pop("shared", None)) is not None:
         services.asset_share(asset_id=asset.id, shared=shared)
     if (frame := fields.pop("poster", None)) is not None:

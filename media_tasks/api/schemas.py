@@ -8,7 +8,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator, ConfigDict, StrictBool
 from pydantic_core import PydanticCustomError
 
-from ..models import ALT_TEXT_MAX, DESCRIPTION_MAX, TITLE_MAX, Asset, Job
+from ..models import ALT_TEXT_MAX, DESCRIPTION_MAX, EMBED_ORIGINS_MAX, TITLE_MAX, Asset, Job
 from ..text import text_problem
 
 
@@ -120,6 +120,10 @@ class AssetOut(AssetSummary):
         None, description="unlisted page anyone with the link may open, no account (null while not shared)"
     )
     embed_url: str | None = Field(None, description="the player alone, for an `<iframe>` on any site")
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        description="the sites (origins) that may frame the embed, sent as CSP `frame-ancestors`; empty: any site",
+    )
     job_id: uuid.UUID | None
     stage: str | None
     waiting_for: str | None = Field(
@@ -163,6 +167,13 @@ class AssetPatchIn(Schema):
         description="true: make an unlisted share link and embed; false: revoke them: the page, the embed and"
         " every link they gave stop (on S3 a presigned URL one of them sent a viewer to within the last"
         " MEDIA_SHARED_REDIRECT_EXPIRY_S, 10 s, lasts out those seconds)",
+    )
+    embed_origins: list[str] | None = Field(
+        None,
+        max_length=EMBED_ORIGINS_MAX,
+        description="only these sites may frame the embed (CSP `frame-ancestors`): http(s) origins such as"
+        f" `https://blog.example.com`, no path, at most {EMBED_ORIGINS_MAX}; `[]`: any site (the default)."
+        " Anything else → `422` naming `embed_origins`",
     )
     poster: Text | None = Field(
         None, description="a video's `frame` rendition (its profile, e.g. `frame-30`) to make its poster"

@@ -18,6 +18,7 @@ from .assets import (
 )
 from .errors import ServiceError
 from .idempotency import idempotent
+from .sharing import asset_embed_origins_set
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
 from .webhooks import (
     webhook_deliver,
@@ -36,6 +37,7 @@ __all__ = [
     "api_token_revoke",
     "asset_create",
     "asset_delete",
+    "asset_embed_origins_set",
     "asset_poster_choose",
     "asset_reprocess",
     "asset_retry",

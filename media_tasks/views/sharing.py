@@ -3,6 +3,7 @@ iframes on other sites, and the owner's switch that turns them on and off."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import presenters, selectors, services
-from . import login_required_or_401
+from . import asset_page, login_required_or_401
 
 
 @require_GET
@@ -32,9 +33,11 @@ def shared_embed(request: HttpRequest, token: str) -> HttpResponse:
         asset = selectors.asset_get_shared(token=token)
     except Http404:
         response = render(request, "media_tasks/embed_unavailable.html", status=404)
+        response.frame_ancestors = "*"  # whichever site framed it shows why it is gone
     else:
         response = render(request, "media_tasks/embed.html", presenters.shared_media(asset=asset))
-    response.frame_ancestors = "*"  # the page's CSP (middleware.ContentSecurityPolicyMiddleware)
+        # The page's CSP (middleware.ContentSecurityPolicyMiddleware): the owner's sites, or any.
+        response.frame_ancestors = " ".join(asset.embed_origins) or "*"
     return _unlisted(response)
 
 
@@ -54,5 +57,24 @@ def asset_share(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     services.asset_share(asset_id=asset.id, shared=on)
     messages.info(
         request, "Anyone with the link can watch it now." if on else "Sharing is off: the link no longer works."
+    )
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+@login_required_or_401
+@require_POST
+def asset_embed_origins(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    """The sites that may frame the embed, from the share section: one per line (spaces or
+    commas also part them); none, any site."""
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    text = request.POST.get("embed_origins", "")
+    try:
+        asset = services.asset_embed_origins_set(
+            asset_id=asset.id, origins=re.split(r"[\s,]+", text.strip()) if text.strip() else []
+        )
+    except services.ServiceError as exc:
+        return asset_page._refused(request, asset, embed_error=exc.message, embed_origins_text=text)
+    messages.info(
+        request, "Only these sites may embed it now." if asset.embed_origins else "Any site may embed it now."
     )
     return redirect("asset_detail", asset_id=asset.id)

@@ -191,3 +191,28 @@ def test_a_revoked_embed_says_so_in_a_page_the_host_site_may_frame(alice_client,
         assert "This video is not available" in gone.content.decode()
     # The shared page itself stays unframeable.
     assert Client().get(reverse("shared", args=[old]))["X-Frame-Options"] == "DENY"
+
+
+def test_the_owner_lists_the_sites_that_may_embed_it_on_the_items_page(alice_client, ready, client):
+    alice_client.post(reverse("asset_share", args=[ready.id]), {"shared": "on"})
+    ready.refresh_from_db()
+    page = alice_client.get(reverse("asset_detail", args=[ready.id])).content.decode()
+    form = re.search(r'<form[^>]+action="([^"#]+)[^"]*"[^>]*>(?:(?!</form>).)*name="embed_origins"', page, re.S)
+    assert form, "the share section has a field for the sites"
+    sites = "https://blog.example.com\n  http://localhost:8080/ , https://shop.example.org"
+    saved = alice_client.post(form.group(1), {"embed_origins": sites})
+    assert saved.status_code == 302
+    wanted = "frame-ancestors https://blog.example.com http://localhost:8080 https://shop.example.org"
+    assert wanted in embed_policy(ready)
+    page = alice_client.get(reverse("asset_detail", args=[ready.id])).content.decode()
+    assert "https://shop.example.org" in page  # shown again, to change
+
+    refused = alice_client.post(form.group(1), {"embed_origins": "https://ok.example.com javascript:alert(1)"})
+    assert refused.status_code == 400 and "javascript:alert(1)" in unescape(refused.content.decode())
+    assert wanted in embed_policy(ready)
+    alice_client.post(form.group(1), {"embed_origins": ""})  # empty: anywhere again
+    assert "frame-ancestors *" in embed_policy(ready)
+
+
+def embed_policy(asset: Asset) -> str:
+    return Client().get(reverse("shared_embed", args=[asset.share_token]))["Content-Security-Policy"]
