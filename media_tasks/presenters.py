@@ -130,12 +130,12 @@ def job_playable(*, job: Job | None) -> bool:
 
 
 def job_waiting_for(*, job: Job) -> str | None:
-    """What a running job waits for ("storage", "disk"), or None."""
+    """What a running job waits for ("storage", "disk", "database"), or None."""
     return (job.waiting_for or None) if not job.is_final else None
 
 
 # What a job waits for, in words, where the code alone would not do.
-WAITING_WORDS = {"disk": "disk space"}
+WAITING_WORDS = {"disk": "disk space", "database": "the database"}
 
 
 def job_stage(*, job: Job) -> str:

@@ -24,6 +24,7 @@ from .pipeline.encoders import CPU_ENCODER
 from .pipeline.exceptions import DiskFull, EncoderKilled, HardwareEncoderError
 from .processing import (
     chunked,
+    db_outage,
     faults,
     finalize,
     images,
@@ -67,12 +68,34 @@ class JobTask(BoundedPublishTask):
     the job says it waits for storage (disk space).
     """
 
-    autoretry_for = TRANSIENT_ERRORS
+    # The database out of reach is not retried but waited out in the worker (__call__).
+    autoretry_for = tuple(error for error in TRANSIENT_ERRORS if error not in db_outage.DATABASE_ERRORS)
     retry_backoff = 2
     retry_backoff_max = settings.MEDIA_TASK_RETRY_BACKOFF_MAX_S
     retry_jitter = True
     max_retries = settings.MEDIA_TASK_MAX_RETRIES
     stage_description = "processing the file"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the stage; should the database go away, wait for it here and run the stage again
+        (reusing what it made), its message unacknowledged and its retry budget untouched."""
+        job_id = _job_id(args, kwargs)
+        waited = 0.0
+        while True:
+            try:
+                if waited and db_outage.outage_outlasted_bound(waited):
+                    db_outage.job_fail_database_gone(job_id=job_id, stage=self.stage_description)
+                    runtime.job_discard_local_copies(job_id=job_id)
+                    return None
+                if waited:
+                    db_outage.job_note_database_back(job_id=job_id, stage=self.stage_description, waited_s=waited)
+                    waited = 0.0
+                # What Celery's own __call__ runs; the worker has pushed this delivery's request.
+                return self.run(*args, **kwargs)
+            except db_outage.DATABASE_ERRORS as exc:
+                if not job_id:
+                    raise
+                waited += db_outage.wait_for_database(job_id=job_id, stage=self.stage_description, exc=exc)
 
     def retry(self, *args: Any, exc: BaseException | None = None, **options: Any) -> Retry:
         job_id = _job_id(self.request.args, self.request.kwargs)
@@ -103,8 +126,13 @@ class JobTask(BoundedPublishTask):
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         job_id = _job_id(args, kwargs)
-        if not job_id:
-            return
+        while job_id:
+            try:  # a failure that cannot be written yet waits for the database, its message kept
+                return self._record_failure(exc, job_id)
+            except db_outage.DATABASE_ERRORS as db_exc:
+                db_outage.wait_for_database(job_id=job_id, stage=self.stage_description, exc=db_exc)
+
+    def _record_failure(self, exc: BaseException, job_id: str) -> None:
         stage = self.stage_description
         if isinstance(exc, SoftTimeLimitExceeded):
             reason = f"{stage.capitalize()} took longer than allowed for this file."

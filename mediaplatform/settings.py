@@ -352,6 +352,11 @@ MEDIA_TASK_RETRY_BACKOFF_MAX_S = env_int("MEDIA_TASK_RETRY_BACKOFF_MAX_S", 120)
 # the outage lasts up to MEDIA_STORAGE_OUTAGE_MAX_S; the job says "waiting for storage".
 MEDIA_STORAGE_RETRY_BACKOFF_MAX_S = env_int("MEDIA_STORAGE_RETRY_BACKOFF_MAX_S", 60)
 MEDIA_STORAGE_OUTAGE_MAX_S = env_int("MEDIA_STORAGE_OUTAGE_MAX_S", 3600)
+# The database out of reach is waited out in the worker, the stage's message kept and its
+# retries unspent, re-checked at most MEDIA_DATABASE_RETRY_BACKOFF_MAX_S apart; a stage whose
+# outage outlasted MEDIA_DATABASE_OUTAGE_MAX_S is failed (once the failure can be written).
+MEDIA_DATABASE_RETRY_BACKOFF_MAX_S = env_int("MEDIA_DATABASE_RETRY_BACKOFF_MAX_S", 10)
+MEDIA_DATABASE_OUTAGE_MAX_S = env_int("MEDIA_DATABASE_OUTAGE_MAX_S", 3600)
 # A worker's disk full (ENOSPC) is waited out the same way, up to this long ("waiting for disk space").
 MEDIA_DISK_FULL_MAX_S = env_int("MEDIA_DISK_FULL_MAX_S", 3600)
 # S3 multipart uploads (interrupted uploads) older than this are aborted.

@@ -127,7 +127,9 @@ class AssetOut(AssetSummary):
     job_id: uuid.UUID | None
     stage: str | None
     waiting_for: str | None = Field(
-        None, description='what the running job waits for: "storage" (out of reach), "disk" (a worker\'s disk is full)'
+        None,
+        description='what the running job waits for: "storage" (out of reach), "disk" (a worker\'s disk is full), '
+        '"database" (it was out of reach: the stage picks up again)',
     )
     error: str | None
     retryable: bool = Field(

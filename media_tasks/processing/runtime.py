@@ -28,6 +28,7 @@ from ..pipeline.exceptions import (
 )
 from ..pipeline.probe import MediaInfo
 from ..pipeline.runner import disk_full_guard
+from .db_outage import DATABASE_ERRORS
 from .transitions import job_advance, job_mark_failed, job_run_ended
 from .workflow import PROGRESS_SPANS
 
@@ -42,12 +43,22 @@ def progress_reporter(job_id: uuid.UUID | str, status: str) -> Callable[[float],
     start, end = PROGRESS_SPANS[status]
 
     last_step = [start // 10]
+    unrecorded = [False]  # said once per outage, not at every tick
 
     def report(fraction: float) -> None:
         percent = int(start + (end - start) * max(0.0, min(1.0, fraction)))
-        still_running = Job.objects.filter(pk=job_id, status=status).update(
-            progress=Greatest(F("progress"), percent), waiting_for="", updated_at=timezone.now()
-        )
+        try:
+            still_running = Job.objects.filter(pk=job_id, status=status).update(
+                progress=Greatest(F("progress"), percent), waiting_for="", updated_at=timezone.now()
+            )
+        except DATABASE_ERRORS as exc:
+            # Best effort: a database restart must never stop an encode. The next tick reconnects.
+            connection.close()
+            if not unrecorded[0]:
+                logger.info("job %s: progress not recorded (%s); the encode goes on", job_id, exc)
+            unrecorded[0] = True
+            return
+        unrecorded[0] = False
         if not still_running:
             raise ProcessingCancelled("The job was stopped.")
         if percent // 10 > last_step[0]:  # subscribers hear of every 10 %, not every tick
@@ -75,7 +86,7 @@ def work_directory(job_id: uuid.UUID | str, stage: str) -> Iterator[Path]:
     keep = False
     try:
         yield path
-    except storage.StorageUnavailable:
+    except (storage.StorageUnavailable, *DATABASE_ERRORS):  # complete outputs wait for storage or the database
         keep = True
         raise
     finally:
@@ -94,7 +105,10 @@ def heartbeat(job_id: uuid.UUID | str) -> Iterator[None]:
     def beat() -> None:
         try:
             while not stop.wait(settings.MEDIA_JOB_HEARTBEAT_S):
-                Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+                try:
+                    Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+                except DATABASE_ERRORS:  # the database restarted: beat again on a new connection
+                    connection.close()
         except Exception:  # a heartbeat must never take the stage down
             logger.exception("job %s: heartbeat failed", job_id)
         finally:
