@@ -16,17 +16,19 @@ from typing import Any
 
 from celery import current_app, signals
 from django.conf import settings
+from django.db import close_old_connections, connection
 
 from . import correlation, deadletter, services, storage
 from .models import Job
 from .pipeline.encoders import WorkerCapabilities, find_capabilities
 from .processing import rescue
+from .processing.db_outage import DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
 
 CAPABILITIES_ENV = "MEDIA_WORKER_CAPABILITIES"
 HEARTBEAT_EVERY_S = 15
-_state: dict[str, Any] = {"hostname": None, "last_beat": 0.0, "last_sweep": 0.0}
+_state: dict[str, Any] = {"hostname": None, "last_beat": 0.0, "last_sweep": 0.0, "db_down": False}
 
 
 def local_capabilities() -> WorkerCapabilities:
@@ -83,20 +85,43 @@ def _remove_stale_workdirs() -> None:
 
 
 def on_heartbeat() -> None:
-    """Celery's event heartbeat fires every 2 s; the registry needs far fewer writes."""
+    """Celery's event heartbeat fires every 2 s; the registry needs far fewer writes. Neither a
+    database outage nor a disk error may take the worker's event loop down, or stop the other."""
     now = time.monotonic()
-    if _state["hostname"] and now - _state["last_beat"] >= HEARTBEAT_EVERY_S:
-        _state["last_beat"] = now
+    if not _state["hostname"] or now - _state["last_beat"] < HEARTBEAT_EVERY_S:
+        return
+    _state["last_beat"] = now
+    _touch_registry()
+    if now - _state["last_sweep"] >= 3600:
         try:
-            services.worker_heartbeat(hostname=_state["hostname"], capabilities=local_capabilities())
-            if now - _state["last_sweep"] >= 3600:
-                _remove_stale_workdirs()
-        except Exception:  # a database or disk blip must not take the worker's event loop down
-            logger.exception("worker housekeeping failed")
+            _remove_stale_workdirs()
+        except Exception:
+            logger.exception("sweeping the work folders failed")
+
+
+def _touch_registry() -> None:
+    # The main process runs no request or task that would drop a dead connection: after a
+    # database restart it must drop its own, or it keeps failing on the closed one for ever.
+    close_old_connections()
+    try:
+        services.worker_heartbeat(hostname=_state["hostname"], capabilities=local_capabilities())
+    except DATABASE_ERRORS as exc:
+        connection.close()
+        if not _state["db_down"]:  # one line per outage, not one per beat
+            logger.warning("worker registry not updated: the database is out of reach (%s)", exc)
+        _state["db_down"] = True
+        return
+    except Exception:
+        logger.exception("worker housekeeping failed")
+        return
+    if _state["db_down"]:
+        logger.info("worker registry updated again: the database is back")
+    _state["db_down"] = False
 
 
 def on_worker_shutdown() -> None:
     if _state["hostname"]:
+        connection.close()  # a fresh one: the last may have died with a database restart
         try:
             services.worker_unregister(hostname=_state["hostname"])
         except Exception:
