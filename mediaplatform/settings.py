@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "media_tasks.text.QueryTextMiddleware",  # after auth: its 400 page is a page like the others
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "media_tasks.middleware.StorageUnavailableMiddleware",
+    "media_tasks.middleware.DatabaseUnavailableMiddleware",
     "media_tasks.middleware.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]

@@ -9,6 +9,7 @@ upload endpoints as API clients.
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -16,6 +17,7 @@ from ninja.security import HttpBearer, SessionAuth
 from ninja.utils import check_csrf
 
 from .. import services
+from ..middleware import DATABASE_MESSAGE, database_unavailable
 from ..services.errors import ServiceError
 from ..storage import StorageUnavailable
 
@@ -120,6 +122,15 @@ def _storage_unavailable(request: HttpRequest, exc: StorageUnavailable) -> HttpR
     response = error(request, 503, "storage_unavailable", "Storage is not reachable right now; try again shortly.")
     response["Retry-After"] = "30"
     return response
+
+
+@api.exception_handler(OperationalError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Logged once per outage (middleware.database_unavailable), not per request."""
+    return database_unavailable(error(request, 503, "database_unavailable", DATABASE_MESSAGE), exc)
+
+
+api.exception_handler(InterfaceError)(_database_unavailable)
 
 
 from . import assets, uploads, webhooks  # noqa: E402  (routers use `api` and `error`)

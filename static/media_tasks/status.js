@@ -28,6 +28,14 @@
     }));
   }
 
+  // A 503 names what is out of reach (the API's error code): the stage says what it waits for.
+  const UNAVAILABLE = {database_unavailable: "the database", storage_unavailable: "storage"};
+  async function sayUnavailable(response) {
+    const body = await response.json().catch(() => ({}));
+    const what = UNAVAILABLE[body.error && body.error.code];
+    if (what) stage.textContent = stage.textContent.replace(/ \(waiting for .*\)$/, "") + " (waiting for " + what + ")";
+  }
+
   async function poll() {
     try {
       const response = await fetch(box.dataset.statusUrl, {headers: {Accept: "application/json"}});
@@ -42,6 +50,7 @@
         if (s.is_final) { window.location.reload(); return; }
         delay = 1000;
       } else {
+        if (response.status === 503) await sayUnavailable(response);
         delay = Math.min(delay * 2, 10000);
       }
     } catch (e) {
