@@ -249,10 +249,10 @@ MEDIA_WORK_DIR = Path(env("MEDIA_WORK_DIR", str(DATA_DIR / "work")))
 MEDIA_PRESIGNED_EXPIRY_S = S3_OPTIONS["querystring_expire"]
 # HLS links the API gives (/play/<token>/master.m3u8) play with no cookie for this long.
 MEDIA_PLAYBACK_EXPIRY_S = env_int("MEDIA_PLAYBACK_EXPIRY_S", 4 * 3600)
-
 # A shared page's links are ours, checked against the share on each request; on S3 they send the
 # viewer on to a presigned URL valid this long, so stopping sharing leaves at most this window.
 MEDIA_SHARED_REDIRECT_EXPIRY_S = env_int("MEDIA_SHARED_REDIRECT_EXPIRY_S", 10)
+
 # --- Celery --------------------------------------------------------------------
 # Read by mediaplatform/celery.py with namespace="CELERY".
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
