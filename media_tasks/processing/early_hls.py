@@ -21,6 +21,7 @@ from pathlib import Path
 from django.db import connection
 
 from .. import storage
+from ..models import Job, Rendition
 from ..pipeline import hls as hls_ops
 from ..pipeline.video import Rung
 from .transitions import job_mark_playable
@@ -102,3 +103,26 @@ class EarlyHlsPublisher(threading.Thread):
 
     def _key(self, name: str) -> str:
         return storage.asset_key(storage.HLS, self.asset_id, name)
+
+
+def early_hls_remove(*, job_id: uuid.UUID | str) -> int:
+    """Remove what the job's encode published early, once the job ended without success (failed
+    or cancelled, and no newer job of its asset runs): nothing plays it any more. Kept when a
+    finished HLS is recorded: a re-encode publishes nothing early over it. Called after the
+    publisher stopped; storage out of reach leaves the files (logged)."""
+    job = Job.objects.filter(pk=job_id).values("asset_id", "status").first()
+    if job is None or job["status"] not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        return 0
+    latest = Job.objects.filter(asset_id=job["asset_id"]).order_by("-created_at").values_list("pk", flat=True)
+    if latest.first() != uuid.UUID(str(job_id)):
+        return 0
+    if Rendition.objects.filter(asset_id=job["asset_id"], kind=Rendition.Kind.HLS).exists():
+        return 0
+    try:
+        removed = storage.delete_prefix(storage.HLS, job["asset_id"])
+    except storage.StorageUnavailable as exc:
+        logger.warning("job %s: its early HLS stays in storage, out of reach (%s)", job_id, exc)
+        return 0
+    if removed:
+        logger.info("job %s: removed the %d HLS files it published early", job_id, removed)
+    return removed

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import Job
+from .early_hls import early_hls_remove
 from .transitions import job_mark_failed, job_note
 from .workflow import RUNNING_STATUSES, Status, stages_from
 
@@ -44,6 +45,7 @@ def job_resume(*, job_id: uuid.UUID | str) -> list[str]:
         job_mark_failed(
             job_id=job_id, reason=f"Processing stopped responding {job.attempts} times; the job was given up."
         )
+        early_hls_remove(job_id=job_id)
         return []
     now = timezone.now()
     # Its run is known dead (heartbeat cleared): the resumed stage takes over at once (job_advance),

@@ -29,6 +29,7 @@ from ..pipeline.exceptions import (
 from ..pipeline.probe import MediaInfo
 from ..pipeline.runner import disk_full_guard
 from .db_outage import DATABASE_ERRORS
+from .early_hls import early_hls_remove
 from .transitions import job_advance, job_mark_failed, job_run_ended
 from .workflow import PROGRESS_SPANS
 
@@ -177,10 +178,12 @@ def run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], 
 
 def job_discard_local_copies(*, job_id: uuid.UUID | str, asset_id: uuid.UUID | str | None = None) -> None:
     """Remove what this machine holds for a job that ended without success: its work
-    directories, and the asset's source copy and frames (a retry downloads them again).
+    directories, and the asset's source copy and frames (a retry downloads them again); and,
+    once it is failed or cancelled, the HLS it published early (early_hls_remove).
 
     Called by the worker that sees the end (failed, cancelled, or deleted with its asset); what
     other machines hold goes with their sweep (rescue.workdirs_remove_stale)."""
+    early_hls_remove(job_id=job_id)
     root = Path(settings.MEDIA_WORK_DIR)
     for path in root.glob(f"job-{job_id}-*"):
         shutil.rmtree(path, ignore_errors=True)

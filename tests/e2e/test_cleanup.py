@@ -2,6 +2,8 @@
 no source copy (MEDIA_WORK_DIR/sources/<asset>), no job-<id>-* work directory, no frames.
 Real worker on RabbitMQ, moto S3, ffmpeg."""
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -58,3 +60,38 @@ def test_job_stopped_mid_transcode_leaves_no_local_copy(how, celery_worker, s3_s
     wait_until(lambda: not ffmpeg_processes_for(job_id), 30, "ffmpeg to stop")
     assert_copies_go(job_id, asset_id)
     assert celery_worker.alive()
+
+
+def hls_keys(s3, asset_id: str) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=s3.bucket, Prefix=f"hls/{asset_id}/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+@pytest.mark.parametrize("how", ["failed", "cancelled"])
+def test_a_job_ended_without_success_removes_what_it_published_early(
+    how, without_session_worker, start_worker, alice_client, s3_storage, tmp_path
+):
+    """Playable mid-encode (master, the lead rung's playlist and segments on S3), then the job fails
+    (ffmpeg killed, no retries left) or is cancelled: none of those files stay in storage."""
+    worker = start_worker("early", concurrency=1, MEDIA_TASK_MAX_RETRIES="0")
+    clip = make_video(tmp_path / "early.mp4", width=1280, height=720, duration=20.0, noise=True)
+    accepted = post(alice_client, clip)
+    job_id, asset_id = accepted["job_id"], accepted["asset_id"]
+    wait_until(lambda: Job.objects.get(pk=job_id).playable_at, 180, "the job to be playable mid-encode")
+    published = hls_keys(s3_storage, asset_id)
+    assert any(key.endswith("master.m3u8") for key in published), published
+    assert Job.objects.get(pk=job_id).status == Job.Status.TRANSCODING
+    if how == "cancelled":
+        alice_client.post(reverse("asset_cancel", args=[asset_id]))
+    else:
+        for pid in ffmpeg_processes_for(job_id):
+            os.kill(pid, signal.SIGKILL)
+    job, _ = wait_for_job(job_id, worker, timeout=120)
+    assert job.status == how, job.error
+    wait_until(lambda: not ffmpeg_processes_for(job_id), 30, "ffmpeg to stop")
+    deadline = time.monotonic() + 20
+    while (left := hls_keys(s3_storage, asset_id)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print(f"\n{how} after early publish: {len(published)} HLS files were stored, {len(left)} left: {left}")
+    assert not left, f"{how} job left its early HLS in storage: {left}"
+    assert job.asset.renditions.count() == 0

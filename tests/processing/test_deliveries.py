@@ -1,13 +1,15 @@
 """Deliveries of a job's messages: one that arrived although its publish was reported as failed
-counts as queued, so the rescue does not send it again."""
+counts as queued, so the rescue does not send it again. A job that ends without success leaves
+no early HLS in storage (the e2e with a real worker: tests/e2e/test_cleanup.py)."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from media_tasks import storage
 from media_tasks.models import Job
-from media_tasks.processing import probe, rescue
+from media_tasks.processing import probe, rescue, runtime, transitions
 from tests.media import make_video
 from tests.processing.test_jobs import upload
 
@@ -34,3 +36,25 @@ def test_a_probe_that_arrives_after_a_publish_reported_as_failed_marks_the_job_e
     Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED)  # even were it queued again
     never_queued, _ = rescue.jobs_needing_rescue()
     assert job.id not in [j.id for j in never_queued]
+
+
+def stored_hls(asset_id) -> list[str]:
+    return [key for key in (f"hls/{asset_id}/master.m3u8", f"hls/{asset_id}/360p/seg_00000.ts") if storage.exists(key)]
+
+
+@pytest.mark.parametrize("backend", ["fs_storage", "s3_storage"])
+def test_early_hls_goes_with_a_job_that_ended_without_success(request, backend, user, small_video, tmp_path):
+    """What the worker that sees the end runs (runtime.job_discard_local_copies) removes the early
+    HLS of a failed job; a job still running (waiting for disk space, say) keeps it."""
+    request.getfixturevalue(backend)
+    job = upload(small_video, user)
+    piece = tmp_path / "piece"
+    piece.write_text("#EXTM3U\n")
+    for name in ("master.m3u8", "360p/seg_00000.ts"):
+        storage.replace_file(piece, storage.asset_key(storage.HLS, job.asset_id, name))
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.TRANSCODING)
+    runtime.job_discard_local_copies(job_id=job.id)  # as for a disk-full retry: the job goes on
+    assert len(stored_hls(job.asset_id)) == 2
+    transitions.job_mark_failed(job_id=job.id, reason="The encoder was killed on each try.")
+    runtime.job_discard_local_copies(job_id=job.id)
+    assert stored_hls(job.asset_id) == []
