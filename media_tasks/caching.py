@@ -1,9 +1,9 @@
 """What caches may keep, said in one place for every page and API answer.
 
-A signed-in user's pages are theirs alone: `private`, so no shared cache (a proxy, a CDN) keeps
-one for the next user; a view that shows a secret adds `no-store` itself (the token page). The
-API's answers carry signed links and the caller's data: `private, no-store`. A view's own
-directives stay (patch_cache_control merges them).
+A page built from the visitor's session (who is signed in, their messages) is theirs alone:
+`private`, so no shared cache (a proxy, a CDN) keeps one for the next visitor; a view that shows
+a secret adds `no-store` itself (the token page). The API's answers carry signed links and the
+caller's data: `private, no-store`. A view's own directives stay (patch_cache_control merges them).
 https://developer.mozilla.org/docs/Web/HTTP/Headers/Cache-Control
 """
 
@@ -16,7 +16,8 @@ from django.utils.cache import patch_cache_control
 
 
 class PrivateCacheMiddleware:
-    """After AuthenticationMiddleware, so that it knows who asked."""
+    """After SessionMiddleware. It asks whether the session was read, never who the user is:
+    that would cost a query per response, and fail again while the database is away."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -25,6 +26,6 @@ class PrivateCacheMiddleware:
         response = self.get_response(request)
         if request.path.startswith("/api/"):
             patch_cache_control(response, private=True, no_store=True)
-        elif getattr(request, "user", None) is not None and request.user.is_authenticated:
+        elif getattr(getattr(request, "session", None), "accessed", False):
             patch_cache_control(response, private=True)
         return response

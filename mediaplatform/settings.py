@@ -85,7 +85,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "media_tasks.caching.PrivateCacheMiddleware",  # after auth: a signed-in user's pages are `private`
+    "media_tasks.caching.PrivateCacheMiddleware",  # a page read from the session is `private`
     "django.contrib.messages.middleware.MessageMiddleware",
     "media_tasks.text.QueryTextMiddleware",  # after auth: its 400 page is a page like the others
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
