@@ -62,9 +62,8 @@ def job_note_database_back(*, job_id: uuid.UUID | str, stage: str, waited_s: flo
     clears it, as it clears a wait for storage); the run that follows reuses what was made."""
     now = timezone.now()
     running = Job.objects.filter(pk=job_id).exclude(status__in=Job.FINAL_STATUSES)
-    running.update(
-        waiting_for=WAITING_FOR_DATABASE, waiting_since=now - timezone.timedelta(seconds=waited_s), heartbeat_at=now
-    )
+    # The heartbeat is left alone: it says whether a run holds the stage (transitions.job_advance).
+    running.update(waiting_for=WAITING_FOR_DATABASE, waiting_since=now - timezone.timedelta(seconds=waited_s))
     job_note(
         job_id=job_id,
         message=f"Waited {waited_s:.0f} s for the database: it was out of reach while {stage}; carrying on.",
@@ -79,6 +78,6 @@ def job_fail_database_gone(*, job_id: uuid.UUID | str, stage: str) -> bool:
     minutes = max(1, settings.MEDIA_DATABASE_OUTAGE_MAX_S // 60)
     return job_mark_failed(
         job_id=job_id,
-        reason=f"The database was out of reach for over {minutes} minutes while {stage}. "
+        reason=f"The database was out of reach for over {minutes} minute{'s' * (minutes > 1)} while {stage}. "
         "The file may be fine; try again later.",
     )
