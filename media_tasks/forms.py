@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -49,6 +51,39 @@ class AssetDetailsForm(TextForm, forms.ModelForm):
 
 class PosterForm(TextForm, forms.Form):
     frame = forms.CharField(max_length=Rendition._meta.get_field("profile").max_length)
+
+
+class PosterTimeField(forms.Field):
+    """A moment in the video, typed as seconds (75, 75.5) or minutes:seconds (1:15, 1:02:03.5)."""
+
+    default_error_messages = {"invalid": "Write the time as seconds (75) or minutes:seconds (1:15)."}
+
+    def to_python(self, value: object) -> float | None:
+        text = str(value or "").strip()
+        if not text:
+            return None
+        parts = text.split(":")
+        if len(text) > 16 or len(parts) > 3 or not all(re.fullmatch(r"\d+(\.\d+)?", p) for p in parts):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return float(sum(float(p) * 60**i for i, p in enumerate(reversed(parts))))
+
+
+class PosterTimeForm(forms.Form):
+    poster_time = PosterTimeField(
+        label="Take the frame at",
+        required=False,  # the view says what is missing, in the poster chooser's words
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "placeholder": "1:15", "autocomplete": "off", "maxlength": 16}
+        ),
+    )
+
+
+class PosterImageForm(forms.Form):
+    # The browser's accept list is a hint; services.posters checks what the file is.
+    image = forms.FileField(
+        label="Or upload a picture",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}),
+    )
 
 
 class ApiTokenForm(TextForm, forms.Form):

@@ -28,6 +28,7 @@ from .processing import (
     faults,
     finalize,
     images,
+    posters,
     probe,
     quality,
     rescue,
@@ -40,6 +41,7 @@ from .processing import (
 from .processing.workflow import Status
 from .publishing import BoundedPublishTask
 from .services import uploads, webhooks
+from .services.posters import poster_due
 from .worker import local_capabilities
 
 logger = logging.getLogger(__name__)
@@ -354,3 +356,39 @@ def webhooks_resend_stalled_task() -> None:
     """Beat: a delivery whose retry message was lost (a broker failure) is sent again."""
     for delivery_id in services.webhook_deliveries_stalled():
         webhook_deliver_task.delay(str(delivery_id))
+
+
+# The owner's poster (services.posters): short, bounded ffmpeg or Pillow work on the default queue.
+_POSTER_TASK = {
+    "bind": True,
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": True,
+    "max_retries": 5,
+    "soft_time_limit": 180,
+    "time_limit": 240,
+}
+
+
+@shared_task(name="media_tasks.poster_from_time", **_POSTER_TASK)
+def poster_from_time_task(self: Task, asset_id: str, at: float) -> None:
+    posters.asset_poster_from_time(asset_id=asset_id, at=at, worker=self.request.hostname or "")
+
+
+@shared_task(name="media_tasks.poster_from_upload", **_POSTER_TASK)
+def poster_from_upload_task(self: Task, asset_id: str, key: str) -> None:
+    posters.asset_poster_from_upload(asset_id=asset_id, key=key, worker=self.request.hostname or "")
+
+
+@receiver(poster_due)
+def on_poster_due(sender: type, asset_id: uuid.UUID | str, at: float = 0.0, key: str = "", **kwargs: Any) -> None:
+    """Publish the poster's task; a broker out of reach is the request's 503 (nothing was queued)."""
+    try:
+        if key:
+            poster_from_upload_task.delay(str(asset_id), key)
+        else:
+            poster_from_time_task.delay(str(asset_id), at)
+    except Exception as exc:
+        logger.warning("asset %s: the poster's task could not be published: %s", asset_id, exc)
+        raise services.ServiceError(
+            "The workers' queue is out of reach; try again shortly.", code="queue_unavailable", status=503
+        ) from exc

@@ -138,8 +138,26 @@ def asset_update(request: HttpRequest, asset_id: uuid.UUID, changes: AssetPatchI
         services.asset_share(asset_id=asset.id, shared=shared)
     if (frame := fields.pop("poster", None)) is not None:
         services.asset_poster_choose(asset_id=asset.id, frame=frame)
+    if (at := fields.pop("poster_time", None)) is not None:
+        services.asset_poster_at(asset_id=asset.id, at=at)
     services.asset_update(asset_id=asset.id, **fields)
     return asset_get(request, asset_id)
+
+
+@router.post(
+    "/{uuid:asset_id}/poster",
+    response={202: AssetOut, **ERRORS},
+    url_name="asset_poster_upload",
+    summary="Upload a picture as a video's poster",
+)
+def asset_poster_upload(request: HttpRequest, asset_id: uuid.UUID, image: File[UploadedFile] = None):
+    """202: checked (JPEG, PNG, WebP or GIF; size and pixel limits, else `422` naming `image`) and
+    stored; a worker makes it an upright JPEG and the `poster` rendition within seconds."""
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)  # another user's: 404 first
+    if image is None or not image.size:
+        raise ValidationError([{"loc": ("file", "image"), "msg": "Send the picture as the multipart field `image`."}])
+    services.asset_poster_upload(asset_id=asset.id, fileobj=image, size_bytes=image.size)
+    return Status(202, asset_get(request, asset_id))
 
 
 @router.delete("/{uuid:asset_id}", response={204: None, **ERRORS}, url_name="asset_delete")

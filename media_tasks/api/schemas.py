@@ -180,6 +180,13 @@ class AssetPatchIn(Schema):
     poster: Text | None = Field(
         None, description="a video's `frame` rendition (its profile, e.g. `frame-30`) to make its poster"
     )
+    poster_time: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="make the frame at this many seconds the poster (a ready video; 0 to its duration, else"
+        " `422` naming `poster_time`). A worker takes it: the `poster` rendition changes within seconds",
+    )
 
 
 class JobOut(Schema):

@@ -18,6 +18,7 @@ from .assets import (
 )
 from .errors import ServiceError
 from .idempotency import idempotent
+from .posters import asset_poster_at, asset_poster_upload
 from .sharing import asset_embed_origins_set
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
 from .webhooks import (
@@ -38,7 +39,9 @@ __all__ = [
     "asset_create",
     "asset_delete",
     "asset_embed_origins_set",
+    "asset_poster_at",
     "asset_poster_choose",
+    "asset_poster_upload",
     "asset_reprocess",
     "asset_retry",
     "asset_share",

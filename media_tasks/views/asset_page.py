@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import presenters, selectors, services
-from ..forms import AssetDetailsForm, PosterForm
+from ..forms import AssetDetailsForm, PosterForm, PosterImageForm, PosterTimeForm
 from ..models import Asset, Job, Rendition
 from ..processing import workflow
 from . import login_required_or_401, unchanged_or
@@ -42,6 +43,8 @@ def _detail_context(asset: Asset) -> dict:
         "asset": asset,
         "title": presenters.asset_title(asset=asset),
         "details_form": AssetDetailsForm(instance=asset),
+        "poster_time_form": PosterTimeForm(),
+        "poster_image_form": PosterImageForm(),
         "share": presenters.share_urls(asset=asset),
         "embed_size": presenters.embed_size(asset=asset),
         "original_url": presenters.download_url(asset=asset, key=asset.original_key),
@@ -92,6 +95,51 @@ def asset_poster(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     except services.ServiceError as exc:
         return _refused(request, asset, poster_error=exc.message)
     messages.info(request, "The poster is changed.")
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+def _poster_refused(request: HttpRequest, asset: Asset, form: forms.Form) -> HttpResponse:
+    field, errors = next(iter(form.errors.items()))
+    label = {"poster_time": "Time", "image": "Picture"}.get(field, field)
+    return _refused(request, asset, poster_error=f"{label}: {' '.join(errors)}")
+
+
+@login_required_or_401
+@require_POST
+def asset_poster_time(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    """The frame at the moment typed, taken by a worker (the poster changes in seconds)."""
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    form = PosterTimeForm(request.POST)
+    if form.is_valid() and form.cleaned_data["poster_time"] is None:
+        form.add_error("poster_time", "Type the moment to take, e.g. 1:15.")
+    if not form.is_valid():
+        return _poster_refused(request, asset, form)
+    at = form.cleaned_data["poster_time"]
+    try:
+        services.asset_poster_at(asset_id=asset.id, at=at)
+    except services.ServiceError as exc:
+        form.add_error("poster_time", exc.message)
+        return _poster_refused(request, asset, form)
+    moment = f"{int(at) // 60}:{int(at) % 60:02d}"
+    messages.info(request, f"The frame at {moment} is being taken: it becomes the poster in a few seconds.")
+    return redirect("asset_detail", asset_id=asset.id)
+
+
+@login_required_or_401
+@require_POST
+def asset_poster_image(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    """An uploaded picture, made the poster by a worker (upright JPEG, no side over 1280)."""
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    form = PosterImageForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _poster_refused(request, asset, form)
+    image = form.cleaned_data["image"]
+    try:
+        services.asset_poster_upload(asset_id=asset.id, fileobj=image, size_bytes=image.size)
+    except services.ServiceError as exc:
+        form.add_error("image", exc.message)
+        return _poster_refused(request, asset, form)
+    messages.info(request, "Your picture is being made the poster: it shows in a few seconds.")
     return redirect("asset_detail", asset_id=asset.id)
 
 

@@ -24,6 +24,7 @@ API_OBJECT_ENDPOINTS = {
     "asset_retry": ("post", "asset"),
     "asset_reencode": ("post", "asset"),
     "asset_cancel": ("post", "asset"),
+    "asset_poster_upload": ("post", "asset"),
     "webhook_delete": ("delete", "webhook"),
     "webhook_deliveries": ("get", "webhook"),
 }
@@ -36,6 +37,8 @@ PAGES = {
     "asset_cancel": "post",
     "asset_edit": "post",
     "asset_share": "post",
+    "asset_poster_time": "post",
+    "asset_poster_image": "post",
 }
 
 
