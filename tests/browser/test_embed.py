@@ -10,11 +10,14 @@ import functools
 import threading
 import uuid
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
-from media_tasks import services
+from media_tasks import services, storage
+from tests.conftest import wait_until
 from tests.playback import make_ready_video
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -74,3 +77,31 @@ def test_the_embed_is_framed_only_by_the_sites_its_owner_names(browser, live_ser
     services.asset_embed_origins_set(asset_id=shared_video.id, origins=["https://blog.example.com", host_site[0]])
     url, text, console = framed(browser, live_server, host_site, path)
     assert "[video]" in text, (url, text, console)
+
+
+def test_on_s3_the_framed_embed_plays_through_its_checked_links(
+    browser, live_server, host_site, s3_storage, user, monkeypatch, tmp_path
+):
+    """Each segment is our link, checked against the share, then a presigned URL of seconds
+    (MEDIA_SHARED_REDIRECT_EXPIRY_S): hls.js follows it at once, so the video plays."""
+    storage.bucket_cors_ensure(["*"])  # what storage_setup does with MEDIA_CORS_ORIGINS=*
+    video = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch, duration=4)
+    video = services.asset_share(asset_id=video.id, shared=True)
+    origin, root = host_site
+    embed = f"{live_server.url}{reverse('shared_embed', args=[video.share_token])}"
+    (root / "host.html").write_text(f'<!doctype html><iframe src="{embed}" width="640" height="360"></iframe>')
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        fetched: list[str] = []
+        page.on("requestfinished", lambda r: fetched.append(r.url))
+        page.goto(f"{origin}/host.html", wait_until="load")
+        frame = page.frames[1]
+        frame.wait_for_selector("#player-box[data-engine]")
+        frame.evaluate("() => { const v = document.querySelector('video'); v.muted = true; v.play(); }")
+        wait_until(lambda: frame.evaluate("document.querySelector('video').currentTime") > 0.5, 60, "playback")
+        from_s3 = [url for url in fetched if "X-Amz-Signature=" in url]
+        expiries = {parse_qs(urlsplit(url).query)["X-Amz-Expires"][0] for url in from_s3}
+        assert expiries == {str(settings.MEDIA_SHARED_REDIRECT_EXPIRY_S)}, fetched
+    finally:
+        context.close()
