@@ -97,7 +97,13 @@ class JobTask(BoundedPublishTask):
             except db_outage.DATABASE_ERRORS as exc:
                 if not job_id:
                     raise
-                waited += db_outage.wait_for_database(job_id=job_id, stage=self.stage_description, exc=exc)
+                try:
+                    waited += db_outage.wait_for_database(job_id=job_id, stage=self.stage_description, exc=exc)
+                except SoftTimeLimitExceeded:
+                    # The stage's own time ran out while it waited, not its work: hand the message
+                    # back to the broker (uncounted) to wait again, rather than blame the file.
+                    options = {"countdown": settings.MEDIA_DATABASE_RETRY_BACKOFF_MAX_S}
+                    raise self.retry(exc=exc, max_retries=self.request.retries + 1, **options) from None
 
     def retry(self, *args: Any, exc: BaseException | None = None, **options: Any) -> Retry:
         job_id = _job_id(self.request.args, self.request.kwargs)
