@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks import storage
+from media_tasks import services, storage
 from media_tasks.models import Job
 from media_tasks.pipeline import hls as hls_ops
 from tests.playback import make_ready_video
@@ -28,7 +28,9 @@ def _own_controls(page, url: str) -> None:
     page.wait_for_selector("#player-box[data-controls='own']")
 
 
-def test_the_mp4_fallback_is_fetched_only_when_hls_fails(fs_storage, signed_in, user, monkeypatch, tmp_path):
+def test_the_mp4_fallback_is_fetched_only_when_hls_fails(
+    fs_storage, signed_in, browser, live_server, user, monkeypatch, tmp_path
+):
     asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch, duration=4)
     url = reverse("asset_detail", args=[asset.id])
     page = signed_in(user)
@@ -50,6 +52,20 @@ def test_the_mp4_fallback_is_fetched_only_when_hls_fails(fs_storage, signed_in, 
     broken.evaluate(f"() => {{ const v = ({VIDEO})(); v.muted = true; return v.play(); }}")
     broken.wait_for_function(f"() => ({CURRENT})() > 0.3")
     assert any("/renditions/" in u for u in mp4), mp4
+
+    # The shared page, for anyone with the link: no MP4 either while HLS plays (its links are
+    # signed and name no file, so the video element's own requests are counted).
+    asset = services.asset_share(asset_id=asset.id, shared=True)
+    anyone = browser.new_context(base_url=live_server.url)
+    shared = anyone.new_page()
+    media: list[str] = []
+    shared.on("request", lambda request: media.append(request.url) if request.resource_type == "media" else None)
+    shared.goto(reverse("shared", args=[asset.share_token]))
+    shared.wait_for_selector("#player-box[data-engine='hls.js']")
+    shared.evaluate(f"() => {{ const v = ({VIDEO})(); v.muted = true; return v.play(); }}")
+    shared.wait_for_function(f"() => ({CURRENT})() > 0.5")
+    anyone.close()
+    assert media == [], f"the shared page fetched the MP4 fallback: {media}"
 
 
 def test_speed_volume_picture_in_picture_and_keys(fs_storage, signed_in, user, monkeypatch, tmp_path):
