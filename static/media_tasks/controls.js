@@ -92,6 +92,7 @@ window.MediaControls = (function () {
     for (const name of ["timeupdate", "durationchange", "play", "pause", "volumechange", "seeked", "ratechange"]) {
       video.addEventListener(name, player.render);
     }
+    offerPosterMoment(box, video);
     video.controls = false;
     video.tabIndex = 0;  // the keys work while the picture has focus
     video.setAttribute("aria-keyshortcuts", "j k l f m");
@@ -191,6 +192,20 @@ window.MediaControls = (function () {
       if (typing || event.ctrlKey || event.metaKey || event.altKey || !(event.key in keys)) return;
       event.preventDefault();
       player.announce(keys[event.key]());
+    });
+  }
+
+  // The poster chooser's time field takes the moment the player shows, to the tenth of a second.
+  function offerPosterMoment(box, video) {
+    const button = document.querySelector("#poster-now");
+    const field = document.querySelector("#id_poster_time");
+    if (!button || !field || box.dataset.growing) return;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const t = Math.round(video.currentTime * 10) / 10;
+      const tenths = Math.round((t % 1) * 10);
+      field.value = clock(t) + (tenths ? `.${tenths}` : "");
+      field.focus();
     });
   }
 

@@ -171,3 +171,16 @@ def test_the_early_player_shows_the_whole_duration_and_says_it_in_sentences(
     page.wait_for_function("() => document.querySelector('#playing-level').textContent.includes('360p')")
     text = " ".join(page.inner_text("#player-box").split())
     assert "Playing 360p." in text and "Playable now. More qualities are coming." in text, text
+
+
+def test_the_poster_is_taken_at_the_moment_the_player_shows(fs_storage, signed_in, user, monkeypatch, tmp_path):
+    asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch, duration=14)
+    page = signed_in(user)
+    _own_controls(page, reverse("asset_detail", args=[asset.id]))
+    page.focus("#seek")
+    page.keyboard.press("ArrowRight")  # to 0:05
+    page.click("#details > summary")
+    page.click("#poster-now")
+    assert page.input_value("#id_poster_time") == "0:05"
+    page.click("text=Use this moment")
+    page.wait_for_selector("text=The frame at 0:05 is being taken")
