@@ -42,7 +42,7 @@ def test_the_player_plays_while_the_ladder_is_made(celery_worker, s3_for_browser
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
     page.wait_for_selector("#player-box[data-growing] video", timeout=120_000)
     assert page.get_attribute("#asset-live", "data-status") == "transcoding"
-    assert "more qualities are coming" in page.inner_text("#player-box")
+    assert "More qualities are coming." in page.inner_text("#player-box")
     assert page.locator(".timeline .step-done", has_text="Playable").count() == 1
     page.locator("#player").evaluate(WATCH)
     played_while_transcoding = 0.0
