@@ -66,6 +66,11 @@ def assets_with_previews(*, assets: list[Asset]) -> list[Asset]:
     return assets
 
 
+def job_exists(*, job_id: uuid.UUID | str) -> bool:
+    """False once the job went with its deleted item."""
+    return Job.objects.filter(pk=job_id).exists()
+
+
 def job_source_duration(*, job_id: uuid.UUID | str) -> float | None:
     """How long the job's source lasts, as probed (None before the probe or for an image)."""
     return Asset.objects.values_list("probe__duration", flat=True).get(jobs__id=job_id)

@@ -193,6 +193,13 @@ def probe_task(self: JobTask, job_id: str) -> None:
         chain_for(job_id, workflow.stages_from(kind, Status.PROBING, inclusive=False)).delay()
 
 
+def _end_chain_if_deleted(task: Task, job_id: str) -> None:
+    """The job went with its deleted item: the stages after this one have nothing to do. Celery
+    reads the request's chain after the task returns, so none of them is sent."""
+    if not selectors.job_exists(job_id=job_id):
+        task.request.chain = None
+
+
 def chain_for(job_id: str, stages: list[str]) -> Signature:
     """The Celery chain that runs these stages of the job, in the workflow's order."""
     duration = selectors.job_source_duration(job_id=job_id)
@@ -248,6 +255,7 @@ def transcode_task(self: JobTask, job_id: str, encoder: str | None = None) -> No
         )
         cpu = workflow.cpu_queue()
         raise self.replace(transcode_task.si(job_id, encoder=CPU_ENCODER).set(queue=cpu, routing_key=cpu)) from exc
+    _end_chain_if_deleted(self, job_id)
 
 
 @shared_task(
@@ -283,6 +291,7 @@ def transcode_lead_task(self: JobTask, job_id: str) -> None:
 @shared_task(base=JobTask, bind=True, name="media_tasks.transcode_join", stage_description="transcoding")
 def transcode_join_task(self: JobTask, job_id: str) -> None:
     chunked.job_transcode_join(job_id=job_id, worker=self.request.hostname or "")
+    _end_chain_if_deleted(self, job_id)
 
 
 @shared_task(
@@ -290,6 +299,7 @@ def transcode_join_task(self: JobTask, job_id: str) -> None:
 )
 def thumbnails_task(self: JobTask, job_id: str) -> None:
     thumbnails.job_make_thumbnails(job_id=job_id, worker=self.request.hostname or "")
+    _end_chain_if_deleted(self, job_id)
 
 
 @shared_task(
@@ -297,11 +307,13 @@ def thumbnails_task(self: JobTask, job_id: str) -> None:
 )
 def image_variants_task(self: JobTask, job_id: str) -> None:
     images.job_make_image_variants(job_id=job_id, worker=self.request.hostname or "")
+    _end_chain_if_deleted(self, job_id)
 
 
 @shared_task(base=JobTask, bind=True, name=workflow.TASK_NAMES[Status.FINALIZING], stage_description="finishing")
 def finalize_task(self: JobTask, job_id: str) -> None:
     finalize.job_finalize(job_id=job_id, worker=self.request.hostname or "")
+    _end_chain_if_deleted(self, job_id)
 
 
 @shared_task(base=JobTask, bind=True, name=workflow.TASK_NAMES[workflow.QUALITY], stage_description="measuring quality")

@@ -154,7 +154,9 @@ def job_transcode_chunk(
     """
     count = transcode_chunk_count(job_id=job_id)
     if not _enter_chunked(job_id, worker, count):
-        logger.info("job %s: skipping chunk %d, the job is not transcoding", job_id, index)
+        # Said only while the job exists: an item deleted mid-encode is said once, by the part that saw it.
+        if Job.objects.filter(pk=job_id).exists():
+            logger.info("job %s: skipping chunk %d, the job is not transcoding", job_id, index)
         return False
     asset = Asset.objects.get(jobs__id=job_id)
     info = media_info(asset)
@@ -217,7 +219,9 @@ def job_transcode_audio(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
 def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: str = CPU_ENCODER) -> bool:
     """Join each chunked rung's pieces and the sound by stream copy (MP4 and HLS at once), put the
     lead rung beside them, store the ladder, record it."""
-    job = Job.objects.select_related("asset").get(pk=job_id)
+    job = Job.objects.select_related("asset").filter(pk=job_id).first()
+    if job is None:  # gone with its deleted item: the part that saw the delete said so
+        return False
     if job.status != Status.TRANSCODING:
         logger.info("job %s: skipping the join, the job is %s", job_id, job.status)
         return False

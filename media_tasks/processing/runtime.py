@@ -156,24 +156,40 @@ def run_stage(*, job_id: uuid.UUID | str, stage: str, worker: str, work: Callabl
 
 def run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], None]) -> bool:
     """Run `work(job, workdir)` with a heartbeat in a temp directory of its own (`job-<id>-<name>`);
-    bad input fails the job (False). For stages, and for the parts of a chunked transcode."""
-    job = Job.objects.select_related("asset").get(pk=job_id)
+    bad input fails the job (False). For stages, and for the parts of a chunked transcode.
+
+    An item deleted meanwhile ends it quietly, whatever failed for lack of its files or rows."""
+    job = Job.objects.select_related("asset").filter(pk=job_id).first()
+    if job is None:
+        logger.info("job %s: its item was deleted before %s; nothing to do", job_id, name)
+        return False
     try:
         with heartbeat(job_id), work_directory(job_id, name) as workdir, disk_full_guard():
             work(job, workdir)
     except DiskFull:
         job_discard_local_copies(job_id=job_id, asset_id=job.asset_id)  # room for the retry, here or elsewhere
         raise
-    except PipelineError as exc:  # bad input, or the job was cancelled or deleted meanwhile
+    except Exception as exc:
+        if not Asset.objects.filter(pk=job.asset_id).exists():
+            _stopped_by_delete(job, name)
+            return False
+        if not isinstance(exc, PipelineError):
+            raise
+        # Bad input, or the job was cancelled meanwhile.
         job_mark_failed(job_id=job_id, reason=str(exc), retryable=not isinstance(exc, THE_FILES_FAULT))
         job_discard_local_copies(job_id=job_id, asset_id=job.asset_id)
-        if not Asset.objects.filter(pk=job.asset_id).exists():
-            # Deleted while this ran: what it stored after the delete (segments published as the
-            # encode went) has nobody to find it.
-            storage.delete_asset_files(job.asset_id)
         return False
     Job.objects.filter(pk=job_id).exclude(waiting_since=None).update(waiting_for="", waiting_since=None)
     return True
+
+
+def _stopped_by_delete(job: Job, name: str) -> None:
+    """The item was deleted while `name` ran (its progress report stopped ffmpeg, or a file or
+    row it needed went): say so once, and remove what this run stored after the delete
+    (segments published as the encode went), which nobody would find."""
+    logger.info("job %s: its item was deleted during %s; stopped", job.pk, name)
+    job_discard_local_copies(job_id=job.pk, asset_id=job.asset_id)
+    storage.delete_asset_files(job.asset_id)
 
 
 def job_discard_local_copies(*, job_id: uuid.UUID | str, asset_id: uuid.UUID | str | None = None) -> None:

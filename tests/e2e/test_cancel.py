@@ -140,3 +140,35 @@ def test_an_item_deleted_while_it_encodes_leaves_no_file_behind(celery_worker, s
     listed = s3_storage.list_objects_v2(Bucket=s3_storage.bucket).get("Contents", [])
     assert not [o["Key"] for o in listed if asset_id in o["Key"]]
     assert celery_worker.alive()
+
+
+@pytest.mark.parametrize("how", ["whole", "chunked"])
+def test_an_item_deleted_mid_encode_ends_quietly_in_the_worker_log(
+    how, without_session_worker, start_worker, s3_storage, alice_client, tmp_path
+):
+    """Deleted mid-transcode, a whole-file one (its first segments published) or a chunked one
+    (chunks still queued): the worker stops with one informational line, no traceback, no error,
+    and the parts and stages after it end without a word."""
+    chunked = {"MEDIA_CHUNK_THRESHOLD_S": "6", "MEDIA_CHUNK_SECONDS": "2"} if how == "chunked" else {}
+    worker = start_worker("quiet", concurrency=1, **chunked)
+    clip = make_video(tmp_path / "gone.mp4", width=1920, height=1080, duration=16.0 if chunked else 8.0, tone=740)
+    job_id = post(alice_client, clip)["job_id"]
+    asset_id = str(Job.objects.get(pk=job_id).asset_id)
+    wait_until(
+        lambda: ffmpeg_processes_for(job_id) and Job.objects.get(pk=job_id).playable_at is not None,
+        120,
+        "the encode publishing its first segments",
+    )
+    offset = len(worker.log_tail(10_000_000))
+    assert alice_client.delete(f"/api/v1/assets/{asset_id}").status_code == 204
+    wait_until(lambda: not ffmpeg_processes_for(job_id), 10, "ffmpeg to stop after the delete")
+    deadline = time.monotonic() + 30
+    while f"job {job_id}: its item was deleted" not in worker.log_tail(10_000_000) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(5)  # whatever else the worker would still log about it
+    log = worker.log_tail(10_000_000)[offset:]
+    print(f"\nworker log after the delete ({log.count(chr(10))} lines, {log.count('Traceback')} tracebacks)")
+    assert "Traceback" not in log, log[-6000:]
+    assert not [line for line in log.splitlines() if "ERROR" in line or "WARNING" in line]
+    assert len([line for line in log.splitlines() if job_id in line and "INFO" in line]) == 1, log
+    assert worker.alive()
