@@ -98,8 +98,7 @@
       video.preload = "metadata";
       video.src = src;  // Safari plays HLS itself
       video.addEventListener("error", () => { if (sources.length) useMp4(box, video, sources); }, {once: true});
-      box.dataset.engine = "native-hls";
-      setUpQuality(box, video, null, []);
+      box.dataset.engine = "native-hls";  // Safari picks the quality itself: the picker stays at Auto
     } else {
       useMp4(box, video, sources);
     }

@@ -44,6 +44,8 @@ def test_a_time_typed_as_minutes_and_seconds_becomes_the_poster(alice_client, vi
     assert posters.asset_poster_from_time(asset_id=video.id, at=2.5, worker="w1")
     page = alice_client.get(reverse("asset_detail", args=[video.id])).content.decode()
     assert re.search(r'<video id="player"[^>]*poster="[^"]*poster-at-2500ms\.jpg"', page)
+    own = re.search(r'<p id="poster-own"[^>]*>(.*?)</p>', page, re.S)
+    assert own and "poster-at-2500ms.jpg" in own.group(1) and "The poster now: the frame you picked." in own.group(1)
 
 
 @pytest.mark.parametrize(("typed", "why"), [("soon", "minutes:seconds"), ("0:09", "between 0 and 4.0 s"), ("", "")])
