@@ -98,8 +98,8 @@ def _make_poster(asset: Asset, image: thumbnail_ops.ImageFile, worker: str) -> N
     points at a missing file)."""
     key = storage.asset_key(storage.THUMBS, asset.id, image.path.name)
     storage.upload_file(image.path, key)
-    before = Rendition.objects.filter(asset=asset, kind=Rendition.Kind.POSTER).values_list("storage_key", flat=True)
-    previous = next(iter(before), None)
+    posters = Rendition.objects.filter(asset=asset, kind=Rendition.Kind.POSTER)
+    previous = posters.values_list("storage_key", flat=True).first()
     Rendition.objects.update_or_create(
         asset=asset,
         kind=Rendition.Kind.POSTER,
@@ -114,6 +114,12 @@ def _make_poster(asset: Asset, image: thumbnail_ops.ImageFile, worker: str) -> N
         },
     )
     Asset.objects.filter(pk=asset.pk).update(updated_at=timezone.now())  # My media's ETag moves
-    if previous and previous != key and Path(previous).name.startswith(CUSTOM_PREFIX):
-        storage.delete_key(previous)
+    poster_file_discard(previous=previous, now=key)
     logger.info("asset %s: the poster is now %s", asset.id, key)
+
+
+def poster_file_discard(*, previous: str | None, now: str) -> None:
+    """Once the poster row points at `now`: delete the owner's own poster file it pointed at
+    before (the encode's frames stay: they are the chooser's candidates)."""
+    if previous and previous != now and Path(previous).name.startswith(CUSTOM_PREFIX):
+        storage.delete_key(previous)

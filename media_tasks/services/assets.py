@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from .. import events, storage
 from ..models import Asset, Job, JobEvent, Rendition, UploadLog
+from ..processing.posters import poster_file_discard
 from ..processing.transitions import job_cancel
 from .errors import ServiceError
 
@@ -201,6 +202,8 @@ def asset_poster_choose(*, asset_id: uuid.UUID | str, frame: str) -> Rendition:
     except Rendition.DoesNotExist:
         raise ServiceError(f"“{frame}” is not one of this video's frames.", status=422, field="poster") from None
     fields = ("storage_key", "width", "height", "size_bytes", "codec")
+    posters = Rendition.objects.filter(asset_id=asset_id, kind=Rendition.Kind.POSTER)
+    previous = posters.values_list("storage_key", flat=True).first()
     poster, _ = Rendition.objects.update_or_create(
         asset_id=asset_id,
         kind=Rendition.Kind.POSTER,
@@ -208,6 +211,7 @@ def asset_poster_choose(*, asset_id: uuid.UUID | str, frame: str) -> Rendition:
         defaults={name: getattr(chosen, name) for name in (*fields, "worker_hostname")},
     )
     Asset.objects.filter(pk=asset_id).update(updated_at=timezone.now())  # My media's ETag moves
+    poster_file_discard(previous=previous, now=poster.storage_key)
     return poster
 
 

@@ -97,3 +97,12 @@ def test_another_user_gets_404_and_nothing_is_queued(other_api, video, queued):
     pic.name = "p.png"
     assert other_api.post(f"{url}/poster", {"image": pic}).status_code == 404
     assert queued == []
+
+
+def test_choosing_one_of_the_frames_again_removes_the_owners_own_poster_file(api, video, queued):
+    assert posters.asset_poster_from_time(asset_id=video.id, at=1.0, worker="w1")
+    own = _poster(video).storage_key
+    assert storage.exists(own)
+    answer = api.patch(f"/api/v1/assets/{video.id}", {"poster": "frame-10"}, content_type="application/json")
+    assert answer.status_code == 200 and answer.json()["poster_frame"] == "frame-10"
+    assert not storage.exists(own), "nothing points at it any more"
