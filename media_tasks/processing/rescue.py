@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import time
 import uuid
@@ -13,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import Job
+from . import runtime
 from .early_hls import early_hls_remove
 from .transitions import job_mark_failed, job_note
 from .workflow import RUNNING_STATUSES, Status, stages_from
@@ -76,6 +78,7 @@ def workdirs_remove_stale(*, max_age_s: int) -> int:
         if max(newest, path.stat().st_mtime) < cutoff or _ended(job_id=path.name[4:40]):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
+    removed += _stage_locks_remove_unheld(root / runtime.STAGE_LOCKS, cutoff)
     # Originals kept for a job that failed or moved on, thumbnail frames whose job went on elsewhere.
     for cached in [*root.glob("sources/*"), *root.glob("frames/*")]:
         if cached.stat().st_mtime < cutoff or _ended(asset_id=cached.name):
@@ -95,3 +98,19 @@ def _ended(*, job_id: str | None = None, asset_id: str | None = None) -> bool:
         return False
     latest = jobs.order_by("-created_at").values_list("status", flat=True).first()
     return latest is None or latest in (Status.FAILED, Status.CANCELLED)
+
+
+def _stage_locks_remove_unheld(folder: Path, cutoff: float) -> int:
+    """Old stage lock files (runtime.stage_lock) that no process holds: their stages ended."""
+    removed = 0
+    for path in folder.glob("job-*") if folder.exists() else ():
+        if path.stat().st_mtime >= cutoff:
+            continue
+        with path.open("rb") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a stage running for longer than the cutoff
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

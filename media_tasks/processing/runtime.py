@@ -3,7 +3,9 @@ local copy, the progress reporter that also notices a cancel, and the recording 
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import shutil
 import threading
 import uuid
@@ -30,7 +32,7 @@ from ..pipeline.probe import MediaInfo
 from ..pipeline.runner import disk_full_guard
 from .db_outage import DATABASE_ERRORS
 from .early_hls import early_hls_remove
-from .transitions import job_advance, job_mark_failed, job_run_ended
+from .transitions import StageRunning, job_advance, job_mark_failed, job_run_ended
 from .workflow import PROGRESS_SPANS
 
 logger = logging.getLogger(__name__)
@@ -140,18 +142,42 @@ def run_stage(*, job_id: uuid.UUID | str, stage: str, worker: str, work: Callabl
     if (str(job_id), stage) in _ENDS_UNRECORDED:
         job_run_ended(job_id=job_id, stage=stage)
         _ENDS_UNRECORDED.discard((str(job_id), stage))
-    if not job_advance(job_id=job_id, to=stage, worker=worker):
-        logger.info("job %s: skipping %s, the job is not waiting for it", job_id, stage)
-        if not Job.objects.filter(pk=job_id).exclude(status__in=(Job.Status.FAILED, Job.Status.CANCELLED)).exists():
-            job_discard_local_copies(job_id=job_id)
-        return False
-    try:
-        return run_work(job_id=job_id, name=stage, work=work)
-    finally:
+    with stage_lock(job_id, stage):
+        # Holding the lock, no run of this stage is alive on this machine: an earlier run under
+        # this worker's name is dead (its process was killed), whatever its heartbeat says.
+        if not job_advance(job_id=job_id, to=stage, worker=worker, dead_here=True):
+            logger.info("job %s: skipping %s, the job is not waiting for it", job_id, stage)
+            if not Job.objects.filter(pk=job_id).exclude(status__in=(Job.Status.FAILED, Job.Status.CANCELLED)).exists():
+                job_discard_local_copies(job_id=job_id)
+            return False
         try:
-            job_run_ended(job_id=job_id, stage=stage)
-        except DatabaseError:
-            _ENDS_UNRECORDED.add((str(job_id), stage))
+            return run_work(job_id=job_id, name=stage, work=work)
+        finally:
+            try:
+                job_run_ended(job_id=job_id, stage=stage)
+            except DatabaseError:
+                _ENDS_UNRECORDED.add((str(job_id), stage))
+
+
+STAGE_LOCKS = "locks"  # under MEDIA_WORK_DIR
+
+
+@contextmanager
+def stage_lock(job_id: uuid.UUID | str, stage: str) -> Iterator[None]:
+    """Hold this machine's lock on one stage of one job while it runs; StageRunning if a live
+    process here holds it. The kernel releases it when its holder dies, however it dies (a pool
+    process SIGKILLed), so the lock tells at once what a heartbeat tells only once it is stale."""
+    folder = Path(settings.MEDIA_WORK_DIR) / STAGE_LOCKS
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"job-{job_id}-{stage}", os.O_CREAT | os.O_RDWR, 0o600)  # not inherited by ffmpeg
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StageRunning(f"{stage.capitalize()} is running in another process of this machine.") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def run_work(*, job_id: uuid.UUID | str, name: str, work: Callable[[Job, Path], None]) -> bool:

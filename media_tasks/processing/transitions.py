@@ -27,12 +27,13 @@ class StageRunning(Exception):
     run ends the job has moved on (and this delivery skips it) or its run is known dead."""
 
 
-def job_advance(*, job_id: uuid.UUID | str, to: str, worker: str) -> bool:
+def job_advance(*, job_id: uuid.UUID | str, to: str, worker: str, dead_here: bool = False) -> bool:
     """Move the job into stage `to` if it is in an allowed state; False if it is not.
 
     Entering from the previous stage is a start; entering from `to` itself is a redelivery
     after a worker was lost (the history says so) or a retry, taken only if the run it would
     replace is known to be over (_run_is_over); StageRunning while that run is alive.
+    `dead_here`: the caller knows that no run of the stage is alive in this worker (its lock).
     """
     now = timezone.now()
     changes = {"status": to, "progress": PROGRESS_SPANS[to][0], "worker_hostname": worker[:255], "updated_at": now}
@@ -42,7 +43,7 @@ def job_advance(*, job_id: uuid.UUID | str, to: str, worker: str) -> bool:
         current = Job.objects.filter(pk=job_id, status=to).values("heartbeat_at", "worker_hostname", "waiting_for")
         if not (run := current.first()):
             return False
-        if not _run_is_over(run, now):
+        if not (dead_here and run["worker_hostname"] == worker[:255]) and not _run_is_over(run, now):
             raise StageRunning(f"{Status(to).label} is running on {run['worker_hostname']}: looking again later.")
         # Conditional on the heartbeat read: of two deliveries at once, one takes the stage.
         same_run = Job.objects.filter(pk=job_id, status=to, heartbeat_at=run["heartbeat_at"])

@@ -2,13 +2,16 @@
 counts as queued, so the rescue does not send it again. A job that ends without success leaves
 no early HLS in storage (the e2e with a real worker: tests/e2e/test_cleanup.py)."""
 
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from media_tasks import storage
-from media_tasks.models import Job
+from media_tasks.models import Job, Worker
 from media_tasks.processing import probe, rescue, runtime, transitions
 from tests.media import make_video
 from tests.processing.test_jobs import upload
@@ -58,3 +61,42 @@ def test_early_hls_goes_with_a_job_that_ended_without_success(request, backend, 
     transitions.job_mark_failed(job_id=job.id, reason="The encoder was killed on each try.")
     runtime.job_discard_local_copies(job_id=job.id)
     assert stored_hls(job.asset_id) == []
+
+
+def test_a_redelivery_to_the_worker_whose_process_was_killed_takes_the_stage_at_once(
+    fs_storage, user, small_video, tmp_path, settings
+):
+    """The pool process running a stage was SIGKILLed (the OOM killer, a poison file): its
+    heartbeat is still fresh and its worker alive in the registry, yet the redelivery to that
+    worker runs the stage again at once, since this machine's stage lock is free. While the
+    lock's holder lives, the same delivery waits (StageRunning)."""
+    job = upload(small_video, user)
+    probe.job_probe(job_id=job.id, worker="w1@host")
+    Worker.objects.create(
+        hostname="w1@host", started_at=timezone.now() - timedelta(minutes=5), last_seen_at=timezone.now()
+    )
+    transitions.job_advance(job_id=job.id, to=Job.Status.TRANSCODING, worker="w1@host")  # beat: now
+    lock = Path(settings.MEDIA_WORK_DIR) / runtime.STAGE_LOCKS / f"job-{job.id}-transcoding"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(  # the pool process, holding the lock as runtime.stage_lock does
+        [sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "held"
+    ran = []
+    work = lambda job, workdir: ran.append(workdir)  # noqa: E731
+    with pytest.raises(transitions.StageRunning):
+        runtime.run_stage(job_id=job.id, stage=Job.Status.TRANSCODING, worker="w1@host", work=work)
+    holder.kill()
+    holder.wait()
+    assert runtime.run_stage(job_id=job.id, stage=Job.Status.TRANSCODING, worker="w1@host", work=work)
+    assert len(ran) == 1
+    assert job.events.filter(message__contains="started again").exists()
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(120)
+"""
