@@ -38,7 +38,7 @@ class EncoderKilled(Exception):
     """ffmpeg died by a signal that was not ours (the kernel's OOM killer, an operator's kill).
 
     Deliberately not a PipelineError: nothing says the file is at fault, so the stage is
-    retried (tasks.TRANSIENT_ERRORS) instead of the job failing.
+    retried (tasks.base.TRANSIENT_ERRORS) instead of the job failing.
     """
 
     def __init__(self, signal: str):

@@ -19,7 +19,8 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from ..models import Job
-from .transitions import job_mark_failed, job_note
+from . import faults
+from .transitions import job_note
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +76,5 @@ def outage_outlasted_bound(waited_s: float) -> bool:
 
 
 def job_fail_database_gone(*, job_id: uuid.UUID | str, stage: str) -> bool:
-    minutes = max(1, settings.MEDIA_DATABASE_OUTAGE_MAX_S // 60)
-    return job_mark_failed(
-        job_id=job_id,
-        reason=f"The database was out of reach for over {minutes} minute{'s' * (minutes > 1)} while {stage}. "
-        "The file may be fine; try again later.",
-    )
+    what, max_s = "The database was out of reach", settings.MEDIA_DATABASE_OUTAGE_MAX_S
+    return faults.job_fail_outlasted(job_id=job_id, what=what, stage=stage, max_s=max_s)

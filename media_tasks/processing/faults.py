@@ -13,7 +13,7 @@ from .transitions import job_mark_failed, job_note
 
 WAITING_FOR_STORAGE = "storage"
 WAITING_FOR_DISK = "disk"
-# Written into the job's history by a retry after ffmpeg died by a signal (tasks.JobTask).
+# Written into the job's history by a retry after ffmpeg died by a signal (tasks.base.JobTask).
 ENCODER_KILLED_NOTE = "was killed by a signal"
 
 
@@ -42,22 +42,24 @@ def _job_wait(*, job_id: uuid.UUID | str, what: str, note: str, max_s: int) -> b
     return since is not None and (now - since).total_seconds() < max_s
 
 
-def job_fail_storage_gone(*, job_id: uuid.UUID | str, stage: str) -> bool:
-    minutes = max(1, settings.MEDIA_STORAGE_OUTAGE_MAX_S // 60)
+def job_fail_outlasted(*, job_id: uuid.UUID | str, what: str, stage: str, max_s: int) -> bool:
+    """A fault waited out past its bound: fail the job, saying what was missing and for how long."""
+    minutes = max(1, max_s // 60)
     return job_mark_failed(
         job_id=job_id,
-        reason=f"Storage was out of reach for over {minutes} minutes while {stage}. "
+        reason=f"{what} for over {minutes} minute{'s' * (minutes > 1)} while {stage}. "
         "The file may be fine; try again later.",
     )
+
+
+def job_fail_storage_gone(*, job_id: uuid.UUID | str, stage: str) -> bool:
+    what, max_s = "Storage was out of reach", settings.MEDIA_STORAGE_OUTAGE_MAX_S
+    return job_fail_outlasted(job_id=job_id, what=what, stage=stage, max_s=max_s)
 
 
 def job_fail_disk_full(*, job_id: uuid.UUID | str, stage: str) -> bool:
-    minutes = max(1, settings.MEDIA_DISK_FULL_MAX_S // 60)
-    return job_mark_failed(
-        job_id=job_id,
-        reason=f"Our workers had no disk space for over {minutes} minutes while {stage}. "
-        "The file may be fine; try again later.",
-    )
+    what, max_s = "Our workers had no disk space", settings.MEDIA_DISK_FULL_MAX_S
+    return job_fail_outlasted(job_id=job_id, what=what, stage=stage, max_s=max_s)
 
 
 def job_note_encoder_killed(*, job_id: uuid.UUID | str, stage: str, signal: str, worker: str = "") -> None:

@@ -133,15 +133,15 @@ def unchanged_or(request: HttpRequest, etag: str, render_page) -> HttpResponse:
 def file_signed(request: HttpRequest, token: str) -> HttpResponse:
     """A download link made by presenters.download_url: valid for minutes, for whoever holds it."""
     try:
-        link = presenters.download_unsign(token)
+        link = presenters.links.download_unsign(token)
         asset = Asset.objects.get(pk=link.asset_id)
         key = selectors.asset_file_key(asset=asset, name=link.name)
     except (signing.BadSignature, Asset.DoesNotExist, ValueError, KeyError) as exc:
         raise Http404 from exc
     if not storage.exists(key):
         raise Http404
-    filename = presenters.download_name(asset=asset, name=link.name)
-    if url := presenters.file_redirect_url(key=key, shared=link.shared, filename=filename):
+    filename = presenters.links.download_name(asset=asset, name=link.name)
+    if url := presenters.links.file_redirect_url(key=key, shared=link.shared, filename=filename):
         return _not_stored(redirect(url))  # S3 (a shared page's link): checked just now, sent on for seconds
     response = _file_response(key, request.headers.get("Range", ""))
     response["Content-Disposition"] = content_disposition_header(True, filename)
@@ -192,7 +192,7 @@ def play(request: HttpRequest, token: str, name: str) -> HttpResponse:
     if request.method == "OPTIONS":  # a preflight, for a player that sends Range
         return _cross_origin(HttpResponse(status=204))
     try:
-        file = presenters.playback_key(token=token, name=name)
+        file = presenters.links.playback_key(token=token, name=name)
     except (signing.BadSignature, Asset.DoesNotExist, ValueError):
         return _cross_origin(HttpResponse("No such file, or the link has expired.\n", status=404))
     key = file.name
@@ -201,7 +201,7 @@ def play(request: HttpRequest, token: str, name: str) -> HttpResponse:
             response = HttpResponse(storage.read_bytes(key), content_type=storage.content_type_for(key))
         except FileNotFoundError:
             return _cross_origin(HttpResponse("No such file.\n", status=404))
-    elif url := presenters.file_redirect_url(key=key, shared=file.shared):
+    elif url := presenters.links.file_redirect_url(key=key, shared=file.shared):
         return _cross_origin(_not_stored(redirect(url)))
     elif not storage.exists(key):
         return _cross_origin(HttpResponse("No such file.\n", status=404))

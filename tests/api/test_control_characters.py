@@ -2,14 +2,13 @@
 with a 422 naming the field, and nothing is stored: PostgreSQL refuses NUL in text, so on the
 deployment database these were 500s (issue 28)."""
 
-import io
 import json
 
 import pytest
 from django.urls import reverse
 
-from media_tasks import services
 from media_tasks.models import Asset, Rendition, Upload
+from tests.factories import video_with_frame
 
 pytestmark = pytest.mark.django_db
 
@@ -18,17 +17,7 @@ pytestmark = pytest.mark.django_db
 def video(user, fs_storage, monkeypatch) -> Asset:
     """A video with one frame the encode took (a poster candidate), its words set."""
     monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
-    job = services.asset_create(owner=user, fileobj=io.BytesIO(b"x" * 10), filename="clip.mp4", size_bytes=10).job
-    Asset.objects.filter(pk=job.asset_id).update(kind=Asset.Kind.VIDEO, title="Title", description="Words")
-    Rendition.objects.create(
-        asset_id=job.asset_id,
-        kind=Rendition.Kind.FRAME,
-        profile="frame-30",
-        width=2,
-        height=2,
-        storage_key=f"thumbs/{job.asset_id}/frame-30.jpg",
-    )
-    return Asset.objects.get(pk=job.asset_id)
+    return video_with_frame(owner=user, title="Title", description="Words")
 
 
 def _refused(response, field: str, status: int = 422, code: str = "validation_error") -> str:

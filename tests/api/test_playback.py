@@ -89,7 +89,7 @@ def test_a_forged_or_expired_link_is_refused(live_server, video, token, monkeypa
         old = presenters.playback_url(asset=video)
     assert requests.get(live_server.url + old, timeout=30).status_code == 404
     with pytest.raises(signing.SignatureExpired):
-        presenters.playback_unsign(old.split("/")[2])
+        presenters.links.playback_unsign(old.split("/")[2])
 
 
 def test_the_link_reaches_nothing_outside_the_assets_hls_files(live_server, video, token, fs_storage):

@@ -2,8 +2,6 @@
 generated input (bounded examples) and checks the answers against it: no 5xx, documented
 status codes, content types and response bodies."""
 
-import io
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +16,7 @@ from schemathesis.checks import (
 )
 
 from media_tasks import services
-from media_tasks.models import Asset, Rendition
+from tests.factories import video_with_frame
 
 pytestmark = pytest.mark.django_db
 
@@ -132,17 +130,7 @@ def video(user, monkeypatch):
     """One of the user's videos, with a frame to make its poster: the operations on an asset reach
     their code (and the database) with its id instead of stopping at a 404."""
     monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
-    job = services.asset_create(owner=user, fileobj=io.BytesIO(b"x" * 10), filename="clip.mp4", size_bytes=10).job
-    Asset.objects.filter(pk=job.asset_id).update(kind=Asset.Kind.VIDEO)
-    Rendition.objects.create(
-        asset_id=job.asset_id,
-        kind=Rendition.Kind.FRAME,
-        profile="frame-30",
-        width=2,
-        height=2,
-        storage_key=f"thumbs/{job.asset_id}/frame-30.jpg",
-    )
-    return job.asset_id
+    return video_with_frame(owner=user).id
 
 
 def test_text_with_control_characters_is_refused_not_a_500(api_schema, token, video):

@@ -187,15 +187,20 @@ def test_after_each_action_the_user_stays_where_they_acted_and_hears_it(
     assert focused_within(page, "#poster")
 
 
-def test_a_cancelled_upload_row_says_only_cancelled_and_keeps_focus(fs_storage, signed_in, user, tmp_path, monkeypatch):
-    big = tmp_path / "long-take.mov"
-    big.write_bytes(os.urandom(12 * 1024 * 1024))
-    page = signed_in(user, viewport=DESKTOP)
+def upload_page_throttled(page, *, upload_bytes_per_s: int):
+    """The upload page on a slow uplink (Chromium's own throttling), so a row stays mid-upload."""
     page.goto(reverse("asset_upload"))
     page.context.new_cdp_session(page).send(
         "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 512 * 1024},
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": upload_bytes_per_s},
     )
+    return page
+
+
+def test_a_cancelled_upload_row_says_only_cancelled_and_keeps_focus(fs_storage, signed_in, user, tmp_path, monkeypatch):
+    big = tmp_path / "long-take.mov"
+    big.write_bytes(os.urandom(12 * 1024 * 1024))
+    page = upload_page_throttled(signed_in(user, viewport=DESKTOP), upload_bytes_per_s=512 * 1024)
     page.set_input_files("#file-input", str(big))
     page.wait_for_function("() => document.querySelector('#upload-list tbody tr .speed').textContent !== ''")
     page.on("dialog", lambda dialog: dialog.accept())
@@ -210,12 +215,7 @@ def test_a_cancelled_upload_row_says_only_cancelled_and_keeps_focus(fs_storage, 
 def test_title_and_description_are_set_on_the_row_while_uploading(fs_storage, signed_in, user, tmp_path, monkeypatch):
     clip = tmp_path / "holiday.mov"
     clip.write_bytes(os.urandom(3 * 1024 * 1024))
-    page = signed_in(user, viewport=DESKTOP)
-    page.goto(reverse("asset_upload"))
-    page.context.new_cdp_session(page).send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1024 * 1024},
-    )
+    page = upload_page_throttled(signed_in(user, viewport=DESKTOP), upload_bytes_per_s=1024 * 1024)
     page.set_input_files("#file-input", str(clip))
     row = page.locator("#upload-list tbody tr")
     row.get_by_label("Title").fill("Our holiday")

@@ -1,15 +1,14 @@
 """Pages refuse text that is not text (NUL, other control characters) with a 400 naming the field
 and store nothing: on PostgreSQL, which refuses NUL in text, these were 500s (issue 28)."""
 
-import io
 import re
 from html import unescape
 
 import pytest
 from django.urls import reverse
 
-from media_tasks import services
 from media_tasks.models import ApiToken, Asset, Job, Rendition
+from tests.factories import video_with_frame
 
 pytestmark = pytest.mark.django_db
 
@@ -17,18 +16,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def video(user, fs_storage, monkeypatch) -> Asset:
     monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
-    job = services.asset_create(owner=user, fileobj=io.BytesIO(b"x" * 10), filename="clip.mp4", size_bytes=10).job
-    Asset.objects.filter(pk=job.asset_id).update(kind=Asset.Kind.VIDEO, description="Words")
-    Job.objects.filter(pk=job.id).update(status=Job.Status.SUCCEEDED)  # its poster form shows
-    Rendition.objects.create(
-        asset_id=job.asset_id,
-        kind=Rendition.Kind.FRAME,
-        profile="frame-30",
-        width=2,
-        height=2,
-        storage_key=f"thumbs/{job.asset_id}/frame-30.jpg",
-    )
-    return Asset.objects.get(pk=job.asset_id)
+    # Succeeded: its poster form shows.
+    return video_with_frame(owner=user, job_status=Job.Status.SUCCEEDED, description="Words")
 
 
 def _text(response) -> str:
