@@ -165,6 +165,11 @@ def test_after_each_action_the_user_stays_where_they_acted_and_hears_it(
             break
     assert page.evaluate("() => document.activeElement.textContent.trim()") == "Copy link", "3 Tabs at most"
     page.keyboard.press("Enter")
+    # The clipboard answers asynchronously: the line beside the pressed button fills in then.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#sharing [data-copy]')].some("
+        "(b) => b.parentElement.querySelector('[role=status]')?.textContent)"
+    )
     copy_states = page.evaluate(
         "() => [...document.querySelectorAll('#sharing [data-copy]')]"
         ".map((b) => [b.textContent.trim(), b.parentElement.querySelector('[role=status]')?.textContent || ''])"
