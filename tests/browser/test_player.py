@@ -120,6 +120,8 @@ def test_the_player_resumes_where_the_viewer_left_off(fs_storage, signed_in, use
     page.focus("#seek")
     page.keyboard.press("ArrowRight")  # to 0:05
     page.wait_for_function(f"() => Math.abs(({CURRENT})() - 5) < 0.5")
+    # Kept once the seek has landed (its `seeked` event), not at the press: wait for that write.
+    page.wait_for_function("() => Object.keys(localStorage).some((k) => k.startsWith('media-position:'))")
     page.reload()
     page.wait_for_selector("#player-box[data-controls='own']")
     page.wait_for_function(f"() => Math.abs(({CURRENT})() - 5) < 0.5", timeout=10_000)
