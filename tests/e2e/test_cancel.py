@@ -159,6 +159,8 @@ def test_an_item_deleted_mid_encode_ends_quietly_in_the_worker_log(
         120,
         "the encode publishing its first segments",
     )
+    # The worker logs "playable" just after it writes playable_at: count only what follows it.
+    wait_until(lambda: f"job {job_id}: playable" in worker.log_tail(10_000_000), 10, "the playable line")
     offset = len(worker.log_tail(10_000_000))
     assert alice_client.delete(f"/api/v1/assets/{asset_id}").status_code == 204
     wait_until(lambda: not ffmpeg_processes_for(job_id), 10, "ffmpeg to stop after the delete")
