@@ -144,6 +144,10 @@ class Rendition(models.Model):
     class Kind(models.TextChoices):
         MP4 = "mp4", "MP4"
         HLS = "hls", "HLS"
+        # The stream area's DASH manifest (profile "manifest"), written at ready.
+        DASH = "dash", "DASH"
+        # A sound track stored as its own stream (profile "128k"), named by every video rung.
+        AUDIO = "audio", "Audio"
         POSTER = "poster", "Poster"
         # The poster's candidates (one of them is the poster: the owner may choose another).
         FRAME = "frame", "Poster candidate"
