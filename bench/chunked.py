@@ -16,8 +16,8 @@ from tests.media import make_video
 
 def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: float) -> None:
     """The chunked transcode as the workers run it (services/transcode.py, tasks.py): each chunk
-    finds its own two cuts and encodes its span's whole ladder from one decode; the sound, once
-    per audio bitrate, is the chord's last member; then every rung is joined in one ffmpeg."""
+    finds its own two cuts and encodes its span's ladder but the lead from one decode; the lead rung
+    and the sound are the chord's first member; then every chunked rung is joined in one ffmpeg."""
     info = probe(clip, LIMITS)
     rungs = video.plan_ladder(info, LADDER)
     count = len(chunks.plan_spans(info.duration, chunk_seconds, frame_rate=info.frame_rate))
@@ -26,18 +26,16 @@ def chunked(clip: Path, out: Path, workers: int, threads: int, chunk_seconds: fl
 
     def encode(i: int) -> dict[str, Path]:
         span = chunks.plan_chunks(clip, info, chunk_seconds, index=i)[i]
-        return video.encode_ladder(clip, info, rungs, out / f"c{i}", settings=settings, span=span)
-
-    def sound() -> dict[int, Path]:
-        wanted = {kbps: out / f"a{kbps}.m4a" for kbps in video.audio_bitrates(info, rungs)}
-        chunks.encode_audio(clip, info, wanted)
-        return wanted
+        return video.encode_ladder(clip, info, rungs[:-1], out / f"c{i}", settings=settings, span=span)
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # each thread drives one ffmpeg process
+        lead = pool.submit(
+            video.encode_ladder, clip, info, rungs[-1:], out / "lead", settings=settings, segmented=[rungs[-1].name]
+        )
         encoded = [pool.submit(encode, i) for i in range(count)]
-        audio = pool.submit(sound).result()
         pieces = [done.result() for done in encoded]
-    chunks.join(rungs, {rung.name: [p[rung.name] for p in pieces] for rung in rungs}, audio, out)
+        lead.result()
+    chunks.join(rungs[:-1], {rung.name: [p[rung.name] for p in pieces] for rung in rungs[:-1]}, out)
 
 
 def bench_chunks(tmp: Path, reps: int, seconds: float) -> None:

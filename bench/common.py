@@ -58,12 +58,12 @@ def interleave_busy(reps: int, **contenders: Callable[[], object]) -> dict[str, 
     return runs
 
 
-def one_decode(clip: Path, out: Path, threads: int = 0, hls: bool = False) -> None:
-    """(a): the whole ladder from one decode, the platform's own ffmpeg command run alone; with
-    `hls`, also into HLS from the same packets, as the platform's encode writes it."""
+def one_decode(clip: Path, out: Path, threads: int = 0) -> None:
+    """(a): the whole ladder from one decode, the platform's own ffmpeg command run alone: every
+    stream written once, as CMAF, as the platform's encode writes it."""
     info = probe(clip, LIMITS)
     out.mkdir(parents=True, exist_ok=True)
     rungs = video.plan_ladder(info, LADDER)
     settings = video.EncodeSettings(threads=threads)
-    cmd = video.encode_ladder_command(clip.absolute(), info, rungs, out, settings, hls_dir=out / "hls" if hls else None)
+    cmd = video.encode_ladder_command(clip.absolute(), info, rungs, out, settings)
     subprocess.run(cmd, check=True, cwd=out)  # names in the command are relative to the output directory

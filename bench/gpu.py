@@ -13,6 +13,7 @@ from bench.common import LADDER, LIMITS, interleave, results
 from media_tasks.pipeline import encoders, video
 from media_tasks.pipeline.exceptions import HardwareEncoderError, ProcessingError
 from media_tasks.pipeline.probe import probe
+from media_tasks.pipeline.streams import transcode_ladder
 from tests.media import make_video
 
 
@@ -39,7 +40,7 @@ def _ladder_on_gpu(tmp: Path, reps: int, seconds: float) -> dict:
 
     def ladder(hw: bool) -> None:
         out = tmp / ("gpu-hw" if hw else "gpu-cpu")
-        video.transcode_ladder(clip, info, rungs, out, settings=video.EncodeSettings(hw_decode=hw))
+        transcode_ladder(clip, info, rungs, out, settings=video.EncodeSettings(hw_decode=hw))
 
     try:
         ladder(True)

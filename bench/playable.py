@@ -49,7 +49,7 @@ def today_command(clip: Path, out: Path) -> list[str]:
     info = probe(clip, LIMITS)
     out.mkdir(parents=True, exist_ok=True)
     rungs = video.plan_ladder(info, LADDER)
-    cmd = video.encode_ladder_command(clip.absolute(), info, rungs, out, video.EncodeSettings(), hls_dir=out / "hls")
+    cmd = video.encode_ladder_command(clip.absolute(), info, rungs, out, video.EncodeSettings())
     kept: list[str] = []
     skip = False
     for arg in cmd:
@@ -66,7 +66,7 @@ def playable_encode(clip: Path, out: Path) -> None:
     """The platform's encode: the lead rung apart, EVENT HLS with a short first segment."""
     info = probe(clip, LIMITS)
     rungs = video.plan_ladder(info, LADDER)
-    transcode_ladder_with_lead(clip, info, rungs, out, hls_dir=out / "hls")
+    transcode_ladder_with_lead(clip, info, rungs, out)
 
 
 def encode_cost(run: Callable[[], object]) -> tuple[float, float]:

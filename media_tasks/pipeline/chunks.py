@@ -1,9 +1,9 @@
 """Chunked encoding of long sources: cut the picture into spans on the keyframe grid, encode
-each span's ladder separately (on any worker), encode the sound once, then join the
-pieces per rung by stream copy.
+each span's ladder separately (on any worker), then join the pieces per rung by stream copy
+into each rung's CMAF file. The sound is the lead's (processing.chunked).
 
 The spans are whole numbers of GOPs, so the keyframes land where a whole-file encode
-puts them and the HLS segments of a chunked encode cut at the same instants. Within a
+puts them and the fragments of a chunked encode cut at the same instants. Within a
 GOP or two of the planned cut, each cut moves to the grid point just after a *source*
 keyframe: a chunk must decode from the keyframe before its first frame, and with a
 long-GOP source (x264's default is 250 frames) that pre-roll would otherwise cost up to
@@ -19,9 +19,9 @@ from pathlib import Path
 import ffmpeg
 
 from .exceptions import ProcessingError
-from .probe import SAFE_INPUT_OPTIONS, MediaInfo, ffprobe_json
+from .probe import MediaInfo, ffprobe_json
 from .runner import QUIET_ARGS, run_ffmpeg
-from .video import AAC_OPTIONS, GOP_SECONDS, Rung, Span, keyframe_interval, ladder_tee
+from .video import GOP_SECONDS, Rung, Span, cmaf_tee, keyframe_interval
 
 # The concat demuxer reads a list of our own files.
 _CONCAT_INPUT = {"f": "concat", "safe": 0, "protocol_whitelist": "file", "format_whitelist": "concat,mov,mp4"}
@@ -124,42 +124,12 @@ def picture_start(path: Path, info: MediaInfo) -> float:
         return 0.0
 
 
-def encode_audio(src: Path, info: MediaInfo, outputs: dict[int, Path], *, timeout: float | None = None) -> None:
-    """The sound as AAC with the same settings as a whole-file encode, at each bitrate of
-    `outputs` (kb/s → M4A file), from one decode.
-
-    The joined picture starts at its first frame, so the sound is put on that clock: on the
-    source's timestamps (`-copyts`) shifted by the picture's start, then trimmed or padded
-    with silence to begin at zero (`aresample=first_pts=0`). Sound that starts half a
-    second after the picture in the source still does after the join."""
-    origin = picture_start(src, info)
-    sound = (
-        ffmpeg.input(str(src), **SAFE_INPUT_OPTIONS)[str(info.audio_stream_index)]
-        .filter("asetpts", f"PTS-{origin:.6f}/TB")
-        .filter("aresample", first_pts=0)
-        .filter_multi_output("asplit", len(outputs))
-    )
-    files = [
-        sound.stream(i).output(str(out), **AAC_OPTIONS, **{"b:a": f"{kbps}k", "map_metadata": -1})
-        for i, (kbps, out) in enumerate(outputs.items())
-    ]
-    cmd = ffmpeg.merge_outputs(*files).compile(cmd="ffmpeg")
-    cmd[1:1] = [*QUIET_ARGS, "-copyts"]
-    run_ffmpeg(cmd, duration=info.duration, timeout=timeout, what="The sound")
-
-
 def join(
-    rungs: Sequence[Rung],
-    pieces: dict[str, Sequence[Path]],
-    sound: dict[int, Path],
-    out_dir: Path,
-    *,
-    hls_dir: Path | None = None,
-    timeout: float | None = None,
+    rungs: Sequence[Rung], pieces: dict[str, Sequence[Path]], out_dir: Path, *, timeout: float | None = None
 ) -> dict[str, Path]:
-    """Join each rung's encoded spans (`pieces`: rung name → files in order) and its sound
-    (`sound`: kb/s → M4A, empty for none) into `out_dir/<rung>.mp4` by stream copy, and with
-    `hls_dir` into `hls_dir/<rung>/` as HLS from the same packets: one ffmpeg for all rungs."""
+    """Join each rung's encoded spans (`pieces`: rung name → files in order) by stream copy into
+    the rung's CMAF file under `out_dir` (identity.py's layout): one ffmpeg for all rungs.
+    Returns each stream's directory → that directory under `out_dir`, as encode_ladder does."""
     out_dir.mkdir(parents=True, exist_ok=True)
     streams = []
     for rung in rungs:
@@ -168,10 +138,9 @@ def join(
         listing = out_dir / f"{rung.name}.txt"
         listing.write_text("".join(f"file '{p.resolve()}'\n" for p in pieces[rung.name]))
         streams.append(ffmpeg.input(str(listing.resolve()), **_CONCAT_INPUT)["v:0"])
-    bitrates = sorted(sound)
-    streams += [ffmpeg.input(str(sound[kbps].resolve()), **SAFE_INPUT_OPTIONS)["a:0"] for kbps in bitrates]
-    spec = ladder_tee(rungs, bitrates, out_dir, hls_dir)
+        (out_dir / rung.stream.directory).mkdir(parents=True, exist_ok=True)
+    spec = cmaf_tee([rung.stream for rung in rungs], None, out_dir)
     cmd = ffmpeg.output(*streams, spec, c="copy", map_metadata=-1, f="tee").compile(cmd="ffmpeg")
     cmd[1:1] = QUIET_ARGS
     run_ffmpeg(cmd, timeout=timeout, what="Joining the chunks", cwd=out_dir)
-    return {rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs}
+    return {rung.stream.directory: out_dir / rung.stream.directory for rung in rungs}

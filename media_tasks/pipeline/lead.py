@@ -1,7 +1,11 @@
 """The ladder as two encodes side by side: the lead rung (the lowest, which a player starts on)
 alone, and the other rungs from one decode. On its own the small rung runs several times faster
 than real time, so a viewer who starts as soon as its first segment is out never catches up
-with it, however slowly the large rungs go. It costs one more decode of the source.
+with it, however slowly the large rungs go. It costs one more decode of the source, which a short
+source is spared (`apart` False): all of it comes out in seconds anyway.
+
+The lead and the sound are written as segments (published while they grow: processing.early_hls),
+the other rungs as one CMAF file each (identity.py).
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from typing import Any
 from .exceptions import ProcessingCancelled
 from .integrity import declared_duration, require_complete
 from .probe import MediaInfo
-from .renditions import VideoFile, describe_videos
 from .runner import ProgressCallback
+from .streams import Ladder, ladder_written
 from .video import Rung, encode_ladder
 
 # The other rungs give way to the lead when they compete for the CPU (os.nice; the lead is about a
@@ -37,12 +41,13 @@ def transcode_ladder_with_lead(
     out_dir: Path,
     *,
     on_progress: ProgressCallback | None = None,
+    apart: bool = True,
     **options: Any,
-) -> list[VideoFile]:
-    """As video.transcode_ladder (the same files, largest rung first), with the lead rung encoded
-    by an ffmpeg of its own beside the rest. `on_progress` follows the rest, the slower part;
-    the frames for the thumbnails come from its decode. If one part fails or is cancelled, the
-    other is stopped within a second and the first error is raised."""
+) -> Ladder:
+    """As streams.transcode_ladder (the same streams, largest rung first), the lead rung and the
+    sound segmented, and (`apart`) encoded by an ffmpeg of their own beside the rest. `on_progress`
+    follows the rest, the slower part; the frames for the thumbnails come from its decode. If one
+    part fails or is cancelled, the other is stopped within a second and the first error is raised."""
     lead = lead_rung(rungs)
     rest = [rung for rung in rungs if rung != lead]
     stopped = threading.Event()
@@ -56,24 +61,26 @@ def transcode_ladder_with_lead(
                 report(fraction)
 
         try:
-            return encode_ladder(src, info, part_rungs, out_dir, on_progress=check, **{**options, **extra})
+            return encode_ladder(
+                src, info, part_rungs, out_dir, on_progress=check, segmented=[lead.name], **{**options, **extra}
+            )
         except BaseException as exc:
             failures.append(exc)
             stopped.set()
             raise
 
-    if not rest:
-        files = part([lead], on_progress, {})
+    if not rest or not apart:
+        written = part(list(rungs), on_progress, {})
     else:
-        files = _both(
+        written = _both(
             lambda: part([lead], None, {"frames_dir": None}),
-            lambda: part(rest, on_progress, {"niceness": REST_NICENESS}),
+            lambda: part(rest, on_progress, {"niceness": REST_NICENESS, "sound": False}),
         )
         if failures:
             raise failures[0]
-    videos = describe_videos({rung.name: files[rung.name] for rung in rungs})
-    require_complete(declared_duration(info), min(video.duration for video in videos))
-    return videos
+    ladder = ladder_written(out_dir, rungs, written)
+    require_complete(declared_duration(info), min(v.index.duration_s for v in ladder.videos))
+    return ladder
 
 
 def _both(aside: Callable[[], dict[str, Path]], here: Callable[[], dict[str, Path]]) -> dict[str, Path]:

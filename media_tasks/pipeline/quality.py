@@ -15,8 +15,9 @@ from pathlib import Path
 import ffmpeg
 
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
+from .renditions import VideoFile
 from .runner import QUIET_ARGS, run_ffmpeg
-from .video import MAX_FPS, VideoFile
+from .video import MAX_FPS
 
 WINDOW_S = 2.0
 # Up to this long, one pass over the whole clip (every FULL_PASS_NTH frame) costs less than

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,10 @@ import ffmpeg
 from . import thumbnails
 from .encoders import CPU_ENCODER, EncoderProfile
 from .exceptions import HardwareEncoderError, ProcessingError
-from .integrity import declared_duration, require_complete
+from .identity import INIT, SEGMENT_PATTERN, Stream, TrackKind, audio_stream, video_stream
+from .integrity import declared_duration
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
-from .renditions import VideoFile, describe_videos, require_written
+from .renditions import require_written
 from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
 
 MAX_FPS = 60
@@ -25,14 +26,15 @@ PEAK_BITS_PER_PIXEL = 0.08
 CRF = 23
 GOP_SECONDS = 2  # keyframes every 2 s: HLS segments and chunk cuts fall on them
 # HLS is written as an EVENT playlist that grows while the encode runs (a player may start on it),
-# made VOD at the end (hls.write_hls_master). Its first segment lasts HLS_FIRST_SEGMENT_SECONDS, so
+# made VOD at the end (streams.write_manifests). Its first segment lasts HLS_FIRST_SEGMENT_SECONDS, so
 # that it is out about a second after the start. ffmpeg 5.1 applies `hls_init_time` to every
 # segment of an EVENT playlist (its list size is forced to 0: measured), cutting at the first
 # keyframe past it, so the later segments last one GOP, 2 s, rather than 4.
 HLS_FIRST_SEGMENT_SECONDS = 1
 HLS_SEGMENT_SECONDS = GOP_SECONDS
-# The sound of every rendition, whole-file or chunked (plus its bitrate, per rung).
+# The sound, encoded once for every rung: AAC-LC stereo (Apple's HLS authoring spec's baseline).
 AAC_OPTIONS = {"c:a": "aac", "ac": 2, "ar": 48000}
+AUDIO_KBPS = 128
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,10 @@ class Rung:
     width: int
     height: int
     maxrate_kbps: int
-    audio_kbps: int
+
+    @property
+    def stream(self) -> Stream:
+        return video_stream(self.name)
 
 
 @dataclass(frozen=True)
@@ -71,50 +76,58 @@ class Span:
 # Names inside a tee muxer spec, where `:`, `|`, `[`, `]`, backslashes and quotes would need two
 # levels of escaping: ffmpeg runs in the output directory and sees only short relative names.
 _TEE_SAFE_NAME = re.compile(r"^[A-Za-z0-9_./%-]+$")
+# One CMAF file, a fragment per keyframe (0 s, 1 s, then every GOP), each fragment's offsets from
+# its own moof (default_base_moof): what HLS byte ranges and a DASH SegmentList address.
+CMAF_MOVFLAGS = "+frag_keyframe+empty_moov+default_base_moof+cmaf"
 
 
-def rendition_slaves(mp4: Path, hls_dir: Path | None, cwd: Path, select: Sequence[int]) -> str:
-    """One rendition's files in a tee muxer spec (https://ffmpeg.org/ffmpeg-formats.html#tee-1),
-    for an ffmpeg running in `cwd`: a faststart MP4 and, with `hls_dir`, an HLS playlist with
-    MPEG-TS segments, both from the same packets (HLS costs no second encode and no
-    repackaging pass), each taking only the streams `select` names of the shared output."""
-    mp4_name = os.path.relpath(mp4, cwd)
-    names = [mp4_name]
-    picked = f"select={','.join(map(str, select))}"
-    slaves = [f"[f=mp4:{picked}:onfail=abort:movflags=+faststart]{mp4_name}"]
-    if hls_dir is not None:
-        hls_dir.mkdir(parents=True, exist_ok=True)
-        playlist = os.path.relpath(hls_dir / "index.m3u8", cwd)
-        segments = os.path.relpath(hls_dir / "seg_%05d.ts", cwd)
-        names += [playlist, segments]
-        slaves.append(
-            f"[f=hls:{picked}:onfail=abort:hls_time={HLS_SEGMENT_SECONDS}"
-            f":hls_init_time={HLS_FIRST_SEGMENT_SECONDS}:hls_playlist_type=event"
-            # temp_file: the playlist is replaced whole (renamed), so a reader never sees half of it.
-            f":hls_flags=independent_segments+temp_file:hls_segment_type=mpegts"
-            f":hls_segment_filename={segments}]{playlist}"
-        )
+def _safe(*names: str) -> None:
     for name in names:
         if not _TEE_SAFE_NAME.match(name):
             raise ValueError(f"unsafe name for the tee muxer: {name!r}")
+
+
+def piece_slave(mp4: Path, cwd: Path, select: int) -> str:
+    """A chunk's piece of one rung in a tee muxer spec (https://ffmpeg.org/ffmpeg-formats.html#tee-1):
+    a plain MP4 of that span's picture, which the join reads back."""
+    name = os.path.relpath(mp4, cwd)
+    _safe(name)
+    return f"[f=mp4:select={select}:onfail=abort]{name}"
+
+
+def stream_slave(stream: Stream, select: int, out_dir: Path, *, segmented: bool) -> str:
+    """One stream of the CMAF layout (identity.py) in a tee muxer spec, for an ffmpeg running in
+    `out_dir`: one file, or (`segmented`: the streams published while they are encoded) an EVENT
+    playlist of fMP4 segments that grows as they are closed."""
+    (out_dir / stream.directory).mkdir(parents=True, exist_ok=True)
+    if not segmented:
+        _safe(stream.single_file)
+        return f"[f=mp4:select={select}:onfail=abort:movflags={CMAF_MOVFLAGS}]{stream.single_file}"
+    segments = f"{stream.directory}/{SEGMENT_PATTERN}"
+    _safe(stream.playlist, segments)
+    # The sound has no keyframes to wait for: its first segment is as long as the rest.
+    first = HLS_FIRST_SEGMENT_SECONDS if stream.kind == TrackKind.VIDEO else HLS_SEGMENT_SECONDS
+    return (
+        f"[f=hls:select={select}:onfail=abort:hls_time={HLS_SEGMENT_SECONDS}"
+        f":hls_init_time={first}:hls_playlist_type=event"
+        # temp_file: the playlist is replaced whole (renamed), so a reader never sees half of it.
+        f":hls_flags=independent_segments+temp_file:hls_segment_type=fmp4"
+        f":hls_fmp4_init_filename={INIT}:hls_segment_filename={segments}]{stream.playlist}"
+    )
+
+
+def cmaf_tee(videos: Sequence[Stream], audio: Stream | None, out_dir: Path, segmented: Collection[Stream] = ()) -> str:
+    """The tee muxer's spec for an output whose streams are `videos`' pictures, in order, then the
+    sound (`audio`): every stream written once, on its own (CMAF: one media type per track)."""
+    slaves = [stream_slave(s, i, out_dir, segmented=s in segmented) for i, s in enumerate(videos)]
+    if audio is not None:
+        slaves.append(stream_slave(audio, len(videos), out_dir, segmented=audio in segmented))
     return "|".join(slaves)
 
 
-def ladder_tee(rungs: Sequence[Rung], bitrates: Sequence[int], out_dir: Path, hls_dir: Path | None) -> str:
-    """The tee muxer's spec for a whole ladder in one output whose streams are the rungs'
-    pictures, in order, then the sound at each of `bitrates`: each rung's files select its
-    picture and its bitrate's sound."""
-    slaves = []
-    for i, rung in enumerate(rungs):
-        select = [i] + ([len(rungs) + bitrates.index(rung.audio_kbps)] if bitrates else [])
-        hls = hls_dir / rung.name if hls_dir else None
-        slaves.append(rendition_slaves(out_dir / f"{rung.name}.mp4", hls, out_dir, select))
-    return "|".join(slaves)
-
-
-def audio_bitrates(info: MediaInfo, rungs: Sequence[Rung]) -> list[int]:
-    """The sound is encoded once per bitrate the rungs ask for, and shared by the rungs that do."""
-    return sorted({rung.audio_kbps for rung in rungs}) if info.has_audio else []
+def ladder_sound(info: MediaInfo) -> Stream | None:
+    """The sound every rung plays with, encoded once (None for a silent source)."""
+    return audio_stream(AUDIO_KBPS) if info.has_audio else None
 
 
 def keyframe_interval(frame_rate: float | None) -> float:
@@ -160,7 +173,6 @@ def plan_ladder(info: MediaInfo, ladder: Sequence[int]) -> list[Rung]:
                 width=width,
                 height=height,
                 maxrate_kbps=max(200, int(peak)),
-                audio_kbps=128 if short_target >= 720 else 96,
             )
         )
     return rungs
@@ -174,16 +186,19 @@ def encode_ladder_command(
     settings: EncodeSettings,
     *,
     span: Span | None = None,
-    hls_dir: Path | None = None,
+    segmented: Collection[str] = (),
+    sound: bool = True,
     frames_dir: Path | None = None,
 ) -> list[str]:
     """One ffmpeg command, run in `out_dir`: decode once, `split` the picture, encode every rung
-    into `<rung>.mp4` and, with `hls_dir`, into `hls_dir/<rung>/` as HLS from the same packets.
-    With `frames_dir`, the same decode also writes the frames for the poster and the sprite
-    there (thumbnails.frame_outputs), unless it is a span or decodes on the GPU.
+    into its CMAF stream under `out_dir` (identity.py's layout: one file per rung, or segments for
+    the rungs named in `segmented`, which are published while they grow), with `sound` the sound
+    once, segmented too (ladder_sound). With `frames_dir`, the same decode also writes the frames
+    for the poster and the sprite there (thumbnails.frame_outputs), unless it is a span or
+    decodes on the GPU.
 
-    With `span`, only that stretch of the picture is encoded, without sound (a chunk
-    of a chunked encode): the input is seeked to a keyframe before it, and `trim` cuts
+    With `span`, only that stretch of the picture is encoded, without sound, into `<rung>.mp4`
+    (a chunk of a chunked encode): the input is seeked to a keyframe before it, and `trim` cuts
     on the source's own timestamps (`-copyts`), so consecutive spans share no frame and
     miss none. The seek is on the source's clock too (`-seek_timestamp`; by default `-ss`
     counts from the container's start, which is 1.4 s into an MPEG-TS file), and ffmpeg's
@@ -203,10 +218,15 @@ def encode_ladder_command(
     outputs = thumbnails.frame_outputs(frame_branches, info, frames_dir, out_dir) if with_frames else []
     pictures = [_for_encoder(sized[i], profile, hw_decode) for i in range(len(rungs))]
     options = _rung_options(rungs, profile, settings, fps, span)
-    bitrates = audio_bitrates(info, rungs) if span is None else []  # chunks are picture only
-    sound = source[str(info.audio_stream_index)] if bitrates else None
-    length = declared_duration(info) if span is None else None  # a span ends by its trim
-    outputs.append(_ladder_output(rungs, pictures, options, sound, bitrates, out_dir, hls_dir, length))
+    if span is not None:  # chunks are picture only, and end by their trim
+        spec = "|".join(piece_slave(out_dir / f"{rung.name}.mp4", out_dir, i) for i, rung in enumerate(rungs))
+        outputs.append(_ladder_output(pictures, options, None, spec))
+    else:
+        audio = ladder_sound(info) if sound else None
+        layout = [rung.stream for rung in rungs if rung.name in segmented] + ([audio] if audio else [])
+        spec = cmaf_tee([rung.stream for rung in rungs], audio, out_dir, layout)
+        track = source[str(info.audio_stream_index)] if audio else None
+        outputs.append(_ladder_output(pictures, options, track, spec, declared_duration(info)))
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
     if settings.threads:
@@ -279,34 +299,28 @@ def _sized_pictures(
 
 
 def _ladder_output(
-    rungs: Sequence[Rung],
     pictures: Sequence[ffmpeg.nodes.FilterableStream],
     options: dict[str, object],
     sound: ffmpeg.nodes.FilterableStream | None,
-    bitrates: Sequence[int],
-    out_dir: Path,
-    hls_dir: Path | None,
+    spec: str,
     length: float | None = None,
 ) -> ffmpeg.nodes.OutputStream:
-    """One output for the whole ladder, fanned out by the tee muxer: each rung's files
-    select its picture and the sound at its bitrate. In ffmpeg 5.1 an encoder feeds one
-    output, so with an output per rung the sound would be encoded once per rung; here it
-    is encoded once per bitrate. `options` are the pictures' encoder options, per stream.
+    """One output for the whole ladder, fanned out by the tee muxer (`spec`): each stream's files
+    select its picture, or the sound (the last stream), so every packet is written once.
+    `options` are the pictures' encoder options, per stream.
 
     With `length` (s), the output ends there, where the source says it ends: ffmpeg's constant
     frame rate output otherwise pads a sparse source's last frames past its end."""
-    audio = {f"b:a:{j}": f"{kbps}k" for j, kbps in enumerate(bitrates)}
-    if bitrates:
-        audio.update(AAC_OPTIONS)
+    audio = {"b:a": f"{AUDIO_KBPS}k", **AAC_OPTIONS} if sound is not None else {}
     return ffmpeg.output(
         *pictures,
-        *[sound] * len(bitrates),
-        ladder_tee(rungs, bitrates, out_dir, hls_dir),
+        *([sound] if sound is not None else []),
+        spec,
         **options,
         **audio,
         **({"t": f"{length:.6f}"} if length else {}),
         # The tee muxer cannot ask the encoders for what its MP4 needs: codec headers out
-        # of band (avcC). The TS muxer converts them itself. A stream copy keeps its own.
+        # of band (avcC). A stream copy keeps its own.
         **{"f": "tee", "flags:v": "+global_header", "flags:a": "+global_header"},
         **{"map_metadata": -1, "metadata:s:v": "rotate=0"},
     )
@@ -342,17 +356,6 @@ def _for_encoder(
     return picture
 
 
-def transcode_ladder(
-    src: Path, info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, **options: Any
-) -> list[VideoFile]:
-    """encode_ladder (the same options), then each rendition measured and, for a whole file,
-    held against the length the source declares (integrity.require_complete)."""
-    videos = describe_videos(encode_ladder(src, info, rungs, out_dir, **options))
-    if options.get("span") is None:
-        require_complete(declared_duration(info), min(video.duration for video in videos))
-    return videos
-
-
 def encode_ladder(
     src: Path,
     info: MediaInfo,
@@ -363,22 +366,31 @@ def encode_ladder(
     on_progress: ProgressCallback | None = None,
     timeout: float | None = None,
     span: Span | None = None,
-    hls_dir: Path | None = None,
+    segmented: Collection[str] = (),
+    sound: bool = True,
     frames_dir: Path | None = None,
     niceness: int = 0,
 ) -> dict[str, Path]:
-    """Encode all `rungs` from one decode of `src` into `out_dir/<rung>.mp4` (only `span`, if
-    given) and, with `hls_dir`, into HLS playlists `hls_dir/<rung>/index.m3u8` from the same
-    encode (and the thumbnail frames into `frames_dir`: see encode_ladder_command), at a lower
-    CPU priority with `niceness` (runner.run_ffmpeg). Returns rung name → file, each written
-    and not empty.
+    """Encode all `rungs` from one decode of `src` into their CMAF streams under `out_dir` (and
+    the sound, and the thumbnail frames: see encode_ladder_command), at a lower CPU priority
+    with `niceness` (runner.run_ffmpeg). Returns each stream's directory (its identity's,
+    `video/720p-h264`) → that directory under `out_dir`.
 
-    A chunk's pieces (`span`) stop here: the join reads them and its output is measured,
-    so an ffprobe of each piece would only cost time."""
+    With `span`, returns rung name → that span's piece (`out_dir/<rung>.mp4`), each written and
+    not empty: the join reads them and its output is measured, so an ffprobe of each piece would
+    only cost time."""
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = settings or EncodeSettings()
     cmd = encode_ladder_command(
-        src.absolute(), info, rungs, out_dir, settings, span=span, hls_dir=hls_dir, frames_dir=frames_dir
+        src.absolute(),
+        info,
+        rungs,
+        out_dir,
+        settings,
+        span=span,
+        segmented=segmented,
+        sound=sound,
+        frames_dir=frames_dir,
     )
     length = info.duration if span is None else ((span.end or info.duration or 0) - span.start) or None
     try:
@@ -387,7 +399,11 @@ def encode_ladder(
         if EncoderProfile(settings.encoder).is_hardware or settings.hw_decode:
             raise HardwareEncoderError(f"{settings.encoder} (hw decode {settings.hw_decode}): {exc}") from exc
         raise
-    files = {rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs}
-    for name, path in files.items():
-        require_written(name, path)
-    return files
+    if span is not None:
+        pieces = {rung.name: out_dir / f"{rung.name}.mp4" for rung in rungs}
+        for name, path in pieces.items():
+            require_written(name, path)
+        return pieces
+    audio = ladder_sound(info) if sound else None
+    streams = [rung.stream for rung in rungs] + ([audio] if audio else [])
+    return {s.directory: out_dir / s.directory for s in streams}

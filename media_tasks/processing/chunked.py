@@ -1,7 +1,7 @@
 """Chunked transcodes of long sources: tasks.py runs, as one Celery chord across the workers, the
-lead rung over the whole source (played while the rest is made: pipeline.lead), one task per span
-of the picture for the other rungs, and the sound; then the join. The parts wait in storage under
-chunks/<asset>/ until the join."""
+lead rung and the sound over the whole source (played while the rest is made: pipeline.lead, and
+stored in their final place), one task per span of the picture for the other rungs; then the
+join. The pieces wait in storage under chunks/<asset>/ until the join."""
 
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ from ..pipeline import integrity
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
+from ..pipeline.identity import INIT, Stream
 from ..pipeline.lead import REST_NICENESS, lead_rung
 from ..pipeline.probe import MediaInfo
+from ..pipeline.streams import index_ladder
 from .runtime import media_info, run_work, source_copy
-from .transcode import early_publisher, encode_settings, store_ladder
+from .streams import stream_key, streams_store
+from .transcode import early_publisher, encode_settings
 from .transitions import job_mark_playable
 from .workflow import ENTERED_FROM, PROGRESS_SPANS, Status, ffmpeg_timeout_s
 
@@ -57,15 +60,6 @@ def _rungs(info: MediaInfo) -> tuple[video_ops.Rung, list[video_ops.Rung]]:
 
 def _chunk_key(asset_id: uuid.UUID, rung: str, index: int) -> str:
     return storage.asset_key(storage.CHUNKS, asset_id, f"{rung}/{index:05d}.mp4")
-
-
-def _lead_key(asset_id: uuid.UUID, rung: str, name: str) -> str:
-    """The lead rung's files: its MP4, its playlist and segments (`lead-<rung>/<name>`)."""
-    return storage.asset_key(storage.CHUNKS, asset_id, f"{LEAD}-{rung}/{name}")
-
-
-def _audio_key(asset_id: uuid.UUID, kbps: int) -> str:
-    return storage.asset_key(storage.CHUNKS, asset_id, f"audio/{kbps}.m4a")
 
 
 def _enter_chunked(job_id: uuid.UUID | str, worker: str, count: int) -> bool:
@@ -101,47 +95,59 @@ def _still_transcoding(job_id: uuid.UUID | str):
 
 
 def job_transcode_lead(*, job_id: uuid.UUID | str, worker: str = "", encoder: str = CPU_ENCODER) -> bool:
-    """The lead rung over the whole source, with its sound, published as it is encoded (the job
-    becomes playable here), then stored whole for the join. A redelivered lead whose files are
-    all stored is not redone; an unfinished one is encoded again (its early playlists stay)."""
+    """The lead rung and the sound over the whole source, published as they are encoded (the job
+    becomes playable here), then stored whole where the finished ladder keeps them (the join
+    writes the manifests). A redelivered lead whose playlists are final is not redone; an
+    unfinished one is encoded again (its early playlists stay)."""
     if not _enter_chunked(job_id, worker, transcode_chunk_count(job_id=job_id)):
         return False
     asset = Asset.objects.get(jobs__id=job_id)
     info = media_info(asset)
     lead, _ = _rungs(info)
-    if storage.exists(_lead_key(asset.id, lead.name, f"{lead.name}.mp4")):  # stored last
+    streams = [lead.stream, *filter(None, [video_ops.ladder_sound(info)])]
+    if all(_lead_stored(asset.id, stream) for stream in streams):
         return True
 
     def work(job: Job, workdir: Path) -> None:
         source = source_copy(job, workdir)
-        hls_dir = workdir / "hls"
-        publisher = early_publisher(job, [lead], hls_dir, worker)
+        root = workdir / "streams"
+        publisher = early_publisher(job, lead, info, root, worker)
         encode = functools.partial(
             video_ops.encode_ladder,
             source,
             info,
             [lead],
-            workdir / "out",
+            root,
             on_progress=_still_transcoding(job_id),
             timeout=ffmpeg_timeout_s(info.duration),
-            hls_dir=hls_dir,
+            segmented=[lead.name],
         )
         try:
             try:
-                files = encode(settings=encode_settings(encoder))
+                encode(settings=encode_settings(encoder))
             except HardwareEncoderError as exc:
                 logger.warning("job %s lead: %s failed (%s); encoding it with libx264", job_id, encoder, exc)
-                files = encode(settings=encode_settings(CPU_ENCODER))
+                encode(settings=encode_settings(CPU_ENCODER))
         finally:
             if publisher is not None:
                 publisher.stop()
-        storage.upload_files(
-            {path: _lead_key(job.asset_id, lead.name, path.name) for path in (hls_dir / lead.name).iterdir()}
-        )
-        storage.upload_file(files[lead.name], _lead_key(job.asset_id, lead.name, f"{lead.name}.mp4"))
+        for stream in streams:  # the playlists last: they say the stream is whole
+            names = [INIT, *hls_ops.playlist_segments((root / stream.playlist).read_text())]
+            storage.upload_files(
+                {root / stream.directory / n: stream_key(job.asset_id, f"{stream.directory}/{n}") for n in names}
+            )
+            storage.replace_file(root / stream.playlist, stream_key(job.asset_id, stream.playlist))
         job_mark_playable(job_id=job_id, worker=worker)  # a lead too quick for the publisher to catch
 
     return run_work(job_id=job_id, name=LEAD, work=work)
+
+
+def _lead_stored(asset_id: uuid.UUID, stream: Stream) -> bool:
+    """Whether the lead task stored this stream whole: its playlist is there and ended."""
+    try:
+        return hls_ops.ENDLIST in storage.read_bytes(stream_key(asset_id, stream.playlist)).decode()
+    except FileNotFoundError:
+        return False
 
 
 def job_transcode_chunk(
@@ -198,27 +204,14 @@ def job_transcode_chunk(
 
 
 def job_transcode_audio(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
-    """The sound of the chunked rungs, once per audio bitrate they ask for: one more member of
-    the chord, so it runs beside the picture's chunks rather than after them."""
-    count = transcode_chunk_count(job_id=job_id)
-    if not _enter_chunked(job_id, worker, count):
-        return False
-    info = media_info(Asset.objects.get(jobs__id=job_id))
-    bitrates = video_ops.audio_bitrates(info, _rungs(info)[1])
-
-    def work(job: Job, workdir: Path) -> None:
-        source = source_copy(job, workdir)
-        wanted = {kbps: workdir / f"{kbps}.m4a" for kbps in bitrates}
-        if wanted:
-            chunk_ops.encode_audio(source, info, wanted, timeout=ffmpeg_timeout_s(info.duration))
-            storage.upload_files({path: _audio_key(job.asset_id, kbps) for kbps, path in wanted.items()})
-
-    return run_work(job_id=job_id, name="audio", work=work)
+    """Chords built before the sound moved into the lead's encode still name this member: it has
+    nothing left to do."""
+    return True
 
 
 def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: str = CPU_ENCODER) -> bool:
-    """Join each chunked rung's pieces and the sound by stream copy (MP4 and HLS at once), put the
-    lead rung beside them, store the ladder, record it."""
+    """Join each chunked rung's pieces by stream copy into its CMAF file, put the lead rung and the
+    sound beside them, store the ladder with its manifests, record it."""
     job = Job.objects.select_related("asset").filter(pk=job_id).first()
     if job is None:  # gone with its deleted item: the part that saw the delete said so
         return False
@@ -230,19 +223,20 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
     lead, rungs = _rungs(info)
     count = transcode_chunk_count(job_id=job_id)
     timeout = ffmpeg_timeout_s(info.duration)
+    sound = video_ops.ladder_sound(info)
 
     def work(job: Job, workdir: Path) -> None:
-        sound = {kbps: workdir / f"audio{kbps}.m4a" for kbps in video_ops.audio_bitrates(info, rungs)}
+        root = workdir / "streams"
         pieces = {rung.name: [workdir / "pieces" / rung.name / f"{i:05d}.mp4" for i in range(count)] for rung in rungs}
-        wanted = {_audio_key(asset.id, kbps): path for kbps, path in sound.items()}
-        for name, paths in pieces.items():
-            wanted.update({_chunk_key(asset.id, name, i): path for i, path in enumerate(paths)})
-        joined = {lead.name: _download_lead(asset.id, lead.name, workdir, wanted)}
-        joined |= chunk_ops.join(rungs, pieces, sound, workdir / "renditions", hls_dir=workdir / "hls", timeout=timeout)
-        videos = video_ops.describe_videos({rung.name: joined[rung.name] for rung in [*rungs, lead]})
+        wanted = {_chunk_key(asset.id, name, i): path for name, paths in pieces.items() for i, path in enumerate(paths)}
+        for stream in [lead.stream, *filter(None, [sound])]:
+            _fetch_stream(asset.id, stream, root, wanted)
+        storage.download_files(wanted)
+        chunk_ops.join(rungs, pieces, root, timeout=timeout)
+        ladder = index_ladder(root, [rung.stream for rung in [*rungs, lead]], sound)
         # The spans were planned on the declared length: a source cut short leaves the last ones empty.
-        integrity.require_complete(integrity.declared_duration(info), min(video.duration for video in videos))
-        store_ladder(job, videos, encoder, workdir / "hls")
+        integrity.require_complete(integrity.declared_duration(info), min(v.index.duration_s for v in ladder.videos))
+        streams_store(job=job, ladder=ladder, encoder=encoder)
         job_mark_playable(job_id=job_id, worker=worker)
 
     if not run_work(job_id=job_id, name="join", work=work):
@@ -254,14 +248,10 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
     return True
 
 
-def _download_lead(asset_id: uuid.UUID, name: str, workdir: Path, wanted: dict[str, Path]) -> Path:
-    """Fetch the lead rung's MP4 and HLS (with `wanted`, the chunks' files) into the join's
-    directories, as if the join had made them; its MP4's local path."""
-    playlist = workdir / "hls" / name / hls_ops.PLAYLIST
-    storage.download_file(_lead_key(asset_id, name, hls_ops.PLAYLIST), playlist)
-    for segment in hls_ops.playlist_segments(playlist.read_text()):
-        wanted[_lead_key(asset_id, name, segment)] = playlist.parent / segment
-    mp4 = workdir / "renditions" / f"{name}.mp4"
-    wanted[_lead_key(asset_id, name, f"{name}.mp4")] = mp4
-    storage.download_files(wanted)
-    return mp4
+def _fetch_stream(asset_id: uuid.UUID, stream: Stream, root: Path, wanted: dict[str, Path]) -> None:
+    """Fetch a stream the lead stored (its playlist now, its files with `wanted`) into the join's
+    tree, as if the join had made it."""
+    playlist = root / stream.playlist
+    storage.download_file(stream_key(asset_id, stream.playlist), playlist)
+    for name in [INIT, *hls_ops.playlist_segments(playlist.read_text())]:
+        wanted[stream_key(asset_id, f"{stream.directory}/{name}")] = playlist.parent / name

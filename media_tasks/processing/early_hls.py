@@ -1,12 +1,12 @@
-"""Playable before the ladder is done: while ffmpeg encodes, the lead rung's segments go to
-storage as they are closed (pipeline.lead: it is encoded apart, ahead of the rest), and once
-enough are stored (workflow.is_playable) a master naming it is published and the job marked
-playable.
+"""Playable before the ladder is done: while ffmpeg encodes, the lead rung's and the sound's fMP4
+segments go to storage as they are closed (pipeline.lead: they are encoded apart, ahead of the
+rest), and once enough are stored (workflow.is_playable) a master naming them is published and
+the job marked playable.
 
-Order, so that a player never sees a name that is not stored: a rung's segments, then its
-playlist naming only those; the master only once the rungs it names have segments. The final
-store (transcode.store_ladder) overwrites the same keys with the VOD playlists and the
-measured master, after this publisher has stopped.
+Order, so that a player never sees a name that is not stored: a stream's init segment and
+segments, then its playlist naming only those; the master only once the streams it names have
+segments. The final store (streams.streams_store) overwrites the same keys with the VOD
+playlists and the measured master, after this publisher has stopped.
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ from django.db import connection
 from .. import storage
 from ..models import Job, Rendition
 from ..pipeline import hls as hls_ops
+from ..pipeline.identity import INIT, MASTER, Stream
 from ..pipeline.video import Rung
 from .transitions import job_mark_playable
 from .workflow import EARLY_HLS_POLL_S, is_playable
 
 logger = logging.getLogger(__name__)
-
-PLAYLIST = hls_ops.PLAYLIST
-MASTER = "master.m3u8"
 
 
 class EarlyHlsPublisher(threading.Thread):
@@ -40,12 +38,21 @@ class EarlyHlsPublisher(threading.Thread):
     end of the stage does not depend on it."""
 
     def __init__(
-        self, *, job_id: uuid.UUID | str, asset_id: uuid.UUID, rungs: Sequence[Rung], hls_dir: Path, worker: str
+        self,
+        *,
+        job_id: uuid.UUID | str,
+        asset_id: uuid.UUID,
+        rungs: Sequence[Rung],
+        audio: Stream | None,
+        root: Path,
+        worker: str,
     ):
         super().__init__(name=f"early-hls-{job_id}", daemon=True)
-        self.job_id, self.asset_id, self.rungs, self.hls_dir, self.worker = job_id, asset_id, rungs, hls_dir, worker
-        self.stored: dict[str, list[str]] = {rung.name: [] for rung in rungs}
-        self.published: dict[str, str] = {}  # the playlist text last stored, per rung
+        self.job_id, self.asset_id, self.rungs, self.audio, self.root = job_id, asset_id, rungs, audio, root
+        self.worker = worker
+        self.streams = [rung.stream for rung in rungs] + ([audio] if audio else [])
+        self.stored: dict[Stream, list[str]] = {stream: [] for stream in self.streams}
+        self.published: dict[Stream, str] = {}  # the playlist text last stored, per stream
         self.in_master: list[str] = []
         self._stop_event = threading.Event()
 
@@ -69,37 +76,40 @@ class EarlyHlsPublisher(threading.Thread):
 
     def publish(self, scratch: Path) -> None:
         """One look: new segments and their playlists, then the master and the playable mark."""
-        for rung in self.rungs:
-            self._publish_rung(rung.name, scratch)
-        named = [rung for rung in self.rungs if self.stored[rung.name]]
-        if not is_playable([len(self.stored[rung.name]) for rung in self.rungs]):
+        for stream in self.streams:
+            self._publish_stream(stream, scratch)
+        named = [rung for rung in self.rungs if self.stored[rung.stream]]
+        if not is_playable([len(self.stored[stream]) for stream in self.streams]):
             return
         if [rung.name for rung in named] != self.in_master:
             master = scratch / MASTER
-            master.write_text(hls_ops.early_master(named))
+            master.write_text(hls_ops.early_master([(rung.stream, rung) for rung in named], self.audio))
             storage.replace_file(master, self._key(MASTER))
             self.in_master = [rung.name for rung in named]
             job_mark_playable(job_id=self.job_id, worker=self.worker)
             logger.info("job %s: playable, the master names %s", self.job_id, ", ".join(self.in_master))
 
-    def _publish_rung(self, name: str, scratch: Path) -> None:
-        local = self.hls_dir / name / PLAYLIST
+    def _publish_stream(self, stream: Stream, scratch: Path) -> None:
+        local = self.root / stream.playlist
         try:
             text = local.read_text()  # replaced whole by ffmpeg (hls_flags temp_file)
         except FileNotFoundError:
             return
-        if text == self.published.get(name):
+        if text == self.published.get(stream):
             return
         segments = hls_ops.playlist_segments(text)
-        new = segments[len(self.stored[name]) :]
+        new = segments[len(self.stored[stream]) :]
+        if not self.stored[stream]:
+            new = [INIT, *new]  # written before the first segment is closed
         # Also with no new segment: the encode's end adds #EXT-X-ENDLIST, which a player must see.
         if new:
-            storage.upload_files({self.hls_dir / name / segment: self._key(f"{name}/{segment}") for segment in new})
-        snapshot = scratch / f"{name}.m3u8"
+            names = [f"{stream.directory}/{name}" for name in new]
+            storage.upload_files({self.root / name: self._key(name) for name in names})
+        snapshot = scratch / f"{stream.kind}-{stream.slug}.m3u8"
         snapshot.write_text(text)  # the text read above: it names only the segments now stored
-        storage.replace_file(snapshot, self._key(f"{name}/{PLAYLIST}"))
-        self.stored[name] = segments
-        self.published[name] = text
+        storage.replace_file(snapshot, self._key(stream.playlist))
+        self.stored[stream] = segments
+        self.published[stream] = text
 
     def _key(self, name: str) -> str:
         return storage.asset_key(storage.HLS, self.asset_id, name)

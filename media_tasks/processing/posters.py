@@ -19,6 +19,7 @@ from ..pipeline import thumbnails as thumbnail_ops
 from ..pipeline.exceptions import PipelineError
 from ..pipeline.probe import MediaInfo
 from .runtime import media_info
+from .streams import rendition_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,7 @@ def _poster_source(asset: Asset, scratch: Path) -> tuple[Path | None, MediaInfo]
         return None, info
     width, height = thumbnail_ops.poster_size(info.width, info.height)
     chosen = next((r for r in renditions if r.width >= width and r.height >= height), renditions[-1])
-    path = scratch / f"{chosen.profile}.mp4"
-    storage.download_file(chosen.storage_key, path)
+    path = rendition_fetch(chosen, scratch / f"{chosen.profile}.mp4")
     return path, dataclasses.replace(info, width=chosen.width, height=chosen.height, rotation=0, video_stream_index=0)
 
 

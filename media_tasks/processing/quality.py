@@ -11,12 +11,12 @@ import uuid
 
 from django.conf import settings
 
-from .. import storage
 from ..models import Job, Rendition
 from ..pipeline import quality as quality_ops
-from ..pipeline import video as video_ops
 from ..pipeline.exceptions import PipelineError
+from ..pipeline.renditions import describe_videos
 from .runtime import media_info, source_cache_path, source_copy, work_directory
+from .streams import rendition_fetch
 from .transitions import job_note
 from .workflow import QUALITY, Status, ffmpeg_timeout_s, quality_follows
 
@@ -43,13 +43,12 @@ def job_measure_quality(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         info = media_info(asset)
         with work_directory(job_id, "quality") as workdir:
             source = source_copy(job, workdir)
-            paths = {r.profile: workdir / f"{r.profile}.mp4" for r in renditions}
-            storage.download_files({r.storage_key: paths[r.profile] for r in renditions})
+            paths = {r.profile: rendition_fetch(r, workdir / f"{r.profile}.mp4") for r in renditions}
             try:
                 scores = quality_ops.measure_ssim(
                     source,
                     info,
-                    video_ops.describe_videos(paths),
+                    describe_videos(paths),
                     workdir / "ssim",
                     window_count=settings.MEDIA_SSIM_WINDOWS,
                     timeout=ffmpeg_timeout_s(info.duration),

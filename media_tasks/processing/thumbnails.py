@@ -13,6 +13,7 @@ from ..models import Job, Rendition
 from ..pipeline import thumbnails as thumbnail_ops
 from ..pipeline.probe import VIDEO, MediaInfo
 from .runtime import frames_cache_path, media_info, progress_reporter, record, require_kind, run_stage, source_copy
+from .streams import rendition_fetch
 from .workflow import Status
 
 
@@ -95,8 +96,7 @@ def _thumbnail_sources(job: Job, info: MediaInfo, workdir: Path) -> list[tuple[P
         next((r for r in renditions if r.width >= poster_w and r.height >= poster_h), renditions[-1]),
         next((r for r in renditions if r.width >= thumbnail_ops.TILE_WIDTH), renditions[-1]),
     ]
-    paths = {r.storage_key: workdir / "renditions" / f"{r.profile}.mp4" for r in wanted}
-    storage.download_files(paths)
+    paths = {r.storage_key: rendition_fetch(r, workdir / "renditions" / f"{r.profile}.mp4") for r in wanted}
     return [
         (
             paths[r.storage_key],

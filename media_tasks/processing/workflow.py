@@ -43,10 +43,10 @@ PROGRESS_SPANS: dict[str, tuple[int, int]] = {
 
 
 # The playable point of a video: once its lead rung (the lowest, encoded apart and several times
-# faster than real time: pipeline.lead) has this many HLS segments stored, a master naming it is
-# published and the job is marked playable. The first segment lasts a second
-# (pipeline.video.HLS_FIRST_SEGMENT_SECONDS). The other rungs join the master when they are done.
-# Chunked transcodes become playable when joined (at the end).
+# faster than real time: pipeline.lead) and its sound have this many segments stored each, a
+# master naming them is published and the job is marked playable. The picture's first segment
+# lasts a second (pipeline.video.HLS_FIRST_SEGMENT_SECONDS), the sound's two. The other rungs join
+# the master when they are done.
 PLAYABLE_SEGMENTS = 1
 PLAYABLE_STAGE = Status.TRANSCODING
 # The states of a video after the playable stage: its whole ladder is stored, so an early player
@@ -57,8 +57,9 @@ EARLY_HLS_POLL_S = 0.2
 
 
 def is_playable(stored_segments: list[int]) -> bool:
-    """Whether a ladder whose rungs (largest first) have these many segments stored may be played."""
-    return bool(stored_segments) and stored_segments[-1] >= PLAYABLE_SEGMENTS
+    """Whether streams published while they are encoded (the lead rung, the sound) that have these
+    many segments stored each may be played."""
+    return bool(stored_segments) and min(stored_segments) >= PLAYABLE_SEGMENTS
 
 
 def _entered_from() -> dict[str, tuple[str, ...]]:

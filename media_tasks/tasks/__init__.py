@@ -90,7 +90,7 @@ def _signature(stage: str, job_id: str, limits: dict[str, float]) -> Signature:
 
 def _transcode_signature(job_id: str, limits: dict[str, float] | None = None) -> Signature:
     """Routed by capability (workflow.transcode_queue). A long source becomes a chord: one task
-    per chunk, on whichever workers are free, beside the lead rung and the sound; then the join."""
+    per chunk, on whichever workers are free, beside the lead rung (with the sound); then the join."""
     queue = workflow.transcode_queue(gpu_online=selectors.gpu_worker_online())
     count = chunked.transcode_chunk_count(job_id=job_id)
     if not count:
@@ -100,10 +100,9 @@ def _transcode_signature(job_id: str, limits: dict[str, float] | None = None) ->
         transcode_chunk_task.si(job_id, index).set(queue=queue, routing_key=queue, **workflow.chunk_time_limits())
         for index in range(count)
     ]
-    sound = transcode_audio_task.si(job_id).set(queue=cpu, routing_key=cpu)
     # The lead first: the first free worker takes it, and the video is playable a moment later.
     lead = transcode_lead_task.si(job_id).set(queue=cpu, routing_key=cpu, **(limits or {}))
-    return chord([lead, *pieces, sound], transcode_join_task.si(job_id).set(queue=cpu, routing_key=cpu))
+    return chord([lead, *pieces], transcode_join_task.si(job_id).set(queue=cpu, routing_key=cpu))
 
 
 @shared_task(base=JobTask, bind=True, name=workflow.TASK_NAMES[Status.TRANSCODING], stage_description="transcoding")

@@ -1,0 +1,136 @@
+"""An encode's streams stored and recorded (the layout: pipeline/identity.py), and a stored video
+stream fetched back as one local file for the stages that decode it (posters, sprite, SSIM)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .. import storage
+from ..models import Asset, Job, Rendition
+from ..pipeline import hls as hls_ops
+from ..pipeline.identity import MASTER, MPD, Stream
+from ..pipeline.streams import Ladder, write_manifests
+from .runtime import record
+
+logger = logging.getLogger(__name__)
+
+
+def stream_key(asset_id: object, name: str) -> str:
+    """The key of a file of the stream area (`video/720p-h264/index.m3u8`, `master.m3u8`)."""
+    return storage.asset_key(storage.HLS, asset_id, name)
+
+
+def rendition_stream(rendition: Rendition) -> Stream:
+    """The stream a video or sound row names (its key is the stream's media playlist)."""
+    return Stream.parse(rendition.storage_key.split("/", 2)[2].rsplit("/", 1)[0])
+
+
+def streams_store(*, job: Job, ladder: Ladder, encoder: str) -> None:
+    """The manifests written, then every file uploaded, then the rows.
+
+    Upload everything first and record afterwards: a row never points at a file that is missing
+    or half written. The lead and the sound may be played already (early_hls), so the files go in
+    the order a player reads them backwards: media, then the media playlists, then the DASH
+    manifest and the master last. SSIM is measured after the job is ready (processing.quality).
+    """
+    asset = job.asset
+    manifests = write_manifests(ladder)
+    root = manifests.master.parent
+    streams = [*ladder.videos, *([ladder.audio] if ladder.audio else [])]
+    media = [path for encoded in streams for path in encoded.media_files()]
+    storage.upload_files({path: _key(asset, root, path) for path in [*media, *manifests.plans]})
+    for path in [*manifests.playlists, manifests.mpd, manifests.master]:
+        storage.replace_file(path, _key(asset, root, path))
+    videos = ladder.describe()
+    for encoded, video in zip(ladder.videos, videos, strict=True):
+        _record_stream(
+            job,
+            Rendition.Kind.MP4,
+            encoded.stream,
+            video.width,
+            video.height,
+            video.bitrate,
+            video.size_bytes,
+            video.codecs,
+            encoder,
+        )
+    if ladder.audio:
+        audio_bytes = sum(p.stat().st_size for p in ladder.audio.media_files())
+        duration = ladder.audio.index.duration_s
+        _record_stream(
+            job,
+            Rendition.Kind.AUDIO,
+            ladder.audio.stream,
+            0,
+            0,
+            int(audio_bytes * 8 / duration) if duration else 0,
+            audio_bytes,
+            ladder.audio.index.codec,
+            "aac",
+        )
+    stored = sum(p.stat().st_size for p in [*media, *manifests.plans, *manifests.playlists])
+    top = videos[0]
+    common = {"width": top.width, "height": top.height, "bitrate": top.bitrate, "codec": top.codecs}
+    record(
+        job, Rendition.Kind.HLS, "master", stream_key(asset.id, MASTER), size_bytes=stored, encoder=encoder, **common
+    )
+    record(
+        job, Rendition.Kind.DASH, "manifest", stream_key(asset.id, MPD), size_bytes=stored, encoder=encoder, **common
+    )
+    _drop_stale(asset, [encoded.stream for encoded in streams])
+
+
+def _key(asset: Asset, root: Path, path: Path) -> str:
+    return stream_key(asset.id, path.relative_to(root).as_posix())
+
+
+def _record_stream(
+    job: Job, kind: str, stream: Stream, width: int, height: int, bitrate: int, size: int, codec: str, encoder: str
+) -> None:
+    previous = job.asset.renditions.filter(kind=kind, profile=stream.rung).values_list("storage_key", flat=True)
+    old_key = previous.first()
+    key = stream_key(job.asset_id, stream.playlist)
+    fields = {"width": width, "height": height, "bitrate": bitrate, "size_bytes": size, "codec": codec}
+    record(job, kind, stream.rung, key, encoder=encoder, ssim=None, **fields)
+    if old_key and old_key != key and old_key.startswith(f"{storage.RENDITIONS}/"):
+        storage.delete_key(old_key)  # a re-encode of a video stored before CMAF: its muxed MP4
+
+
+def _drop_stale(asset: Asset, kept: list[Stream]) -> None:
+    """A re-encode with a shorter ladder leaves streams that no longer exist: drop them, rows first."""
+    names = {(s.kind, s.rung) for s in kept}
+    kinds = {Rendition.Kind.MP4: "video", Rendition.Kind.AUDIO: "audio"}
+    for stale in asset.renditions.filter(kind__in=list(kinds)):
+        if (kinds[stale.kind], stale.profile) in names:
+            continue
+        key = stale.storage_key
+        stale.delete()
+        if key.startswith(f"{storage.HLS}/"):
+            storage.delete_under(key.rsplit("/", 1)[0])
+        else:
+            storage.delete_key(key)
+
+
+def rendition_fetch(rendition: Rendition, path: Path) -> Path:
+    """A stored video stream as one local fMP4 file at `path`: its CMAF file, or its init segment
+    and media segments joined (a valid fMP4 too). Reads the stream's media playlist for the names."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if rendition.storage_key.endswith(".mp4"):  # stored before CMAF: one muxed MP4
+        storage.download_file(rendition.storage_key, path)
+        return path
+    directory = rendition.storage_key.rsplit("/", 1)[0]
+    names = _playlist_files(storage.read_bytes(rendition.storage_key).decode())
+    parts = {f"{directory}/{name}": path.parent / f"{path.name}.part{i}" for i, name in enumerate(names)}
+    storage.download_files(parts)
+    with path.open("wb") as out:
+        for part in parts.values():
+            out.write(part.read_bytes())
+            part.unlink()
+    return path
+
+
+def _playlist_files(text: str) -> list[str]:
+    """The files a media playlist names, the init segment first, each once."""
+    init = [line.split('URI="', 1)[1].split('"', 1)[0] for line in text.splitlines() if line.startswith("#EXT-X-MAP")]
+    return list(dict.fromkeys([*init, *hls_ops.playlist_segments(text)]))
