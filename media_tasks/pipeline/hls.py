@@ -1,76 +1,115 @@
-"""The HLS master playlist over the rungs' playlists, which the ladder's encode (or the join)
-writes beside each MP4 from the same packets (video.rendition_slaves).
+"""HLS over CMAF streams (identity.py's layout): each stream's media playlist, made from its
+fragment index (fmp4.py), and the master that names every picture with the one sound as an
+`EXT-X-MEDIA` audio group (HLS version 7: `EXT-X-MAP` init sections, byte ranges into one file).
 
-The rungs' playlists grow while the encode runs (EVENT playlists): early_master and
-playlist_segments let a video be played before its encode ends; write_hls_master makes them
-final (VOD) once it has."""
+The streams published while they are encoded (the lead picture, the sound) get their playlists
+from ffmpeg's hls muxer, an EVENT playlist that grows: early_master names them then, and
+playlist_segments / finalize_vod read and close them. At the end every stream's playlist is
+written here, from what was measured."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from .exceptions import ProcessingError
-from .video import Rung, VideoFile
+from .fmp4 import TrackIndex, bandwidth
+from .identity import PLAYLIST, Stream
+from .video import Rung
 
-PLAYLIST = "index.m3u8"  # each rung's, in a directory named after it
+__all__ = [
+    "ENDLIST",
+    "EVENT_TYPE",
+    "PLAYLIST",
+    "VOD_TYPE",
+    "early_master",
+    "finalize_vod",
+    "master_playlist",
+    "media_playlist",
+    "playlist_segments",
+]
+
 EVENT_TYPE = "#EXT-X-PLAYLIST-TYPE:EVENT"
 VOD_TYPE = "#EXT-X-PLAYLIST-TYPE:VOD"
 ENDLIST = "#EXT-X-ENDLIST"
+# EXT-X-MAP with a segmented stream, and EXT-X-BYTERANGE with an init section, need version 6
+# and 5; 7 is what ffmpeg's fMP4 playlists say, and the issue asks for it.
+_HEAD = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+AUDIO_GROUP = "audio"
 
 
-@dataclass(frozen=True)
-class HlsPackage:
-    master: Path
-    directory: Path
-    variants: dict[str, Path]
+def media_playlist(index: TrackIndex) -> str:
+    """A stream's VOD playlist, its URIs relative to the stream's directory: the init section
+    (EXT-X-MAP) then every fragment, by byte range into one file or as its segment file."""
+    timescale = index.timescale
+    longest = max(f.duration for f in index.fragments)
+    init = f'URI="{index.init_file}"'
+    if index.single_file:
+        init += f',BYTERANGE="{index.init_size}@0"'
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        # Whole seconds, rounded up in integers: 2.005333 s of sound is 3, 2.000000 of picture 2.
+        f"#EXT-X-TARGETDURATION:{-(-longest // timescale)}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        VOD_TYPE,
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        f"#EXT-X-MAP:{init}",
+    ]
+    for fragment in index.fragments:
+        lines.append(f"#EXTINF:{fragment.duration / timescale:.6f},")
+        if index.single_file:
+            lines.append(f"#EXT-X-BYTERANGE:{fragment.size}@{fragment.offset}")
+        lines.append(fragment.file)
+    lines.append(ENDLIST)
+    return "\n".join(lines) + "\n"
 
 
-def write_hls_master(videos: Sequence[VideoFile], hls_dir: Path) -> HlsPackage:
-    """The master playlist over the rungs' playlists (`hls_dir/<rung>/index.m3u8`), written by the
-    encode (or the join) beside each MP4.
-
-    Every rung has a keyframe every GOP_SECONDS, so the segments of all rungs start at the
-    same instants and players can switch between them.
-    """
-    variants: dict[str, Path] = {}
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for video in videos:
-        playlist = hls_dir / video.name / "index.m3u8"
-        if not playlist.exists() or ENDLIST not in playlist.read_text():
-            raise ProcessingError(f"The {video.name} HLS playlist was not written.")
-        finalize_vod(playlist)
-        peak, average = _segment_bitrates(playlist)
-        variants[video.name] = playlist
-        lines.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},"
-            f'RESOLUTION={video.width}x{video.height},CODECS="{video.codecs}"'
-        )
-        lines.append(f"{video.name}/index.m3u8")
-    master = hls_dir / "master.m3u8"
-    master.write_text("\n".join(lines) + "\n")
-    return HlsPackage(master=master, directory=hls_dir, variants=variants)
+def master_playlist(videos: Sequence[tuple[Stream, TrackIndex]], audio: tuple[Stream, TrackIndex] | None) -> str:
+    """The master over the pictures (largest first, as given), each played with the sound when
+    there is one. A variant's rates are its picture's plus the sound's, as a player fetches both."""
+    lines = list(_HEAD)
+    sound_peak = sound_average = 0
+    if audio is not None:
+        stream, index = audio
+        sound_peak, sound_average = bandwidth(index)
+        lines.append(_audio_media(stream, index.channels))
+    for stream, index in videos:
+        peak, average = bandwidth(index)
+        codecs = index.codec if audio is None else f"{index.codec},{audio[1].codec}"
+        attributes = [
+            f"BANDWIDTH={peak + sound_peak}",
+            f"AVERAGE-BANDWIDTH={average + sound_average}",
+            f"RESOLUTION={index.width}x{index.height}",
+            f'CODECS="{codecs}"',
+        ]
+        if audio is not None:
+            attributes.append(f'AUDIO="{AUDIO_GROUP}"')
+        lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), stream.playlist]
+    return "\n".join(lines) + "\n"
 
 
-def _segment_bitrates(playlist: Path) -> tuple[int, int]:
-    """Peak and average bits per second over the segments, as HLS's BANDWIDTH wants."""
-    peak = 0.0
-    total_bits = 0
-    total_seconds = 0.0
-    duration = None
-    for line in playlist.read_text().splitlines():
-        if line.startswith("#EXTINF:"):
-            duration = float(line[len("#EXTINF:") :].split(",")[0])
-        elif line and not line.startswith("#") and duration:
-            bits = (playlist.parent / line).stat().st_size * 8
-            peak = max(peak, bits / duration)
-            total_bits += bits
-            total_seconds += duration
-            duration = None
-    average = total_bits / total_seconds if total_seconds else 0
-    return math.ceil(peak), math.ceil(average)
+def early_master(videos: Sequence[tuple[Stream, Rung]], audio: Stream | None) -> str:
+    """The master while the streams are encoded: their sizes and their peak rates as planned
+    (the measured rates and the codecs' profiles are known only at the end, and written then)."""
+    lines = list(_HEAD)
+    sound_kbps = 0
+    if audio is not None:
+        sound_kbps = int(audio.rung.removesuffix("k"))
+        lines.append(_audio_media(audio, 2))  # the ladder's sound is stereo (video.AAC_OPTIONS)
+    for stream, rung in videos:
+        attributes = [f"BANDWIDTH={(rung.maxrate_kbps + sound_kbps) * 1000}", f"RESOLUTION={rung.width}x{rung.height}"]
+        if audio is not None:
+            attributes.append(f'AUDIO="{AUDIO_GROUP}"')
+        lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), stream.playlist]
+    return "\n".join(lines) + "\n"
+
+
+def _audio_media(stream: Stream, channels: int) -> str:
+    # No LANGUAGE: the upload does not say what language its sound is in.
+    return (
+        f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Sound",DEFAULT=YES,AUTOSELECT=YES,'
+        f'CHANNELS="{channels}",URI="{stream.playlist}"'
+    )
 
 
 def finalize_vod(playlist: Path) -> None:
@@ -82,17 +121,6 @@ def finalize_vod(playlist: Path) -> None:
 
 
 def playlist_segments(text: str) -> list[str]:
-    """The segments a rung's playlist names, in order. ffmpeg names a segment once it is closed,
+    """The segments a stream's playlist names, in order. ffmpeg names a segment once it is closed,
     and replaces the playlist whole (hls_flags temp_file), so each of them is complete."""
     return [line for line in text.splitlines() if line and not line.startswith("#")]
-
-
-def early_master(rungs: Sequence[Rung]) -> str:
-    """The master playlist over `rungs` while they are being encoded: their sizes, and their peak
-    rates as planned (the measured ones are known only at the end, and written then)."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for rung in rungs:
-        bandwidth = (rung.maxrate_kbps + rung.audio_kbps) * 1000
-        lines.append(f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={rung.width}x{rung.height}")
-        lines.append(f"{rung.name}/index.m3u8")
-    return "\n".join(lines) + "\n"
