@@ -6,14 +6,15 @@ packets. The new layout keeps each stream once: every rung's picture as one CMAF
 sound once, taken from the largest rung's MP4. One ffmpeg reads every MP4 and writes them all
 through the tee muxer, each output taking one stream (`select`).
 
-Timing. The CMAF files carry no edit list (the `cmaf` flag turns them off), and each holds one
-track, so the relation between the picture and the sound is in their decode times alone. ffmpeg
-starts a copied picture's decode times at zero (its first picture then shows two B-frame delays
-later), while the sound's first packet (the encoder's priming) sits before zero: with the MP4
-muxer's defaults the sound came out 45 ms early against the picture (measured), where the old
-files had them in step. So `frag_discont` keeps each file's own times (its first fragment's
-tfdt) and the sound's input is shifted (`-itsoffset`) by the picture's delay, keeping the old
-relation, and everything later so that nothing starts before zero.
+Timing. A CMAF file has no edit list (the `cmaf` flag turns them off) and holds one track, so
+when its samples play is in its decode times alone (tfdt, plus the signed composition offsets
+of trun version 1, which `cmaf` also turns on). By default the MP4 muxer starts every file at
+zero, which moves the sound (its first packet, the encoder's priming, is 21 ms before the
+picture's first) later than the picture. `frag_discont` keeps each file's own times instead,
+and every input is shifted by the same amount (`-itsoffset`), so that the earliest packet of
+them all starts at or after zero: the picture and the sound keep the old files' relation. The
+shift is a whole number of frames: ffmpeg puts a copied picture's start on its frame grid
+(measured: 21 ms became 33 ms at 30 fps), which would move it against the sound.
 """
 
 from __future__ import annotations
@@ -55,26 +56,22 @@ def remux_legacy(mp4s: dict[str, Path], out_dir: Path, *, timeout: float | None 
         raise ValueError("no MP4 to repackage")
     probes = {name: _probe(path) for name, path in mp4s.items()}
     for name, probe in probes.items():
-        if probe.video_dts is None:
+        if not probe.has_video:
             raise ProcessingError(f"The {name} rendition has no picture.")
     videos = [video_stream(name) for name in mp4s]
-    first_name, first = next(iter(probes.items()))
+    first = next(iter(probes.values()))
     audio = audio_stream(nearest_kbps(first.audio_bps)) if first.audio_bps is not None else None
     outputs = [out_dir / s.single_file for s in [*videos, *([audio] if audio else [])]]
     for output in outputs:
         output.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["ffmpeg", *QUIET_ARGS, *_inputs(mp4s, first_name, first if audio else None)]
+    shift = _shift(min(p.start for p in probes.values()), first.frame_s)
+    cmd = ["ffmpeg", *QUIET_ARGS]
+    for path in mp4s.values():
+        cmd += ["-itsoffset", f"{shift:.6f}", "-i", str(path.absolute())]
     cmd += [arg for i in range(len(mp4s)) for arg in ("-map", f"{i}:v:0")]
-    cmd += ["-map", f"{len(mp4s)}:a:0"] if audio else []
-    cmd += [
-        "-c",
-        "copy",
-        "-map_metadata",
-        "-1",
-        "-f",
-        "tee",
-        tee_spec([str(o) for o in outputs], with_audio=bool(audio)),
-    ]
+    cmd += ["-map", "0:a:0"] if audio else []
+    spec = tee_spec([str(o) for o in outputs], with_audio=audio is not None)
+    cmd += ["-c", "copy", "-map_metadata", "-1", "-f", "tee", spec]
     run_ffmpeg(cmd, timeout=timeout, what="The rendition")
     for output in outputs:
         if not output.is_file() or output.stat().st_size == 0:
@@ -82,16 +79,12 @@ def remux_legacy(mp4s: dict[str, Path], out_dir: Path, *, timeout: float | None 
     return Layout(videos=videos, audio=audio)
 
 
-def _inputs(mp4s: dict[str, Path], first_name: str, sound: _Probe | None) -> list[str]:
-    """Every MP4 as an input for its picture, then the first one again for its sound, shifted so
-    that picture and sound keep the old files' relation (see the module's docstring): a picture
-    comes out starting at its B-frame delay (`-video_dts`), so the sound moves by as much."""
-    delay = max(0.0, -(sound.video_dts or 0.0)) if sound else 0.0
-    early = max(0.0, -(sound.audio_pts or 0.0) - delay) if sound else 0.0  # still before zero
-    args = [arg for path in mp4s.values() for arg in ("-itsoffset", f"{early:.6f}", "-i", str(path.absolute()))]
-    if sound is not None:
-        args += ["-itsoffset", f"{early + delay:.6f}", "-i", str(mp4s[first_name].absolute())]
-    return args
+def _shift(start: float, frame_s: float) -> float:
+    """How much later every input starts so that nothing starts before zero: `-start`, rounded
+    up to whole frames of `frame_s`."""
+    if start >= 0:
+        return 0.0
+    return math.ceil(-start / frame_s - 1e-6) * frame_s
 
 
 def tee_spec(outputs: Sequence[str], *, with_audio: bool) -> str:
@@ -114,31 +107,38 @@ def nearest_kbps(bps: float) -> int:
 
 @dataclass(frozen=True)
 class _Probe:
-    video_dts: float | None  # the picture's first decode time (s), None without a picture
+    has_video: bool
     audio_bps: float | None  # the sound's bitrate, None without sound
-    audio_pts: float | None = None  # the sound's first presentation time (s)
+    start: float  # the earliest presentation time of its packets (s): the sound's priming is before zero
+    frame_s: float  # the picture's frame duration (s)
 
 
 def _probe(path: Path) -> _Probe:
-    """The first packets' times and the sound's bitrate (the index and the first second only)."""
+    """The streams, the sound's bitrate and when the first packets play (the index and the
+    first second only)."""
     args = ["ffprobe", "-v", "error", "-of", "json", "-read_intervals", "%+1"]
-    args += ["-show_entries", "stream=codec_type,bit_rate:packet=stream_index,dts_time,pts_time", str(path)]
+    args += ["-show_entries", "stream=codec_type,bit_rate,avg_frame_rate:packet=pts_time", str(path)]
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=True)
         data = json.loads(done.stdout)
     except (subprocess.SubprocessError, ValueError) as exc:
         raise ProcessingError(f"{path.name} is not an MP4 we can read.") from exc
     streams = data.get("streams", [])
-    kinds = [s.get("codec_type") for s in streams]
     sound = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    picture = next((s for s in streams if s.get("codec_type") == "video"), {})
+    times = [float(p["pts_time"]) for p in data.get("packets", []) if p.get("pts_time") not in (None, "N/A")]
     return _Probe(
-        video_dts=_first(data, kinds.index("video"), "dts_time") if "video" in kinds else None,
+        has_video=bool(picture),
         audio_bps=float(sound.get("bit_rate") or 128_000) if sound else None,
-        audio_pts=_first(data, kinds.index("audio"), "pts_time") if sound else None,
+        start=min(times, default=0.0),
+        frame_s=_frame_s(picture.get("avg_frame_rate", "")),
     )
 
 
-def _first(data: dict, stream: int, field: str) -> float:
-    """A time of the first packet of `stream` that ffprobe read (0 where it has none)."""
-    value = next((p.get(field) for p in data.get("packets", []) if p.get("stream_index") == stream), None)
-    return float(value) if value not in (None, "N/A") else 0.0
+def _frame_s(rate: str) -> float:
+    """Seconds per frame of an ffprobe rate ("30/1"); a 30 fps frame where it says nothing."""
+    num, _, den = rate.partition("/")
+    try:
+        return float(den or 1) / float(num) if float(num) > 0 else 1 / 30
+    except ValueError:
+        return 1 / 30
