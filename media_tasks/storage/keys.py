@@ -17,8 +17,8 @@ CHUNKS = "chunks"
 AREAS = (ORIGINALS, RENDITIONS, HLS, THUMBS, IMAGES, CHUNKS)
 
 # A file name inside an asset's area: server-made names only (letters, digits,
-# dot, dash, underscore, one level of folders for HLS variants).
-_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)?$")
+# dot, dash, underscore, up to two levels of folders: HLS variants, CMAF streams `video/720p-h264/`).
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*){0,2}$")
 
 mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
 mimetypes.add_type("video/mp2t", ".ts")
