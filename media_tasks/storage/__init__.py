@@ -119,6 +119,18 @@ def read_chunks(key: str) -> Iterator[bytes]:
     return backend().read_chunks(key)
 
 
+def read_range(key: str, start: int, length: int) -> bytes:
+    """`length` bytes of a stored file from `start` (fewer where it ends first), in one read;
+    FileNotFoundError if there is none, StorageUnavailable if S3 is out of reach."""
+    with transient_as_unavailable(f"reading {key}"):
+        return backend().read_range(key, start, length)
+
+
+def read_range_chunks(key: str, start: int, length: int) -> Iterator[bytes]:
+    """The same bytes a chunk at a time, from one open file or one ranged GET."""
+    return backend().read_range_chunks(key, start, length)
+
+
 def delete_key(key: str) -> None:
     with transient_as_unavailable(f"deleting {key}"):
         get_storage().delete(key)
@@ -153,6 +165,11 @@ def delete_asset_files(asset_id: uuid.UUID | str) -> int:
 def delete_prefix(area: str, asset_id: uuid.UUID | str) -> int:
     """Delete everything an asset has in one area. Returns how many objects were deleted."""
     return backend().delete_prefix(asset_prefix(area, asset_id))
+
+
+def delete_under(directory_key: str) -> int:
+    """Delete every object under a directory of keys (`hls/<asset>/video/720p-h264`)."""
+    return backend().delete_prefix(directory_key.rstrip("/") + "/")
 
 
 def abort_incomplete_uploads(*, older_than_s: int) -> int:

@@ -84,6 +84,18 @@ class Backend:
         with self.storage.open(key, "rb") as fh:
             yield from iter(lambda: fh.read(_CHUNK), b"")
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """`length` bytes of a file from `start` (fewer where it ends first); FileNotFoundError if none."""
+        return b"".join(self.read_range_chunks(key, start, length))
+
+    def read_range_chunks(self, key: str, start: int, length: int) -> Iterator[bytes]:
+        """The same bytes a chunk at a time: one open file (one ranged GET on S3) for a long span."""
+        with self.storage.open(key, "rb") as fh:
+            fh.seek(start)
+            while length > 0 and (data := fh.read(min(_CHUNK, length))):
+                length -= len(data)
+                yield data
+
     def replace_file(self, path: Path, key: str) -> None:
         """Written beside, then renamed over `key` in one step."""
         partial = f"{key}.part"
