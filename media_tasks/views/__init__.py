@@ -33,6 +33,7 @@ from .. import presenters, selectors, services, storage
 from ..forms import ApiTokenForm, UploadForm
 from ..models import Asset
 from ..services.uploads import upload_check_rate
+from . import downloads
 
 # Small text files are served through Django even with S3, so that the relative
 # names inside them (HLS segments, sprite tiles) resolve against our URLs.
@@ -140,6 +141,8 @@ def file_signed(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404 from exc
     if not storage.exists(key):
         raise Http404
+    if downloads.is_download_plan(key):  # a video rung's MP4, put together from its streams as it is sent
+        return downloads.download_response(request, asset=asset, key=key)
     filename = presenters.links.download_name(asset=asset, name=link.name)
     if url := presenters.links.file_redirect_url(key=key, shared=link.shared, filename=filename):
         return _not_stored(redirect(url))  # S3 (a shared page's link): checked just now, sent on for seconds
@@ -174,6 +177,10 @@ def asset_file(request: HttpRequest, asset_id: uuid.UUID, name: str) -> HttpResp
         raise Http404 from exc
     if not storage.exists(key):
         raise Http404
+    if downloads.is_download_plan(key):
+        response = downloads.download_response(request, asset=asset, key=key)
+        response["Cache-Control"] = "private, max-age=300"
+        return response
     url = None if key.endswith(_PROXIED_SUFFIXES) else storage.presigned_url(key)
     if url:
         return redirect(url)
