@@ -5,32 +5,45 @@ from pathlib import Path
 
 import pytest
 
-from media_tasks.pipeline.hls import write_hls_master
+from media_tasks.pipeline import streams as stream_ops
+from media_tasks.pipeline.identity import MASTER, MPD
 from media_tasks.pipeline.probe import ProbeLimits, probe
 from media_tasks.pipeline.video import (
+    AUDIO_KBPS,
     EncodeSettings,
+    cmaf_tee,
     encode_ladder_command,
+    piece_slave,
     plan_ladder,
-    transcode_ladder,
+    stream_slave,
 )
-from tests.media import ffprobe, moov_before_mdat, streams
+from tests.media import ffprobe, streams
+from tests.pipeline.cmaf_checks import check_ladder
 
 LADDER = [1080, 720, 480, 360]
 LIMITS = ProbeLimits(max_duration_s=3600, max_pixels=50_000_000)
 
 
 def encode(source: Path, out: Path, progress: list[float] | None = None):
+    """The ladder as a whole-file encode writes it: the lowest rung (the lead) and the sound as
+    segments, the other rungs as one CMAF file each."""
     info = probe(source, LIMITS)
     rungs = plan_ladder(info, LADDER)
-    return info, transcode_ladder(
-        source, info, rungs, out, on_progress=progress.append if progress is not None else None, hls_dir=out / "hls"
+    ladder = stream_ops.transcode_ladder(
+        source,
+        info,
+        rungs,
+        out,
+        on_progress=progress.append if progress is not None else None,
+        segmented=[rungs[-1].name],
     )
+    return info, ladder
 
 
-def decoded_frame_hashes(path: Path) -> list[str]:
-    """MD5 of every decoded picture: equal lists mean the same encoded frames."""
+def decoded_frame_hashes(path: Path | str, selector: str = "0:v") -> list[str]:
+    """MD5 of every decoded picture (or sound frame): equal lists mean the same encoded frames."""
     out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", selector, "-f", "framemd5", "-"],
         capture_output=True,
         text=True,
         check=True,
@@ -41,11 +54,12 @@ def decoded_frame_hashes(path: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def landscape_ladder(landscape_1080p, tmp_path_factory):
     progress: list[float] = []
-    info, videos = encode(landscape_1080p, tmp_path_factory.mktemp("landscape"), progress)
-    return info, videos, progress
+    info, ladder = encode(landscape_1080p, tmp_path_factory.mktemp("landscape"), progress)
+    return info, ladder, progress
 
 
-def check_output(path: Path, width: int, height: int, source_duration: float, audio: bool) -> None:
+def check_output(path: Path, width: int, height: int, source_duration: float) -> None:
+    """A rung's picture: the size planned, H.264 4:2:0, upright, as long as the source, alone."""
     data = ffprobe(path)
     (video,) = streams(data, "video")
     assert (video["width"], video["height"]) == (width, height)
@@ -53,18 +67,39 @@ def check_output(path: Path, width: int, height: int, source_duration: float, au
     assert video["pix_fmt"] == "yuv420p"
     assert not any("rotation" in side for side in video.get("side_data_list", []))
     assert float(data["format"]["duration"]) == pytest.approx(source_duration, abs=0.1)
-    assert [s["codec_name"] for s in streams(data, "audio")] == (["aac"] if audio else [])
-    assert moov_before_mdat(path), "MP4 must be faststart (moov before mdat)"
+    assert streams(data, "audio") == [], "the sound is a stream of its own, not muxed into a rung"
+
+
+def check_sound(ladder: stream_ops.Ladder, source_duration: float) -> None:
+    """The one sound stream: AAC-LC stereo 48 kHz, as long as the source."""
+    assert ladder.audio is not None
+    data = ffprobe(ladder.audio.local_file())
+    (audio,) = streams(data, "audio")
+    assert (audio["codec_name"], audio["profile"], audio["channels"], audio["sample_rate"]) == ("aac", "LC", 2, "48000")
+    assert float(data["format"]["duration"]) == pytest.approx(source_duration, abs=0.1)
+    assert ladder.audio.index.codec == "mp4a.40.2"
+
+
+def check_ladder_outputs(info, ladder: stream_ops.Ladder, *, audio: bool) -> None:
+    check_ladder(ladder, audio=audio)
+    for v in ladder.describe():
+        check_output(v.path, v.width, v.height, info.duration)
+    if audio:
+        check_sound(ladder, info.duration)
 
 
 def test_landscape_ladder_has_every_rung(landscape_ladder):
-    info, videos, _ = landscape_ladder
+    info, ladder, _ = landscape_ladder
+    videos = ladder.describe()
     sizes = [(v.name, v.width, v.height) for v in videos]
     assert sizes == [("1080p", 1920, 1080), ("720p", 1280, 720), ("480p", 854, 480), ("360p", 640, 360)]
-    for v in videos:
-        check_output(v.path, v.width, v.height, info.duration, audio=True)
+    check_ladder_outputs(info, ladder, audio=True)
+    # One CMAF file per rung, the lead (lowest) as segments: it is published while it grows.
+    assert [v.index.single_file for v in ladder.videos] == [True, True, True, False]
+    assert not ladder.audio.index.single_file
+    for v, encoded in zip(videos, ladder.videos, strict=True):
         assert v.codecs.startswith("avc1.64") and v.codecs.endswith(",mp4a.40.2")
-        assert v.bitrate > 0 and v.size_bytes == v.path.stat().st_size
+        assert v.bitrate > 0 and v.size_bytes == sum(p.stat().st_size for p in encoded.media_files())
 
 
 def test_progress_comes_from_ffmpeg_and_ends_at_one(landscape_ladder):
@@ -74,27 +109,28 @@ def test_progress_comes_from_ffmpeg_and_ends_at_one(landscape_ladder):
 
 
 def test_portrait_keeps_portrait_and_never_upscales(portrait_720x1280, tmp_path):
-    info, videos = encode(portrait_720x1280, tmp_path)
-    assert [(v.name, v.width, v.height) for v in videos] == [
+    info, ladder = encode(portrait_720x1280, tmp_path)
+    assert [(v.name, v.width, v.height) for v in ladder.describe()] == [
         ("720p", 720, 1280),
         ("480p", 480, 854),
         ("360p", 360, 640),
     ]
-    for v in videos:
-        check_output(v.path, v.width, v.height, info.duration, audio=True)
+    check_ladder_outputs(info, ladder, audio=True)
 
 
 def test_rotation_metadata_is_honoured(rotated_portrait, tmp_path):
-    info, videos = encode(rotated_portrait, tmp_path)
-    assert [(v.width, v.height) for v in videos] == [(720, 1280), (480, 854), (360, 640)]
-    for v in videos:
-        check_output(v.path, v.width, v.height, info.duration, audio=True)
+    info, ladder = encode(rotated_portrait, tmp_path)
+    assert [(v.width, v.height) for v in ladder.describe()] == [(720, 1280), (480, 854), (360, 640)]
+    check_ladder_outputs(info, ladder, audio=True)
 
 
 def test_small_source_without_audio_gets_one_rendition_at_its_size(small_silent, tmp_path):
-    info, videos = encode(small_silent, tmp_path)
+    info, ladder = encode(small_silent, tmp_path)
+    videos = ladder.describe()
     assert [(v.name, v.width, v.height) for v in videos] == [("240p", 320, 240)]
-    check_output(videos[0].path, 320, 240, info.duration, audio=False)
+    check_ladder_outputs(info, ladder, audio=False)
+    assert videos[0].codecs.startswith("avc1.") and "mp4a" not in videos[0].codecs
+    assert not (tmp_path / "audio").exists()
 
 
 def test_plan_keeps_aspect_with_even_sizes():
@@ -140,62 +176,90 @@ def test_smaller_rungs_are_scaled_from_the_largest_downscaled_one(landscape_1080
 
 
 def test_hls_comes_from_the_same_encode_with_a_master_playlist(landscape_ladder):
-    _, videos, _ = landscape_ladder
-    hls = videos[0].path.parent / "hls"
-    package = write_hls_master(videos, hls)
-    master = package.master.read_text()
-    assert master.startswith("#EXTM3U")
-    for v in videos:
+    _, ladder, _ = landscape_ladder
+    root = ladder.videos[0].root
+    manifests = stream_ops.write_manifests(ladder)
+    master = manifests.master.read_text()
+    assert manifests.master == root / MASTER and master.startswith("#EXTM3U")
+    assert "#EXT-X-VERSION:7" in master and '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio"' in master
+    for v, encoded in zip(ladder.describe(), ladder.videos, strict=True):
         assert f"RESOLUTION={v.width}x{v.height}" in master
-        assert f"{v.name}/index.m3u8" in master
-        playlist = (hls / v.name / "index.m3u8").read_text()
+        assert f"{encoded.stream.playlist}\n" in master
+        playlist_path = root / encoded.stream.playlist
+        playlist = playlist_path.read_text()
         assert "#EXT-X-ENDLIST" in playlist and "#EXT-X-PLAYLIST-TYPE:VOD" in playlist
-        segments = [line for line in playlist.splitlines() if line.endswith(".ts")]
-        assert segments and all((hls / v.name / s).stat().st_size > 0 for s in segments)
-        # The segments carry the MP4's own packets: the same frames, not a second encode.
-        assert decoded_frame_hashes(hls / v.name / "index.m3u8") == decoded_frame_hashes(v.path), v.name
+        assert "#EXT-X-MAP:" in playlist
+        named = {line for line in playlist.splitlines() if line and not line.startswith("#")}
+        assert named and all((playlist_path.parent / name).stat().st_size > 0 for name in named)
+        # The playlist reads the stream's own packets: the same frames, no second copy.
+        assert decoded_frame_hashes(playlist_path) == decoded_frame_hashes(encoded.local_file()), v.name
+    sound = root / ladder.audio.stream.playlist
+    assert f'URI="{ladder.audio.stream.playlist}"' in master
+    assert decoded_frame_hashes(sound, "0:a") == decoded_frame_hashes(ladder.audio.local_file(), "0:a")
     stream_infos = [line for line in master.splitlines() if line.startswith("#EXT-X-STREAM-INF:")]
+    assert len(stream_infos) == len(ladder.videos) and all('AUDIO="audio"' in line for line in stream_infos)
     bandwidths = [int(line.split("BANDWIDTH=")[1].split(",")[0]) for line in stream_infos]
     assert bandwidths == sorted(bandwidths, reverse=True) and all(b > 0 for b in bandwidths)
+    # Every stream is stored once: the tree holds its media files, its playlist, the download
+    # plans and the two manifests, nothing else (joined/ is describe()'s local copy, never stored).
+    expected = {root / MASTER, root / MPD, *manifests.playlists, *manifests.plans}
+    for encoded in [*ladder.videos, ladder.audio]:
+        expected.update(encoded.media_files())
+    stored = {p for p in root.rglob("*") if p.is_file() and "joined" not in p.relative_to(root).parts}
+    assert stored == expected, sorted(str(p.relative_to(root)) for p in stored ^ expected)
 
 
 def test_tee_spec_names_only_short_relative_paths(tmp_path):
-    from media_tasks.pipeline.video import rendition_slaves
-
-    target = rendition_slaves(tmp_path / "720p.mp4", tmp_path / "hls" / "720p", tmp_path, [1, 4])
-    assert str(tmp_path) not in target
-    assert target.startswith(
-        "[f=mp4:select=1,4:onfail=abort:movflags=+faststart]720p.mp4|[f=hls:select=1,4:onfail=abort:"
+    rungs = plan_ladder(probe_free_info(), [720, 360])
+    videos = [rung.stream for rung in rungs]
+    target = stream_slave(videos[0], 0, tmp_path, segmented=False)
+    assert target == (
+        "[f=mp4:select=0:onfail=abort:movflags=+frag_keyframe+empty_moov+default_base_moof+cmaf]"
+        "video/720p-h264/720p-h264.mp4"
     )
-    assert target.endswith("hls_segment_filename=hls/720p/seg_%05d.ts]hls/720p/index.m3u8")
+    lead = stream_slave(videos[1], 1, tmp_path, segmented=True)
+    assert lead.startswith("[f=hls:select=1:onfail=abort:") and ":hls_segment_type=fmp4:" in lead
+    assert ":hls_init_time=1:" in lead and ":hls_fmp4_init_filename=init.mp4:" in lead
+    assert lead.endswith("hls_segment_filename=video/360p-h264/seg_%05d.m4s]video/360p-h264/index.m3u8")
+    spec = cmaf_tee(videos, None, tmp_path, [videos[1]])
+    assert spec == f"{target}|{lead}"
+    assert str(tmp_path) not in spec
+    assert (tmp_path / "video/720p-h264").is_dir() and (tmp_path / "video/360p-h264").is_dir()
+    # A chunk's piece: a plain MP4 of one picture.
+    assert piece_slave(tmp_path / "360p.mp4", tmp_path, 3) == "[f=mp4:select=3:onfail=abort]360p.mp4"
     with pytest.raises(ValueError, match="unsafe name"):  # `:` or `|` would split the tee spec
-        rendition_slaves(tmp_path / "a:b|c.mp4", tmp_path / "hls", tmp_path, [0])
-    # Without HLS, the MP4 alone, still picking its own streams of the shared output.
-    target = rendition_slaves(tmp_path / "360p.mp4", None, tmp_path, [3, 4])
-    assert target == "[f=mp4:select=3,4:onfail=abort:movflags=+faststart]360p.mp4"
+        piece_slave(tmp_path / "a:b|c.mp4", tmp_path, 0)
 
 
-def audio_packets_md5(path: Path) -> str:
-    return subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a", "-c", "copy", "-f", "md5", "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def probe_free_info():
+    from media_tasks.pipeline.probe import MediaInfo
+
+    return MediaInfo(kind="video", container="mov", width=1280, height=720, duration=1, frame_rate=30)
 
 
-def test_the_sound_is_encoded_once_per_bitrate_and_shared_by_the_rungs(landscape_ladder, landscape_1080p):
-    info, videos, _ = landscape_ladder
+def test_the_sound_is_encoded_once_and_shared_by_the_rungs(landscape_ladder, landscape_1080p):
+    info, ladder, _ = landscape_ladder
     rungs = plan_ladder(info, LADDER)
-    assert [r.audio_kbps for r in rungs] == [128, 128, 96, 96]
-    cmd = encode_ladder_command(landscape_1080p, info, rungs, Path("out"), EncodeSettings(), hls_dir=Path("out/hls"))
+    assert not any(hasattr(r, "audio_kbps") for r in rungs), "one sound for every rung"
+    cmd = encode_ladder_command(landscape_1080p, info, rungs, Path("out"), EncodeSettings(), segmented=["360p"])
     sound = f"0:{info.audio_stream_index}"
-    assert list(itertools.pairwise(cmd)).count(("-map", sound)) == 2, "one AAC encode per bitrate"
-    by_name = {v.name: v.path for v in videos}
-    # The rungs of one bitrate carry the very same AAC packets; the other bitrate differs.
-    assert audio_packets_md5(by_name["1080p"]) == audio_packets_md5(by_name["720p"])
-    assert audio_packets_md5(by_name["480p"]) == audio_packets_md5(by_name["360p"])
-    assert audio_packets_md5(by_name["1080p"]) != audio_packets_md5(by_name["480p"])
-    for name in by_name:
-        playlist = by_name[name].parent / "hls" / name / "index.m3u8"
-        assert [s["codec_name"] for s in streams(ffprobe(playlist), "audio")] == ["aac"], name
+    assert list(itertools.pairwise(cmd)).count(("-map", sound)) == 1, "one AAC encode"
+    tee = next(arg for arg in cmd if arg.startswith("[f="))
+    assert tee.count("audio/") == 2 and "audio/128k-aac/index.m3u8" in tee  # its segments and playlist
+    silent = encode_ladder_command(landscape_1080p, info, rungs, Path("out"), EncodeSettings(), sound=False)
+    assert ("-map", sound) not in list(itertools.pairwise(silent)) and "audio/" not in next(
+        a for a in silent if a.startswith("[f=")
+    )
+    # One sound stream in the tree, at the ladder's one bitrate; no rung carries sound.
+    root = ladder.videos[0].root
+    assert [p.relative_to(root).as_posix() for p in (root / "audio").iterdir()] == [f"audio/{AUDIO_KBPS}k-aac"]
+    assert ladder.audio.stream.directory == f"audio/{AUDIO_KBPS}k-aac"
+    (audio,) = streams(ffprobe(ladder.audio.local_file()), "audio")
+    assert int(audio["bit_rate"]) == pytest.approx(AUDIO_KBPS * 1000, rel=0.2)
+    for encoded in ladder.videos:
+        assert streams(ffprobe(encoded.local_file()), "audio") == [], encoded.stream
+    # Each playlist carries its own stream only: a player fetches the sound once, from its group.
+    for encoded in ladder.videos:
+        playlist = root / encoded.stream.playlist
+        if playlist.exists():  # the lead's growing playlist, or the final ones
+            assert streams(ffprobe(playlist), "audio") == [], encoded.stream
