@@ -39,6 +39,8 @@ def report(results: dict[str, dict]) -> str:
         ]
     if pl := results.get("playable"):
         lines += _playable_rows(pl)
+    if sto := results.get("storage"):
+        lines += _storage_rows(sto)
     if im := results.get("images"):
         lines.append(
             f"| images, 3 × 12 MP JPEG → 4 widths × JPEG + WebP: naive Pillow {im['naive_s']:.2f} s, "
@@ -124,6 +126,59 @@ def _playable_rows(pl: dict) -> list[str]:
             f"{pl['encode_today_cpu_s']:.1f} CPU-s | | wall **{pl['encode_wall_ratio']:.2f}**, "
             f"CPU **{pl['encode_cpu_ratio']:.2f}** | ≤ 1.10, ≤ 1.15 |"
         )
+    return rows
+
+
+def _storage_rows(st: dict) -> list[str]:
+    """Issue 29: what the ladder stores before (today's layout) and after, and what it costs."""
+    mb = 1e6
+    rows = [
+        f"| stored for playback and downloads, {st['seconds']:g} s 1080p30 with sound: before "
+        f"({st['baseline']}) {st['before_stored_bytes'] / mb:.1f} MB, {st['before_stored_gb_per_hour']:.2f} GB "
+        f"per source-hour; after ({st['after_layout']} layout, code at {st.get('after_code', 'this checkout')}) "
+        f"{st['after_stored_bytes'] / mb:.1f} MB, {st['after_stored_gb_per_hour']:.2f} GB per source-hour "
+        f"| one copy of the media (every stream's packets once): before {st['before_one_copy_bytes'] / mb:.1f} MB, "
+        f"after {st['after_one_copy_bytes'] / mb:.1f} MB | stored / one copy: before {st['before_ratio']:.2f}, "
+        f"after **{st['after_ratio']:.2f}** | ≤ 1.15 |",
+        f"| objects stored for a 10-minute source (segments scaled to its length) | before "
+        f"{st['before_objects_10min']:.0f}, after **{st['after_objects_10min']:.0f}** | | |",
+        f"| the ladder's encode alone (ffmpeg, user + system CPU of the children): before "
+        f"{st['before_wall_s']:.2f} s, {st['before_cpu_s']:.1f} CPU-s; after {st['after_wall_s']:.2f} s, "
+        f"{st['after_cpu_s']:.1f} CPU-s | | after/before: wall **{st['wall_after_over_before']:.2f}**, "
+        f"CPU **{st['cpu_after_over_before']:.2f}** | ≤ 1 |",
+    ]
+    if "short_after_over_one_decode" in st:
+        before = f"{st['short_before_over_one_decode']:.2f}" if "short_before_over_one_decode" in st else "failed"
+        rows.append(
+            f"| ready on a short source, {st['short_seconds']:g} s 1080p30, platform end to end ({st['backend']}) "
+            f"against today's plain one-decode ffmpeg ladder ({st['short_one_decode_s']:.2f} s): before "
+            f"{st.get('short_before_ready_s', float('nan')):.2f} s, after {st['short_after_ready_s']:.2f} s "
+            f"| | ready / one-decode: before {before}, after **{st['short_after_over_one_decode']:.2f}** | ≤ 0.85 |"
+        )
+    for key in ("before", "after"):
+        if f"short_{key}_ready_s" in st:
+            rows.append(
+                f"| platform {key}, {st['short_seconds']:g} s 1080p30 ({st['backend']}), upload accepted → first "
+                f"playable, ready; the worker's CPU-seconds | playable {st[f'short_{key}_playable_s']:.2f} s, "
+                f"ready {st[f'short_{key}_ready_s']:.2f} s, {st[f'short_{key}_worker_cpu_s']:.1f} CPU-s | | |"
+            )
+    for key in ("before", "after"):
+        if f"platform_{key}_ready_s" in st:
+            fig = {name: st[f"platform_{key}_{name}"] for name in ("playable_s", "ready_s", "worker_cpu_s")}
+            rows.append(
+                f"| platform {key}, {st['platform_seconds']:g} s 1080p30 ({st['backend']}), upload accepted → "
+                f"first playable, ready; the worker's CPU-seconds | playable {fig['playable_s']:.2f} s, "
+                f"ready **{fig['ready_s']:.2f} s**, {fig['worker_cpu_s']:.1f} CPU-s | | |"
+            )
+    if "platform_after_ready_s" in st and "platform_before_ready_s" in st:
+        rows.append(
+            "| platform after/before: ready "
+            f"**{st['platform_after_ready_s'] / st['platform_before_ready_s']:.2f}**, first playable "
+            f"{st['platform_after_playable_s'] / st['platform_before_playable_s']:.2f}, worker CPU "
+            f"{st['platform_after_worker_cpu_s'] / st['platform_before_worker_cpu_s']:.2f} | | | ≤ 1 within noise |"
+        )
+    if st.get("missing"):
+        rows.append(f"| storage section: not measured in this run: {'; '.join(st['missing'])} | | | |")
     return rows
 
 

@@ -6,6 +6,10 @@ absolute times are context. Writes docs/benchmarks.md and docs/benchmarks.png.
 
     .venv/bin/python bench/run.py [--reps 2] [--only ladder playable images chunks streaming throughput web gpu]
 
+`--only storage` (issue 29): the bytes and objects today's layout stores against the new one's on a
+1-minute 1080p source, and with `--before-tree DIR` (a checkout of 188e298 with its own .venv; `auto`:
+a git worktree made and removed by the run) the platform's times before and after, interleaved.
+
 `--only manycore gpu` is for a many-core (GPU) box: chunked layouts that fill every core
 against one whole-file encode, and the worker's own hardware-encoder and NVDEC checks.
 """
@@ -33,13 +37,14 @@ from bench.common import LADDER, LIMITS, interleave, one_decode, results, timed 
 from bench.gpu import bench_gpu  # noqa: E402
 from bench.playable import bench_playable  # noqa: E402
 from bench.report import plot, report  # noqa: E402
+from bench.storage import bench_storage  # noqa: E402
 from media_tasks.pipeline import images, video  # noqa: E402
 from media_tasks.pipeline.probe import probe  # noqa: E402
 from tests.media import make_video  # noqa: E402
 
 WIDTHS = [320, 640, 1280, 2048]
 # The sections whose contenders run --reps times (the others run once).
-REPEATED = {"ladder", "images", "chunks", "streaming", "playable"}
+REPEATED = {"ladder", "images", "chunks", "streaming", "playable", "storage"}
 
 
 # --- (a) (b) (c): the ladder --------------------------------------------------------
@@ -50,9 +55,7 @@ def per_rung(clip: Path, out: Path) -> None:
     info = probe(clip, LIMITS)
     out.mkdir(parents=True, exist_ok=True)
     for rung in video.plan_ladder(info, LADDER):
-        cmd = video.encode_ladder_command(
-            clip.absolute(), info, [rung], out, video.EncodeSettings(), hls_dir=out / "hls"
-        )
+        cmd = video.encode_ladder_command(clip.absolute(), info, [rung], out, video.EncodeSettings())
         subprocess.run(cmd, check=True, cwd=out)
 
 
@@ -82,9 +85,9 @@ def bench_ladder(tmp: Path, reps: int, seconds: float) -> None:
     clip = make_video(tmp / "clip.mp4", width=1920, height=1080, duration=seconds, noise=True)
     raw: dict[str, list[float]] = {"a": [], "b": [], "c": [], "ssim": []}
     # Not timed: the first encode after the clip is written ran up to 20% slower (2 of 4 runs).
-    one_decode(clip, tmp / "warm-up", hls=True)
+    one_decode(clip, tmp / "warm-up")
     for rep in range(reps):
-        raw["a"].append(timed(lambda rep=rep: one_decode(clip, tmp / f"a{rep}", hls=True)))
+        raw["a"].append(timed(lambda rep=rep: one_decode(clip, tmp / f"a{rep}")))
         raw["b"].append(timed(lambda rep=rep: per_rung(clip, tmp / f"b{rep}")))
         ready, measured = platform(seconds)
         raw["c"].append(ready)
@@ -94,7 +97,7 @@ def bench_ladder(tmp: Path, reps: int, seconds: float) -> None:
     short = make_video(tmp / "short.mp4", width=1920, height=1080, duration=2.0, noise=True)
     short_a, short_c = [], []
     for _ in range(reps):
-        short_a.append(timed(lambda: one_decode(short, tmp / "sa", hls=True)))
+        short_a.append(timed(lambda: one_decode(short, tmp / "sa")))
         short_c.append(platform(2.0)[0])
     results["ladder"] = {
         "seconds": seconds,
@@ -275,10 +278,15 @@ def main() -> None:
     parser.add_argument(
         "--playable-long-seconds", type=float, default=600.0, help="the long source, cancelled once playable (0: none)"
     )
+    parser.add_argument("--storage-seconds", type=float, default=60.0, help="storage: the pipeline's source")
+    parser.add_argument("--before-tree", help="storage: a checkout of 188e298 (with .venv) to run as before, or auto")
+    parser.add_argument("--storage-platform-seconds", type=float, default=60.0, help="storage: platform clip (0: none)")
+    parser.add_argument("--short-seconds", type=float, default=10.0, help="storage: the short clip (0: none)")
+    parser.add_argument("--storage-backend", choices=["s3", "fs"], default="s3", help="storage: platform runs")
     parser.add_argument(
         "--only",
         nargs="*",
-        default=["ladder", "playable", "images", "chunks", "streaming", "throughput", "web", "gpu"],
+        default=["ladder", "playable", "storage", "images", "chunks", "streaming", "throughput", "web", "gpu"],
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -292,6 +300,15 @@ def main() -> None:
             "web": lambda: bench_web_memory(tmp),
             "manycore": lambda: bench_manycore(tmp, args.reps, args.many_seconds),
             "gpu": lambda: bench_gpu(tmp, args.reps, args.seconds),
+            "storage": lambda: bench_storage(
+                tmp,
+                args.reps,
+                args.storage_seconds,
+                args.before_tree,
+                args.storage_platform_seconds,
+                args.short_seconds,
+                args.storage_backend,
+            ),
             "playable": lambda: bench_playable(
                 tmp, max(3, args.reps), args.playable_seconds, args.playable_long_seconds
             ),
