@@ -15,9 +15,11 @@ import base64
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import groupby
 from typing import Any, NamedTuple
 
-from .fmp4 import Fragment, TrackIndex
+from .fmp4 import Fragment, Sample, TrackIndex
 
 MOVIE_TIMESCALE = 1000
 _MDAT_HEADER = 16  # a 64-bit size: the body of a long, high-bitrate rung can pass 4 GiB
@@ -64,6 +66,29 @@ class _Track:
     directory: str
     delay: int = 0  # how much later than the earliest track it starts, in the movie's timescale
     offsets: tuple[int, ...] = ()  # where each of its chunks starts in the MP4
+
+    # Worked out once: the moov is built twice (to measure it, then with the chunks' offsets).
+    @cached_property
+    def samples(self) -> list[Sample]:
+        return [s for f in self.index.fragments for s in f.samples]
+
+    @cached_property
+    def durations(self) -> list[int]:
+        return _durations(self)
+
+    @cached_property
+    def shift(self) -> int:
+        """How far composition offsets are moved up so that none is negative (CMAF's are; ctts
+        version 0 is what every player reads): an edit list then starts the track that much later."""
+        return max(0, -min((s.cto for s in self.samples), default=0))
+
+    @cached_property
+    def edits(self) -> list[tuple[int, int]]:
+        return _edits(self)
+
+    @cached_property
+    def tables(self) -> list[bytes]:
+        return _sample_tables(self)
 
 
 def download_plan(
@@ -198,7 +223,8 @@ def _trak_box(track: _Track) -> bytes:
     if minf is None:
         raise ValueError("an init segment's trak without mdia/minf")
     kept = [b for k, b in _boxes(_payload(minf)) if k != b"stbl"]  # vmhd or smhd, dinf
-    stbl = _box(b"stbl", _child(minf, b"stbl", b"stsd") or b"", *_sample_tables(track))
+    co64 = _full_box(b"co64", 0, 0, struct.pack(f">I{len(track.offsets)}Q", len(track.offsets), *track.offsets))
+    stbl = _box(b"stbl", _child(minf, b"stbl", b"stsd") or b"", *track.tables, co64)
     hdlr = _child(mdia, b"hdlr") or b""
     media = _box(b"mdia", _mdhd(_child(mdia, b"mdhd"), _media_duration(track)), hdlr, _box(b"minf", *kept, stbl))
     return _box(b"trak", _tkhd(_child(trak, b"tkhd"), track.track_id, _movie_duration(track)), *_edts(track), media)
@@ -222,22 +248,16 @@ def _mdhd(mdhd: bytes | None, duration: int) -> bytes:
 
 
 def _media_duration(track: _Track) -> int:
-    return sum(_durations(track))
+    return sum(track.durations)
 
 
 def _scale(value: int, track: _Track) -> int:
     return value * MOVIE_TIMESCALE // track.index.timescale
 
 
-def _shift(track: _Track) -> int:
-    """How far composition offsets are moved up so that none is negative (CMAF's are; ctts
-    version 0 is what every player reads): an edit list then starts the track that much later."""
-    return max(0, -min((s.cto for f in track.index.fragments for s in f.samples), default=0))
-
-
 def _edits(track: _Track) -> list[tuple[int, int]]:
     """(duration in the movie's timescale, media time) of each edit: the init's, with the
-    durations fragmented files leave at 0 filled in, moved by `_shift`."""
+    durations fragmented files leave at 0 filled in, moved by the track's `shift`."""
     elst = _child(_trak(track.init), b"edts", b"elst")
     edits = []
     if elst is not None:
@@ -247,13 +267,13 @@ def _edits(track: _Track) -> list[tuple[int, int]]:
             edits.append(struct.unpack_from(fmt, body, 8 + n * step))
     if not edits:
         edits = [(0, 0)]
-    media, shift = _media_duration(track), _shift(track)
+    media, shift = _media_duration(track), track.shift
     filled = [(d or _scale(media - t, track), t + shift) if t >= 0 else (d, -1) for d, t in edits]
     return ([(track.delay, -1)] if track.delay else []) + filled
 
 
 def _edts(track: _Track) -> list[bytes]:
-    edits = _edits(track)
+    edits = track.edits
     if len(edits) == 1 and edits[0][1] == 0 and not _child(_trak(track.init), b"edts"):
         return []  # the whole media from its start: no edit list needed
     entries = b"".join(struct.pack(">qqI", d, t, 0x10000) for d, t in edits)
@@ -261,7 +281,7 @@ def _edts(track: _Track) -> list[bytes]:
 
 
 def _movie_duration(track: _Track) -> int:
-    return sum(d for d, _ in _edits(track))
+    return sum(d for d, _ in track.edits)
 
 
 def _durations(track: _Track) -> list[int]:
@@ -282,9 +302,9 @@ def _durations(track: _Track) -> list[int]:
 
 
 def _sample_tables(track: _Track) -> list[bytes]:
-    samples = [s for f in track.index.fragments for s in f.samples]
-    shift = _shift(track)
-    tables = [_full_box(b"stts", 0, 0, *_runs(_durations(track)))]
+    """stts, ctts, stss, stsz, stsc: all but the chunks' offsets."""
+    samples, shift = track.samples, track.shift
+    tables = [_full_box(b"stts", 0, 0, *_runs(track.durations))]
     if any(s.cto + shift for s in samples):
         tables.append(_full_box(b"ctts", 0, 0, *_runs([s.cto + shift for s in samples])))
     if not all(s.sync for s in samples):
@@ -296,17 +316,10 @@ def _sample_tables(track: _Track) -> list[bytes]:
     starts = [n for n, c in enumerate(counts, 1) if n == 1 or c != counts[n - 2]]
     stsc = [struct.pack(">III", n, counts[n - 1], 1) for n in starts]
     tables.append(_full_box(b"stsc", 0, 0, struct.pack(">I", len(stsc)), *stsc))
-    offsets = struct.pack(f">I{len(track.offsets)}Q", len(track.offsets), *track.offsets)
-    tables.append(_full_box(b"co64", 0, 0, offsets))
     return tables
 
 
 def _runs(values: list[int]) -> list[bytes]:
     """stts/ctts entries: the count, then (run length, value) for each run of equal values."""
-    runs: list[list[int]] = []
-    for value in values:
-        if runs and runs[-1][1] == value:
-            runs[-1][0] += 1
-        else:
-            runs.append([1, value])
-    return [struct.pack(">I", len(runs))] + [struct.pack(">II", n, v) for n, v in runs]
+    runs = [struct.pack(">II", sum(1 for _ in group), value) for value, group in groupby(values)]
+    return [struct.pack(">I", len(runs)), *runs]
