@@ -191,9 +191,10 @@ def _old_master(rungs: Sequence[OldRung]) -> str:
 # --- After: the platform's own encode ------------------------------------------------------------
 
 
-def new_encode(src: Path, info: MediaInfo, out: Path) -> None:
+def new_encode(src: Path, info: MediaInfo, out: Path) -> list[Path] | None:
     """The platform's ladder encode as the worker runs it (no thumbnail frames: not media), then
-    what the worker writes beside it to be stored: playlists, manifests, download plans."""
+    what the worker writes beside it to be stored: playlists, manifests, download plans. Returns
+    the files the worker stores (processing.streams.streams_store), or None: everything in `out`."""
     from media_tasks.pipeline import video
     from media_tasks.pipeline.lead import transcode_ladder_with_lead
 
@@ -203,8 +204,13 @@ def new_encode(src: Path, info: MediaInfo, out: Path) -> None:
         from media_tasks.pipeline.streams import write_manifests
     except ImportError:  # 188e298's API: MP4s in `out`, HLS where `hls_dir` says
         transcode_ladder_with_lead(src, info, rungs, out, hls_dir=out / "hls")
-        return
-    write_manifests(transcode_ladder_with_lead(src, info, rungs, out))
+        return None
+    # As the worker decides (processing.transcode.lead_apart): a short source has no separate lead.
+    apart = (info.duration or 0.0) > float(os.environ.get("MEDIA_LEAD_APART_MIN_S", "15"))
+    ladder = transcode_ladder_with_lead(src, info, rungs, out, apart=apart)
+    manifests = write_manifests(ladder)
+    media = [p for s in [*ladder.videos, *([ladder.audio] if ladder.audio else [])] for p in s.media_files()]
+    return [*media, *manifests.plans, *manifests.playlists, manifests.mpd, manifests.master]
 
 
 def encode_cost(run: Callable[[], object]) -> tuple[float, float]:
@@ -264,10 +270,14 @@ def one_copy_cmaf(out: Path, tmp: Path) -> int:
     return total
 
 
-def layout_figures(out: Path, info: MediaInfo, tmp: Path) -> dict[str, float | str]:
+def layout_figures(out: Path, info: MediaInfo, tmp: Path, files: list[Path] | None) -> dict[str, float | str]:
     """Stored bytes (per source-hour too), one copy of the media, their ratio, and the objects a
-    10-minute source would store: the fixed ones plus the segments scaled to its length."""
-    files = stored_files(out)
+    10-minute source would store: the fixed ones plus the segments scaled to its length. `files`:
+    what is stored, if not every file in `out`."""
+    if files is None:
+        files = stored_files(out)
+    elif extra := set(stored_files(out)) - set(files):
+        print(f"  not stored (left in the work directory): {sorted(str(p) for p in extra)}", flush=True)
     cmaf = (out / "video").is_dir()
     stored = sum(p.stat().st_size for p in files)
     segments = [p for p in files if p.suffix in SEGMENT_SUFFIXES]
@@ -391,8 +401,9 @@ def pipeline_part(tmp: Path, reps: int, seconds: float, height: int = 1080) -> d
     for rep in range(reps):
         for name, encode in encodes.items():
             out = tmp / f"storage-{name}{rep}"
-            wall, cpu = encode_cost(lambda encode=encode, out=out: encode(out))
-            runs[name].append({"wall_s": wall, "cpu_s": cpu, **layout_figures(out, info, tmp)})
+            stored: list = []
+            wall, cpu = encode_cost(lambda encode=encode, out=out, stored=stored: stored.append(encode(out)))
+            runs[name].append({"wall_s": wall, "cpu_s": cpu, **layout_figures(out, info, tmp, stored[0])})
             shutil.rmtree(out)
             print(f"  rep {rep + 1} {name}: {json.dumps(runs[name][-1])}", flush=True)
     section: dict[str, float | str] = {"seconds": info.duration or seconds, "baseline": BASELINE_LABEL}
