@@ -170,13 +170,16 @@ def _storage_rows(st: dict) -> list[str]:
                 f"first playable, ready; the worker's CPU-seconds | playable {fig['playable_s']:.2f} s, "
                 f"ready **{fig['ready_s']:.2f} s**, {fig['worker_cpu_s']:.1f} CPU-s | | |"
             )
-    if "platform_after_ready_s" in st and "platform_before_ready_s" in st:
-        rows.append(
-            "| platform after/before: ready "
-            f"**{st['platform_after_ready_s'] / st['platform_before_ready_s']:.2f}**, first playable "
-            f"{st['platform_after_playable_s'] / st['platform_before_playable_s']:.2f}, worker CPU "
-            f"{st['platform_after_worker_cpu_s'] / st['platform_before_worker_cpu_s']:.2f} | | | ≤ 1 within noise |"
-        )
+    for prefix, length in (("short", "short_seconds"), ("platform", "platform_seconds")):
+        figures = ("playable_s", "ready_s", "worker_cpu_s")
+        fig = {f"{w}_{f}": st.get(f"{prefix}_{w}_{f}") for w in ("before", "after") for f in figures}
+        if all(fig.values()):
+            rows.append(
+                f"| platform after/before on the {st[length]:g} s clip: first playable "
+                f"{fig['after_playable_s'] / fig['before_playable_s']:.2f}, worker CPU "
+                f"{fig['after_worker_cpu_s'] / fig['before_worker_cpu_s']:.2f} | | ready "
+                f"**{fig['after_ready_s'] / fig['before_ready_s']:.2f}** | ≤ 1 within noise |"
+            )
     if st.get("missing"):
         rows.append(f"| storage section: not measured in this run: {'; '.join(st['missing'])} | | | |")
     return rows
