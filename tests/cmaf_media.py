@@ -3,16 +3,20 @@ the sound as fMP4 segments from the hls muxer), indexed by pipeline.fmp4, for th
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from media_tasks import storage
 from media_tasks.pipeline import fmp4
 from media_tasks.pipeline.fmp4 import TrackIndex
+from media_tasks.pipeline.progressive import DownloadPlan, download_plan
 
 FFMPEG = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
 VIDEO_DIR = "video/180p-h264"
 AUDIO_DIR = "audio/128k-aac"
+PLAN = f"{VIDEO_DIR}/download.json"
 SIZE, RATE = "320x180", 30
 
 
@@ -53,3 +57,25 @@ def make_tracks(root: Path, *, duration: float = 6.0, audio: bool = True) -> Tra
         segments = sorted(p.name for p in directory.glob("seg_*.m4s"))
         sound = fmp4.index_segments(directory, segments)
     return Tracks(root, fmp4.index_single_file(video_file), sound)
+
+
+def store_download(asset_id, tracks: Tracks, scratch: Path) -> tuple[DownloadPlan, bytes]:
+    """Store the tracks' files and the video's download plan (PLAN) in the asset's stream area,
+    as the store step does; the plan and the bytes of the MP4 it describes."""
+    audio = tracks.audio
+    plan = download_plan(
+        tracks.video,
+        tracks.init(VIDEO_DIR, tracks.video),
+        audio,
+        tracks.init(AUDIO_DIR, audio) if audio else None,
+        video_dir=VIDEO_DIR,
+        audio_dir=AUDIO_DIR if audio else None,
+    )
+    files = {p: p.relative_to(tracks.root).as_posix() for p in tracks.root.rglob("*") if p.is_file()}
+    (scratch / "download.json").write_text(json.dumps(plan.to_json()))
+    files[scratch / "download.json"] = PLAN
+    storage.upload_files({path: storage.asset_key(storage.HLS, asset_id, name) for path, name in files.items()})
+    expected = plan.head + b"".join(
+        (tracks.root / d / f).read_bytes()[offset : offset + length] for d, f, offset, length in plan.pieces
+    )
+    return plan, expected

@@ -11,14 +11,11 @@ from django.core import signing
 from django.urls import reverse
 
 from media_tasks import presenters, services, storage
-from media_tasks.pipeline.progressive import download_plan
 from media_tasks.views import downloads
-from tests.cmaf_media import AUDIO_DIR, VIDEO_DIR, Tracks, make_tracks
+from tests.cmaf_media import PLAN, Tracks, make_tracks, store_download
 from tests.views.test_assets import upload_file
 
 pytestmark = pytest.mark.django_db
-
-PLAN = f"{VIDEO_DIR}/download.json"
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +31,7 @@ def stored(request, tracks, user, monkeypatch, tmp_path):
     asset = services.asset_create(owner=user, fileobj=upload_file(), filename="trip.mp4", size_bytes=4108).job.asset
     asset.title = "My trip"
     asset.save(update_fields=["title"])
-    plan = download_plan(
-        tracks.video,
-        tracks.init(VIDEO_DIR, tracks.video),
-        tracks.audio,
-        tracks.init(AUDIO_DIR, tracks.audio),
-        video_dir=VIDEO_DIR,
-        audio_dir=AUDIO_DIR,
-    )
-    files = {p: p.relative_to(tracks.root).as_posix() for p in tracks.root.rglob("*") if p.is_file()}
-    (tmp_path / "download.json").write_text(json.dumps(plan.to_json()))
-    files[tmp_path / "download.json"] = PLAN
-    storage.upload_files({path: storage.asset_key(storage.HLS, asset.id, name) for path, name in files.items()})
-    expected = plan.head + b"".join(
-        (tracks.root / d / f).read_bytes()[offset : offset + length] for d, f, offset, length in plan.pieces
-    )
+    plan, expected = store_download(asset.id, tracks, tmp_path)
     return asset, plan, expected
 
 
