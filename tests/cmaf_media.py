@@ -30,33 +30,35 @@ class Tracks:
         return (self.root / directory / index.init_file).read_bytes()[: index.init_size]
 
 
-def make_tracks(root: Path, *, duration: float = 6.0, audio: bool = True) -> Tracks:
-    """A video track with B-frames (keyframes every 2 s, one fragment each) and, with `audio`,
-    an AAC track in ~2 s segments, under `root`."""
-    (root / VIDEO_DIR).mkdir(parents=True)
-    video_file = root / VIDEO_DIR / "180p-h264.mp4"
+def make_tracks(root: Path, *, duration: float = 6.0, audio: bool = True, video_segments: bool = False) -> Tracks:
+    """A video track with B-frames (keyframes every 2 s, one fragment each): one file, or with
+    `video_segments` fMP4 segments as the lead rung is made; with `audio`, an AAC track in ~2 s
+    segments; under `root`."""
     source = f"testsrc2=size={SIZE}:rate={RATE}:duration={duration}"
-    subprocess.run(
-        [*FFMPEG, "-f", "lavfi", "-i", source, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-         "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-f", "mp4",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf", str(video_file)],
-        check=True,
-    )  # fmt: skip
+    encode = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+    encode += ["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"]
+    video_file = root / VIDEO_DIR / "180p-h264.mp4"
+    if video_segments:
+        video = _segmented(root / VIDEO_DIR, ["-f", "lavfi", "-i", source, *encode])
+    else:
+        video_file.parent.mkdir(parents=True)
+        cmaf = ["-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf"]
+        subprocess.run([*FFMPEG, "-f", "lavfi", "-i", source, *encode, *cmaf, str(video_file)], check=True)
+        video = fmp4.index_single_file(video_file)
     sound = None
     if audio:
-        directory = root / AUDIO_DIR
-        directory.mkdir(parents=True)
-        subprocess.run(
-            [*FFMPEG, "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={duration}",
-             "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-f", "hls", "-hls_time", "2",
-             "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
-             "-hls_segment_filename", str(directory / "seg_%05d.m4s"), "-hls_playlist_type", "vod",
-             str(directory / "index.m3u8")],
-            check=True,
-        )  # fmt: skip
-        segments = sorted(p.name for p in directory.glob("seg_*.m4s"))
-        sound = fmp4.index_segments(directory, segments)
-    return Tracks(root, fmp4.index_single_file(video_file), sound)
+        tone = f"sine=frequency=440:sample_rate=48000:duration={duration}"
+        sound = _segmented(root / AUDIO_DIR, ["-f", "lavfi", "-i", tone, "-c:a", "aac", "-b:a", "128k", "-ac", "2"])
+    return Tracks(root, video, sound)
+
+
+def _segmented(directory: Path, arguments: list[str]) -> TrackIndex:
+    """A track written by ffmpeg's hls muxer as init.mp4 + ~2 s fMP4 segments, indexed."""
+    directory.mkdir(parents=True)
+    hls = ["-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"]
+    hls += ["-hls_segment_filename", str(directory / "seg_%05d.m4s"), "-hls_playlist_type", "vod"]
+    subprocess.run([*FFMPEG, *arguments, *hls, str(directory / "index.m3u8")], check=True)
+    return fmp4.index_segments(directory, sorted(p.name for p in directory.glob("seg_*.m4s")))
 
 
 def store_download(asset_id, tracks: Tracks, scratch: Path) -> tuple[DownloadPlan, bytes]:

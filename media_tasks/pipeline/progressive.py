@@ -83,6 +83,15 @@ class _Track:
         return max(0, -min((s.cto for s in self.samples), default=0))
 
     @cached_property
+    def composition_end(self) -> int:
+        """When the last sample to be shown ends, in the media's timescale (offsets shifted)."""
+        decode, end = 0, 0
+        for sample, duration in zip(self.samples, self.durations, strict=True):
+            end = max(end, decode + sample.cto + self.shift + duration)
+            decode += duration
+        return end
+
+    @cached_property
     def edits(self) -> list[tuple[int, int]]:
         return _edits(self)
 
@@ -256,8 +265,8 @@ def _scale(value: int, track: _Track) -> int:
 
 
 def _edits(track: _Track) -> list[tuple[int, int]]:
-    """(duration in the movie's timescale, media time) of each edit: the init's, with the
-    durations fragmented files leave at 0 filled in, moved by the track's `shift`."""
+    """(duration in the movie's timescale, media time) of each edit: the init's, moved by the
+    track's `shift`, with the durations fragmented files leave at 0 ("to the end") filled in."""
     elst = _child(_trak(track.init), b"edts", b"elst")
     edits = []
     if elst is not None:
@@ -267,8 +276,8 @@ def _edits(track: _Track) -> list[tuple[int, int]]:
             edits.append(struct.unpack_from(fmt, body, 8 + n * step))
     if not edits:
         edits = [(0, 0)]
-    media, shift = _media_duration(track), track.shift
-    filled = [(d or _scale(media - t, track), t + shift) if t >= 0 else (d, -1) for d, t in edits]
+    end, shift = track.composition_end, track.shift
+    filled = [(d or _scale(end - t - shift, track), t + shift) if t >= 0 else (d, -1) for d, t in edits]
     return ([(track.delay, -1)] if track.delay else []) + filled
 
 

@@ -122,3 +122,17 @@ def test_a_plan_whose_parts_do_not_add_up_is_refused(tracks):
     DownloadPlan.from_json(data)
     with pytest.raises(ValueError, match="add up"):
         DownloadPlan.from_json({**data, "size": data["size"] + 1})
+
+
+def test_the_lead_rung_made_of_segments_downloads_frame_for_frame(tmp_path):
+    """The hls muxer's video starts with an empty edit and composition offsets from 0 up, where
+    a single CMAF file has negative offsets: both give every frame, at the source's times."""
+    lead = make_tracks(tmp_path / "streams", duration=DURATION, video_segments=True)
+    assert lead.video.init_file == "init.mp4" and len(lead.video.fragments) == 3
+    out = assemble(plan_of(lead), lead.root, tmp_path / "download.mp4")
+
+    info = probe(out)
+    assert [s["codec_name"] for s in info["streams"]] == ["h264", "aac"]
+    assert float(info["format"]["duration"]) == pytest.approx(DURATION, abs=0.1)
+    assert decode_errors(out) == ""
+    assert video_frames(out) == int(DURATION * RATE)
