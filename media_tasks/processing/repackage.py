@@ -58,7 +58,7 @@ class State:
 class RepackageResult:
     asset_id: uuid.UUID
     state: str
-    old_bytes: int = 0  # the old files', deleted (or to be) once the grace period is over
+    old_bytes: int = 0  # the old files' (deleted once the grace period is over) and the old master's
     new_bytes: int = 0  # the new layout's media and manifests stored (dry run: that it would store)
     moved_at: datetime | None = None  # when the new master was stored
     duration_s: float = 0.0
@@ -94,6 +94,8 @@ def asset_repackage(*, asset_id: uuid.UUID | str, workdir: Path, dry_run: bool) 
         if result.has_old_files:
             result.state, result.moved_at = State.MOVED_BEFORE, _stored_at(stream_key(asset.id, MASTER))
         return result
+    master = stream_key(asset.id, MASTER)
+    result.old_bytes += storage.size(master) if storage.exists(master) else 0  # replaced by the new one
     try:
         ladder = _remuxed(asset, workdir)
         manifests = write_manifests(ladder)
@@ -104,7 +106,7 @@ def asset_repackage(*, asset_id: uuid.UUID | str, workdir: Path, dry_run: bool) 
             return result
         _store(asset, ladder)
         _require_stored(asset.id, manifests.master.parent)
-        result.state, result.moved_at = State.MOVED, _stored_at(stream_key(asset.id, MASTER))
+        result.state, result.moved_at = State.MOVED, _stored_at(master)
         logger.info("repackage: %s moved (%d bytes of old files to delete)", asset.id, result.old_bytes)
         return result
     finally:

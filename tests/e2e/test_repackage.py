@@ -145,7 +145,9 @@ def test_a_library_made_by_todays_code_moves_and_plays(backend, live_server, use
         assert not [k for k in after if OLD_RUNG_DIR.match(k)], after
         assert sum(after.values()) < sum(before[asset.id].values()) * 0.6, (before[asset.id], after)
     freed = int(out.split("Freed ", 1)[1].split(" ", 1)[0])
-    assert freed > 0
+    old_bytes, new_bytes = sum(sum(b.values()) for b in before.values()), sum(sum(stored(a).values()) for a in assets)
+    assert freed == old_bytes - new_bytes
+    print(f"\nrepackage: {old_bytes} -> {new_bytes} bytes stored ({new_bytes / old_bytes:.2f}), freed {freed}")
 
     again = repackage(grace_s=0)
     assert "0 moved" in again and "2 already current" in again and "Freed 0 bytes" in again, again
