@@ -43,7 +43,7 @@ def test_a_ladder_encoded_onto_a_full_work_disk_is_disk_full(tiny_disk, tmp_path
     info = probe(source, LIMITS)
     rungs = plan_ladder(info, [720, 480, 360])
     with pytest.raises(DiskFull):
-        transcode_ladder_with_lead(source, info, rungs, tiny_disk / "renditions", hls_dir=tiny_disk / "hls")
+        transcode_ladder_with_lead(source, info, rungs, tiny_disk / "streams")
 
 
 def test_a_python_writer_on_a_full_device_is_disk_full():

@@ -97,24 +97,28 @@ def test_profiles_map_x264_settings_onto_each_encoder():
     assert EncoderProfile("h264_qsv").global_args()[:2] == ["-init_hw_device", "qsv=hw"]
 
 
-def test_ladder_through_the_fake_gpu_makes_a_valid_mp4(fake_ffmpeg, landscape_1080p, tmp_path, monkeypatch):
+def test_ladder_through_the_fake_gpu_makes_valid_cmaf_streams(fake_ffmpeg, landscape_1080p, tmp_path, monkeypatch):
     """The GPU command line (NVENC profile) runs end to end; the fake does the encoding with libx264."""
     from media_tasks.pipeline.probe import ProbeLimits, probe
-    from media_tasks.pipeline.video import EncodeSettings, plan_ladder, transcode_ladder
+    from media_tasks.pipeline.streams import transcode_ladder
+    from media_tasks.pipeline.video import EncodeSettings, plan_ladder
+    from tests.pipeline.cmaf_checks import check_ladder
 
     monkeypatch.setenv("PATH", f"{Path(FAKE).parent}:{os.environ['PATH']}")
     fake_ffmpeg("pass")
     info = probe(landscape_1080p, ProbeLimits(max_duration_s=60, max_pixels=10**8))
-    videos = transcode_ladder(
+    ladder = transcode_ladder(
         landscape_1080p, info, plan_ladder(info, [360]), tmp_path, settings=EncodeSettings(encoder="h264_nvenc")
     )
-    assert [(v.width, v.height, v.video_codec) for v in videos] == [(640, 360, "h264")]
+    assert [(v.width, v.height, v.video_codec) for v in ladder.describe()] == [(640, 360, "h264")]
+    check_ladder(ladder, audio=True)
 
 
 def test_runtime_gpu_failure_is_a_hardware_error_not_a_bad_file(fake_ffmpeg, landscape_1080p, tmp_path, monkeypatch):
     from media_tasks.pipeline.exceptions import HardwareEncoderError, PipelineError
     from media_tasks.pipeline.probe import ProbeLimits, probe
-    from media_tasks.pipeline.video import EncodeSettings, plan_ladder, transcode_ladder
+    from media_tasks.pipeline.streams import transcode_ladder
+    from media_tasks.pipeline.video import EncodeSettings, plan_ladder
 
     monkeypatch.setenv("PATH", f"{Path(FAKE).parent}:{os.environ['PATH']}")
     fake_ffmpeg("runtime-fail")

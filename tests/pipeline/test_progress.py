@@ -13,7 +13,8 @@ import pytest
 
 from media_tasks.pipeline.exceptions import ProcessingCancelled
 from media_tasks.pipeline.probe import ProbeLimits, probe
-from media_tasks.pipeline.video import plan_ladder, transcode_ladder
+from media_tasks.pipeline.streams import transcode_ladder
+from media_tasks.pipeline.video import plan_ladder
 from tests.media import make_video
 from tests.pipeline.test_runner_signals import children_named_ffmpeg
 
@@ -28,13 +29,14 @@ def long_source(media_dir) -> Path:
 
 def encode(source: Path, out: Path, on_progress) -> None:
     info = probe(source, LIMITS)
+    rungs = plan_ladder(info, [1080, 720, 480, 360])
     transcode_ladder(
         source,
         info,
-        plan_ladder(info, [1080, 720, 480, 360]),
-        out / "renditions",
+        rungs,
+        out / "streams",
         on_progress=on_progress,
-        hls_dir=out / "hls",
+        segmented=[rungs[-1].name],  # the lead's segments, as the whole-file encode writes them
         frames_dir=out / "frames",
     )
 

@@ -1,6 +1,7 @@
 from media_tasks.pipeline import video
 from media_tasks.pipeline.probe import probe
 from media_tasks.pipeline.quality import measure_ssim
+from media_tasks.pipeline.streams import transcode_ladder
 from tests.media import make_video
 from tests.pipeline.test_video import LIMITS
 
@@ -9,13 +10,13 @@ def test_ssim_per_rendition_is_high_for_a_good_encode_and_lower_for_a_starved_on
     src = make_video(tmp_path / "src.mp4", width=640, height=360, duration=1.0)
     info = probe(src, LIMITS)
     rungs = video.plan_ladder(info, [360, 240])
-    good = video.transcode_ladder(src, info, rungs, tmp_path / "good")
+    good = transcode_ladder(src, info, rungs, tmp_path / "good").describe()
     scores = measure_ssim(src, info, good, tmp_path / "ssim", window_count=2)
     assert set(scores) == {"360p", "240p"}
     assert all(0.9 < s <= 1.0 for s in scores.values()), scores
-    starved = video.transcode_ladder(
+    starved = transcode_ladder(
         src, info, rungs[:1], tmp_path / "bad", settings=video.EncodeSettings(crf=51, preset="ultrafast")
-    )
+    ).describe()
     worse = measure_ssim(src, info, starved, tmp_path / "ssim2", window_count=2)
     assert worse["360p"] < scores["360p"] - 0.01
 

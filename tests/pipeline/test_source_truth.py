@@ -9,7 +9,8 @@ import pytest
 
 from media_tasks.pipeline.exceptions import PipelineError
 from media_tasks.pipeline.probe import ProbeLimits, probe
-from media_tasks.pipeline.video import plan_ladder, transcode_ladder
+from media_tasks.pipeline.streams import transcode_ladder
+from media_tasks.pipeline.video import plan_ladder
 from tests.media import make_cut_short_avi, make_cut_short_mp4, make_sparse_avi
 
 LADDER = [1080, 720, 480, 360]
@@ -18,9 +19,11 @@ LIMITS = ProbeLimits(max_duration_s=3600, max_pixels=50_000_000)
 
 def whole_file_encode(source: Path, out: Path):
     info = probe(source, LIMITS)
-    return info, transcode_ladder(
-        source, info, plan_ladder(info, LADDER), out / "renditions", hls_dir=out / "hls", frames_dir=out / "frames"
+    rungs = plan_ladder(info, LADDER)
+    ladder = transcode_ladder(
+        source, info, rungs, out / "streams", segmented=[rungs[-1].name], frames_dir=out / "frames"
     )
+    return info, ladder.describe()
 
 
 def picture_frames(path: Path) -> int:

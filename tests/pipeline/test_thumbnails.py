@@ -7,6 +7,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from media_tasks.pipeline.probe import ProbeLimits, probe
+from media_tasks.pipeline.streams import transcode_ladder
 from media_tasks.pipeline.thumbnails import (
     ImageFile,
     Posters,
@@ -15,7 +16,7 @@ from media_tasks.pipeline.thumbnails import (
     make_sprite,
     thumbnails_from_frames,
 )
-from media_tasks.pipeline.video import EncodeSettings, plan_ladder, transcode_ladder
+from media_tasks.pipeline.video import EncodeSettings, plan_ladder
 from tests.media import make_video
 
 LIMITS = ProbeLimits(max_duration_s=3600, max_pixels=50_000_000)
@@ -28,7 +29,7 @@ def posters(way, clip, tmp_path) -> tuple[Posters, Sprite]:
         return make_poster(clip, info, tmp_path), make_sprite(clip, info, tmp_path)
     frames = tmp_path / "frames"
     rungs = plan_ladder(info, [240])
-    transcode_ladder(clip, info, rungs, tmp_path / "renditions", settings=EncodeSettings(), frames_dir=frames)
+    transcode_ladder(clip, info, rungs, tmp_path / "streams", settings=EncodeSettings(), frames_dir=frames)
     return thumbnails_from_frames(frames, info, tmp_path)
 
 
