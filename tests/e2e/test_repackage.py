@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -225,3 +226,14 @@ def test_one_assets_failure_is_reported_and_the_others_move(fs_storage, user, tm
     assert "1 moved" in out.getvalue() and "1 failed" in out.getvalue(), out.getvalue()
     assert not broken.renditions.exclude(kind=Rendition.Kind.HLS).exclude(storage_key__startswith="renditions/")
     assert not fine.renditions.filter(storage_key__startswith="renditions/")
+
+
+def test_a_run_waits_out_the_grace_period_then_deletes(fs_storage, user, tmp_path, monkeypatch):
+    asset = old_asset(user, tmp_path, monkeypatch, 983)
+    started = time.monotonic()
+
+    out = repackage(grace_s=2)
+
+    assert "waiting" in out and "1 moved" in out and "old files deleted for 1" in out, out
+    assert time.monotonic() - started >= 2
+    assert not [k for k in stored(asset) if k.startswith(f"{storage.RENDITIONS}/") or OLD_RUNG_DIR.match(k)]

@@ -37,7 +37,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--dry-run", action="store_true", help="Store and delete nothing; print what would be freed."
+            "--dry-run",
+            action="store_true",
+            help="Store, record and delete nothing; print the bytes it would free (each old asset is still "
+            "downloaded and remuxed in the work directory, to count the new files exactly).",
         )
         parser.add_argument(
             "--grace-s",
