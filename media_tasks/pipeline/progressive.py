@@ -12,14 +12,17 @@ player reading the file from the start has picture and sound for the same moment
 from __future__ import annotations
 
 import base64
+import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import groupby
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from .fmp4 import Fragment, Sample, TrackIndex
+from .identity import DOWNLOAD_PLAN
 
 MOVIE_TIMESCALE = 1000
 _MDAT_HEADER = 16  # a 64-bit size: the body of a long, high-bitrate rung can pass 4 GiB
@@ -132,6 +135,19 @@ def download_plan(
     return DownloadPlan(len(head) + body, head, tuple(pieces))
 
 
+def write_download_plan(
+    area: Path, video_dir: str, video: TrackIndex, audio_dir: str | None, audio: TrackIndex | None
+) -> Path:
+    """The store step's call: the plan of the video stream in `area/video_dir` (with the sound in
+    `area/audio_dir`), written as `area/video_dir/download.json`; returns that path."""
+    audio_init = (area / audio_dir / audio.init_file).read_bytes()[: audio.init_size] if audio and audio_dir else None
+    video_init = (area / video_dir / video.init_file).read_bytes()[: video.init_size]
+    plan = download_plan(video, video_init, audio, audio_init, video_dir=video_dir, audio_dir=audio_dir)
+    path = area / video_dir / DOWNLOAD_PLAN
+    path.write_text(json.dumps(plan.to_json(), separators=(",", ":")))
+    return path
+
+
 def _set_delays(tracks: list[_Track]) -> None:
     """A track whose first fragment starts later than the other's (tfdt) starts as much later in
     the MP4 too (an empty edit), where decode times begin at 0."""
@@ -235,7 +251,7 @@ def _trak_box(track: _Track) -> bytes:
     co64 = _full_box(b"co64", 0, 0, struct.pack(f">I{len(track.offsets)}Q", len(track.offsets), *track.offsets))
     stbl = _box(b"stbl", _child(minf, b"stbl", b"stsd") or b"", *track.tables, co64)
     hdlr = _child(mdia, b"hdlr") or b""
-    media = _box(b"mdia", _mdhd(_child(mdia, b"mdhd"), _media_duration(track)), hdlr, _box(b"minf", *kept, stbl))
+    media = _box(b"mdia", _mdhd(_child(mdia, b"mdhd"), sum(track.durations)), hdlr, _box(b"minf", *kept, stbl))
     return _box(b"trak", _tkhd(_child(trak, b"tkhd"), track.track_id, _movie_duration(track)), *_edts(track), media)
 
 
@@ -254,10 +270,6 @@ def _mdhd(mdhd: bytes | None, duration: int) -> bytes:
     body = _payload(mdhd)
     timescale, language = (body[20:24], body[32:36]) if body[0] == 1 else (body[12:16], body[20:24])
     return _full_box(b"mdhd", 1, 0, struct.pack(">QQ", 0, 0), timescale, struct.pack(">Q", duration), language)
-
-
-def _media_duration(track: _Track) -> int:
-    return sum(track.durations)
 
 
 def _scale(value: int, track: _Track) -> int:

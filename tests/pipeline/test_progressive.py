@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from media_tasks.pipeline.progressive import DownloadPlan, download_plan
+from media_tasks.pipeline.progressive import DownloadPlan, download_plan, write_download_plan
 from tests.cmaf_media import AUDIO_DIR, RATE, VIDEO_DIR, Tracks, make_tracks
 
 DURATION = 6.0
@@ -136,3 +136,10 @@ def test_the_lead_rung_made_of_segments_downloads_frame_for_frame(tmp_path):
     assert float(info["format"]["duration"]) == pytest.approx(DURATION, abs=0.1)
     assert decode_errors(out) == ""
     assert video_frames(out) == int(DURATION * RATE)
+
+
+def test_the_store_step_writes_the_plan_beside_the_video_stream(tracks):
+    path = write_download_plan(tracks.root, VIDEO_DIR, tracks.video, AUDIO_DIR, tracks.audio)
+    assert path == tracks.root / VIDEO_DIR / "download.json"
+    assert DownloadPlan.from_json(json.loads(path.read_text())) == plan_of(tracks)
+    path.unlink()
