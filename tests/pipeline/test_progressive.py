@@ -8,6 +8,7 @@ import itertools
 import json
 import struct
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,26 @@ def test_the_store_step_writes_the_plan_beside_the_video_stream(tracks):
     assert path == tracks.root / VIDEO_DIR / "download.json"
     assert DownloadPlan.from_json(json.loads(path.read_text())) == plan_of(tracks)
     path.unlink()
+
+
+def test_sound_that_starts_later_starts_as_much_later_in_the_download(tracks, tmp_path):
+    """Decode times begin at 0 in a plain MP4: a track whose first fragment starts later (tfdt)
+    keeps its place by an empty edit, and a gap between fragments stretches the sample before it."""
+    late, rate = 0.5, tracks.audio.timescale
+    fragments = tracks.audio.fragments
+    moved = [replace(f, start=f.start + int(late * rate) + (rate // 10 if n else 0)) for n, f in enumerate(fragments)]
+    audio = replace(tracks.audio, fragments=tuple(moved))
+    plan = download_plan(
+        tracks.video,
+        tracks.init(VIDEO_DIR, tracks.video),
+        audio,
+        tracks.init(AUDIO_DIR, audio),
+        video_dir=VIDEO_DIR,
+        audio_dir=AUDIO_DIR,
+    )
+    out = assemble(plan, tracks.root, tmp_path / "download.mp4")
+
+    sound = probe(out, "-select_streams", "a")["streams"][0]
+    assert float(sound["start_time"]) == pytest.approx(late, abs=0.01)
+    assert float(sound["duration"]) == pytest.approx(audio.duration_s + 0.1, abs=0.03)
+    assert decode_errors(out) == ""
