@@ -112,6 +112,9 @@ def stream_slave(stream: Stream, select: int, out_dir: Path, *, segmented: bool)
         f":hls_init_time={first}:hls_playlist_type=event"
         # temp_file: the playlist is replaced whole (renamed), so a reader never sees half of it.
         f":hls_flags=independent_segments+temp_file:hls_segment_type=fmp4"
+        # As the one-file streams: negative composition offsets, no edit list, so that a player
+        # that ignores edit lists (MSE) shows the lead's frames at the other rungs' instants.
+        f":hls_segment_options=movflags=+cmaf"
         f":hls_fmp4_init_filename={INIT}:hls_segment_filename={segments}]{stream.playlist}"
     )
 
@@ -225,7 +228,12 @@ def encode_ladder_command(
         audio = ladder_sound(info) if sound else None
         layout = [rung.stream for rung in rungs if rung.name in segmented] + ([audio] if audio else [])
         spec = cmaf_tee([rung.stream for rung in rungs], audio, out_dir, layout)
-        track = source[str(info.audio_stream_index)] if audio else None
+        track = None
+        if audio:
+            # The sound starts with the picture, padded with silence if the source's starts later:
+            # a CMAF track keeps its start delay only in an edit list, which MSE players ignore
+            # (and +cmaf drops), so sound 0.5 s late in the source would otherwise play 0.5 s early.
+            track = source[str(info.audio_stream_index)].filter("aresample", first_pts=0)
         outputs.append(_ladder_output(pictures, options, track, spec, declared_duration(info)))
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = [*QUIET_ARGS, *profile.global_args(), *(["-copyts"] if span is not None else [])]
