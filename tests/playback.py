@@ -74,7 +74,7 @@ def assert_plays(master_url: str, expected: dict[str, tuple[int, int]]) -> dict[
     frames = {}
     for url in variants:
         width, height, count = decoded_frames(url)
-        profile = next(name for name in expected if f"/{name}/" in url)
+        profile = next(name for name in expected if f"/{name}-" in url or f"/{name}/" in url)
         assert (width, height) == expected[profile], (url, width, height)
         assert count > 0, f"no frame decoded from {url}"
         frames[profile] = count

@@ -95,10 +95,7 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
     playback = request.build_absolute_uri(presenters.playback_url(asset=asset))
     renditions = [
         presenters.rendition_data(
-            r,
-            url=playback
-            if r.kind == Rendition.Kind.HLS
-            else request.build_absolute_uri(presenters.download_url(asset=asset, key=r.storage_key)),
+            r, url=request.build_absolute_uri(presenters.links.rendition_link(asset=asset, rendition=r))
         )
         for r in asset.renditions.all()
     ]
@@ -108,7 +105,7 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         **_summary(request, asset, job),
         "description": asset.description,
         "alt_text": asset.alt_text,
-        "original_url": request.build_absolute_uri(presenters.download_url(asset=asset, key=asset.original_key)),
+        "original_url": request.build_absolute_uri(presenters.links.download_url(asset=asset, key=asset.original_key)),
         **{k: request.build_absolute_uri(v) if v else None for k, v in presenters.share_urls(asset=asset).items()},
         "embed_origins": asset.embed_origins,
         "job_id": job.id if job else None,

@@ -17,7 +17,14 @@ from ..pipeline import eta
 from ..pipeline.probe import MediaInfo
 from ..pipeline.video import plan_ladder
 from ..processing.workflow import PLAYABLE_STAGE, PROGRESS_SPANS, plan
-from .links import PLAYBACK_THUMBS, asset_file_url, asset_title, download_url, playback_url
+from .links import (
+    PLAYBACK_THUMBS,
+    asset_file_url,
+    asset_title,
+    playback_url,
+    rendition_file_key,
+    rendition_link,
+)
 
 
 def job_playable(*, job: Job | None) -> bool:
@@ -69,7 +76,7 @@ def shared_media(*, asset: Asset) -> dict[str, Any]:
     renditions = list(asset.renditions.all())
     by_kind = {kind: [r for r in renditions if r.kind == kind] for kind in Rendition.Kind.values}
     for rendition in renditions:
-        rendition.url = download_url(asset=asset, key=rendition.storage_key, shared=True)
+        rendition.url = rendition_link(asset=asset, rendition=rendition, shared=True)
     return {
         "asset": asset,
         "title": asset_title(asset=asset),
@@ -160,7 +167,7 @@ def job_status(*, job: Job) -> dict[str, Any]:
             for e in job.events.all()
         ],
         "renditions": [
-            rendition_data(r, url=asset_file_url(asset=job.asset, key=r.storage_key))
+            rendition_data(r, url=asset_file_url(asset=job.asset, key=rendition_file_key(r)))
             for r in (job.asset.renditions.all() if job.status == Job.Status.SUCCEEDED else ())
         ],
     }
@@ -186,15 +193,12 @@ def rendition_data(rendition: Rendition, *, url: str) -> dict[str, Any]:
 
 def asset_renditions(*, asset: Asset) -> dict[str, list[Rendition]]:
     """Renditions by kind, each with `url` (for pages: checked against the session when
-    fetched) and `download_url` (short-lived, for the download links; for HLS the
-    playback link, which any player opens without the session)."""
+    fetched) and `download_url` (short-lived, for the download links; for the manifests
+    the playback link, which any player opens without the session)."""
     grouped: dict[str, list[Rendition]] = {kind: [] for kind in Rendition.Kind.values}
     for rendition in asset.renditions.all():
-        rendition.url = asset_file_url(asset=asset, key=rendition.storage_key)
-        if rendition.kind == Rendition.Kind.HLS:
-            rendition.download_url = playback_url(asset=asset)
-        else:
-            rendition.download_url = download_url(asset=asset, key=rendition.storage_key)
+        rendition.url = asset_file_url(asset=asset, key=rendition_file_key(rendition))
+        rendition.download_url = rendition_link(asset=asset, rendition=rendition)
         grouped[rendition.kind].append(rendition)
     return grouped
 

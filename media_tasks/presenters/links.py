@@ -12,7 +12,8 @@ from django.core import signing
 from django.urls import reverse
 
 from .. import storage
-from ..models import Asset
+from ..models import Asset, Rendition
+from ..pipeline.identity import DOWNLOAD_PLAN
 
 DOWNLOAD_SALT = "media_tasks.download"
 PLAYBACK_SALT = "media_tasks.playback"
@@ -34,7 +35,12 @@ def download_url(*, asset: Asset, key: str, shared: bool = False) -> str:
     """
     area, _, rest = key.split("/", 2)
     name = f"{area}/{rest}"
-    if not shared and (url := storage.presigned_url(key, filename=download_name(asset=asset, name=name))):
+    assembled = key.endswith(f"/{DOWNLOAD_PLAN}")  # an MP4 put together when fetched: never one object
+    if (
+        not shared
+        and not assembled
+        and (url := storage.presigned_url(key, filename=download_name(asset=asset, name=name)))
+    ):
         return url
     token = signing.dumps({"a": str(asset.id), "n": name, **_share(asset, shared)}, salt=DOWNLOAD_SALT)
     return reverse("file_signed", args=[token])
@@ -114,6 +120,25 @@ def playback_key(*, token: str, name: str) -> SignedFile:
     if name in PLAYBACK_THUMBS:
         return SignedFile(asset.id, storage.asset_key(storage.THUMBS, asset.id, name.partition("/")[2]), "s" in data)
     return SignedFile(asset.id, storage.asset_key(storage.HLS, asset.id, name), "s" in data)
+
+
+def rendition_file_key(rendition: Rendition) -> str:
+    """The stored file a rendition's links fetch: for a video rung, its MP4 download (the plan it is
+    put together from, streams.py), else the rendition's own file."""
+    if rendition.kind == Rendition.Kind.MP4 and rendition.storage_key.startswith(f"{storage.HLS}/"):
+        return f"{rendition.storage_key.rsplit('/', 1)[0]}/{DOWNLOAD_PLAN}"
+    return rendition.storage_key
+
+
+def rendition_link(*, asset: Asset, rendition: Rendition, shared: bool = False) -> str:
+    """The link a rendition is given by, for whoever holds it (no cookie): the HLS master, the DASH
+    manifest and the sound's playlist under the playback link; a file (a rung's MP4, a still) as a
+    download link."""
+    if rendition.kind == Rendition.Kind.HLS:
+        return playback_url(asset=asset, shared=shared)
+    if rendition.kind in (Rendition.Kind.DASH, Rendition.Kind.AUDIO):
+        return playback_url(asset=asset, shared=shared, name=rendition.storage_key.split("/", 2)[2])
+    return download_url(asset=asset, key=rendition_file_key(rendition), shared=shared)
 
 
 def asset_title(*, asset: Asset) -> str:

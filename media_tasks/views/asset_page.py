@@ -47,7 +47,7 @@ def _detail_context(asset: Asset) -> dict:
         "poster_image_form": PosterImageForm(),
         "share": presenters.share_urls(asset=asset),
         "embed_size": presenters.embed_size(asset=asset),
-        "original_url": presenters.download_url(asset=asset, key=asset.original_key),
+        "original_url": presenters.links.download_url(asset=asset, key=asset.original_key),
         "job": job,
         "timeline": presenters.job_timeline(job=job) if job else [],
         "eta": presenters.job_eta_s(job=job) if job and not job.is_final else None,

@@ -22,7 +22,7 @@ def urls(rendition) -> list[str]:
     asset = rendition.asset
     return [
         reverse("asset_file", args=[asset.id, "renditions/360p.mp4"]),
-        presenters.download_url(asset=asset, key=rendition.storage_key),
+        presenters.links.download_url(asset=asset, key=rendition.storage_key),
     ]
 
 
