@@ -42,41 +42,8 @@ def streams_store(*, job: Job, ladder: Ladder, encoder: str) -> None:
     storage.upload_files({path: _key(asset, root, path) for path in [*media, *manifests.plans]})
     for path in [*manifests.playlists, manifests.mpd, manifests.master]:
         storage.replace_file(path, _key(asset, root, path))
-    videos = ladder.describe()
-    for encoded, video in zip(ladder.videos, videos, strict=True):
-        _record_stream(
-            job,
-            Rendition.Kind.MP4,
-            encoded.stream,
-            video.width,
-            video.height,
-            video.bitrate,
-            video.size_bytes,
-            video.codecs,
-            encoder,
-        )
-    if ladder.audio:
-        audio_bytes = sum(p.stat().st_size for p in ladder.audio.media_files())
-        duration = ladder.audio.index.duration_s
-        _record_stream(
-            job,
-            Rendition.Kind.AUDIO,
-            ladder.audio.stream,
-            0,
-            0,
-            int(audio_bytes * 8 / duration) if duration else 0,
-            audio_bytes,
-            ladder.audio.index.codec,
-            "aac",
-        )
-    stored = sum(p.stat().st_size for p in [*media, *manifests.plans, *manifests.playlists])
-    top = videos[0]
-    common = {"width": top.width, "height": top.height, "bitrate": top.bitrate, "codec": top.codecs}
-    record(
-        job, Rendition.Kind.HLS, "master", stream_key(asset.id, MASTER), size_bytes=stored, encoder=encoder, **common
-    )
-    record(
-        job, Rendition.Kind.DASH, "manifest", stream_key(asset.id, MPD), size_bytes=stored, encoder=encoder, **common
+    _record(
+        job, ladder, encoder, stored=sum(p.stat().st_size for p in [*media, *manifests.plans, *manifests.playlists])
     )
     _drop_stale(asset, [encoded.stream for encoded in streams])
 
@@ -85,16 +52,25 @@ def _key(asset: Asset, root: Path, path: Path) -> str:
     return stream_key(asset.id, path.relative_to(root).as_posix())
 
 
-def _record_stream(
-    job: Job, kind: str, stream: Stream, width: int, height: int, bitrate: int, size: int, codec: str, encoder: str
-) -> None:
-    previous = job.asset.renditions.filter(kind=kind, profile=stream.rung).values_list("storage_key", flat=True)
-    old_key = previous.first()
-    key = stream_key(job.asset_id, stream.playlist)
-    fields = {"width": width, "height": height, "bitrate": bitrate, "size_bytes": size, "codec": codec}
-    record(job, kind, stream.rung, key, encoder=encoder, ssim=None, **fields)
-    if old_key and old_key != key and old_key.startswith(f"{storage.RENDITIONS}/"):
-        storage.delete_key(old_key)  # a re-encode of a video stored before CMAF: its muxed MP4
+def _record(job: Job, ladder: Ladder, encoder: str, stored: int) -> None:
+    """A row per stream (its key: its media playlist), then the master's and the manifest's."""
+    videos = ladder.describe()
+    for encoded, video in zip(ladder.videos, videos, strict=True):
+        sizes = {"width": video.width, "height": video.height, "bitrate": video.bitrate, "size_bytes": video.size_bytes}
+        key = stream_key(job.asset_id, encoded.stream.playlist)
+        record(
+            job, Rendition.Kind.MP4, encoded.stream.rung, key, codec=video.codecs, encoder=encoder, ssim=None, **sizes
+        )
+    if sound := ladder.audio:
+        size = sum(path.stat().st_size for path in sound.media_files())
+        rate = int(size * 8 / sound.index.duration_s) if sound.index.duration_s else 0
+        key = stream_key(job.asset_id, sound.stream.playlist)
+        fields = {"width": 0, "height": 0, "bitrate": rate, "size_bytes": size, "codec": sound.index.codec}
+        record(job, Rendition.Kind.AUDIO, sound.stream.rung, key, encoder="aac", **fields)
+    top = videos[0]
+    common = {"width": top.width, "height": top.height, "bitrate": top.bitrate, "codec": top.codecs}
+    for kind, profile, name in ((Rendition.Kind.HLS, "master", MASTER), (Rendition.Kind.DASH, "manifest", MPD)):
+        record(job, kind, profile, stream_key(job.asset_id, name), size_bytes=stored, encoder=encoder, **common)
 
 
 def _drop_stale(asset: Asset, kept: list[Stream]) -> None:
