@@ -34,8 +34,8 @@ def test_the_mp4_fallback_is_fetched_only_when_hls_fails(
     asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch, duration=4)
     url = reverse("asset_detail", args=[asset.id])
     page = signed_in(user)
-    mp4: list[str] = []
-    page.on("request", lambda request: mp4.append(request.url) if ".mp4" in request.url else None)
+    mp4: list[str] = []  # a rung's MP4 is its download, put together from its plan
+    page.on("request", lambda request: mp4.append(request.url) if "/download.json" in request.url else None)
     page.goto(url)
     page.wait_for_selector("#player-box[data-engine='hls.js']")
     page.evaluate(f"() => {{ const v = ({VIDEO})(); v.muted = true; return v.play(); }}")
@@ -45,13 +45,13 @@ def test_the_mp4_fallback_is_fetched_only_when_hls_fails(
 
     # HLS out of reach: the player falls back to the MP4 rungs, and only then fetches one.
     broken = signed_in(user)
-    broken.route(re.compile(r".*/hls/.*"), lambda route: route.abort())
-    broken.on("request", lambda request: mp4.append(request.url) if ".mp4" in request.url else None)
+    broken.route(re.compile(r".*/hls/.*\.(m3u8|m4s|mp4)$"), lambda route: route.abort())
+    broken.on("request", lambda request: mp4.append(request.url) if "/download.json" in request.url else None)
     broken.goto(url)
     broken.wait_for_selector("#player-box[data-engine='mp4']", timeout=30_000)
     broken.evaluate(f"() => {{ const v = ({VIDEO})(); v.muted = true; return v.play(); }}")
     broken.wait_for_function(f"() => ({CURRENT})() > 0.3")
-    assert any("/renditions/" in u for u in mp4), mp4
+    assert any("/video/" in u for u in mp4), mp4
 
     # The shared page, for anyone with the link: no MP4 either while HLS plays (its links are
     # signed and name no file, so the video element's own requests are counted).
@@ -140,21 +140,25 @@ def test_the_player_resumes_where_the_viewer_left_off(fs_storage, signed_in, use
 
 
 def _as_if_still_encoding(root: Path, asset, segments: int) -> None:
-    """The job back in transcoding, playable, with the lead (360p) playlist as the encode leaves
-    it early: an EVENT playlist naming its first `segments` only, and a master naming it alone."""
+    """The job back in transcoding, playable, with the lead (360p) and the sound's playlists as the
+    encode leaves them early: EVENT playlists naming their first `segments` only, and a master
+    naming the lead alone, with its audio group."""
     job = asset.latest_job
     Job.objects.filter(pk=job.pk).update(status=Job.Status.TRANSCODING, playable_at=timezone.now(), progress=40)
-    variant = root / storage.asset_key(storage.HLS, asset.id, f"360p/{hls_ops.PLAYLIST}")
-    lines = variant.read_text().splitlines()
-    head = [line for line in lines if line.startswith("#EXT") and not line.startswith(("#EXTINF", "#EXT-X-ENDLIST"))]
-    head = [hls_ops.EVENT_TYPE if line.startswith("#EXT-X-PLAYLIST-TYPE") else line for line in head]
-    body = [line for line in lines if line.startswith("#EXTINF") or (line and not line.startswith("#"))]
-    variant.write_text("\n".join([*head, *body[: 2 * segments]]) + "\n")
+    for stream in ("video/360p-h264", "audio/128k-aac"):
+        variant = root / storage.asset_key(storage.HLS, asset.id, f"{stream}/{hls_ops.PLAYLIST}")
+        lines = variant.read_text().splitlines()
+        head = [
+            line for line in lines if line.startswith("#EXT") and not line.startswith(("#EXTINF", "#EXT-X-ENDLIST"))
+        ]
+        head = [hls_ops.EVENT_TYPE if line.startswith("#EXT-X-PLAYLIST-TYPE") else line for line in head]
+        body = [line for line in lines if line.startswith("#EXTINF") or (line and not line.startswith("#"))]
+        variant.write_text("\n".join([*head, *body[: 2 * segments]]) + "\n")
     master = root / storage.asset_key(storage.HLS, asset.id, "master.m3u8")
     text = master.read_text().splitlines()
-    kept = ["#EXTM3U"]
+    kept = ["#EXTM3U", *(line for line in text if line.startswith(("#EXT-X-VERSION", "#EXT-X-MEDIA:")))]
     for info, name in itertools.pairwise(text):
-        if info.startswith("#EXT-X-STREAM-INF") and name.startswith("360p/"):
+        if info.startswith("#EXT-X-STREAM-INF") and name.startswith("video/360p-h264/"):
             kept += [info, name]
     master.write_text("\n".join(kept) + "\n")
 
