@@ -13,6 +13,7 @@ from ninja.pagination import PageNumberPagination, paginate
 from .. import correlation, presenters, selectors, services
 from ..forms import UploadForm
 from ..models import Asset, Job, Rendition
+from ..pipeline.identity import MPD
 from ..services.errors import ServiceError
 from ..services.uploads import upload_check_allowed
 from .schemas import Accepted, AssetOut, AssetPatchIn, AssetSummary, Error, JobOut
@@ -101,6 +102,8 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
     ]
     # Before its HLS row exists (the ladder still encoding), once its first segments are stored.
     playable = presenters.job_playable(job=job) or any(r["kind"] == Rendition.Kind.HLS for r in renditions)
+    # DASH: the static MPD, recorded at ready, under the same signed link as the HLS.
+    dash = any(r["kind"] == Rendition.Kind.DASH for r in renditions)
     return {
         **_summary(request, asset, job),
         "description": asset.description,
@@ -118,6 +121,7 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "playable": playable,
         "playable_at": job.playable_at if job else None,
         "playback_url": playback if playable else None,
+        "dash_url": request.build_absolute_uri(presenters.playback_url(asset=asset, name=MPD)) if dash else None,
         "poster_frame": presenters.poster_frame(renditions=list(asset.renditions.all())),
         "renditions": renditions,
     }

@@ -149,6 +149,12 @@ class AssetOut(AssetSummary):
         description="HLS master playlist for any player (hls.js, Safari, ffprobe): no cookie, any origin;"
         " valid for MEDIA_PLAYBACK_EXPIRY_S (4 h by default). null until the video is `playable`",
     )
+    dash_url: str | None = Field(
+        None,
+        description="DASH manifest (a static MPD: dash.js, Shaka Player, ExoPlayer, ffprobe) of the same"
+        " streams as `playback_url`, signed the same way: no cookie, any origin, valid as long. null until"
+        " the job has succeeded (the MPD is written at ready)",
+    )
     poster_frame: str | None = Field(
         None, description="which `frame` rendition (the poster's candidates) is the poster; PATCH `poster` to choose"
     )

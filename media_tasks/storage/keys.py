@@ -21,6 +21,7 @@ AREAS = (ORIGINALS, RENDITIONS, HLS, THUMBS, IMAGES, CHUNKS)
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*){0,2}$")
 
 mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
+mimetypes.add_type("application/dash+xml", ".mpd")
 mimetypes.add_type("video/mp2t", ".ts")
 mimetypes.add_type("text/vtt", ".vtt")
 mimetypes.add_type("image/webp", ".webp")

@@ -36,8 +36,8 @@ from ..services.uploads import upload_check_rate
 from . import downloads
 
 # Small text files are served through Django even with S3, so that the relative
-# names inside them (HLS segments, sprite tiles) resolve against our URLs.
-_PROXIED_SUFFIXES = (".m3u8", ".vtt")
+# names inside them (HLS segments, the MPD's BaseURLs, sprite tiles) resolve against our URLs.
+_PROXIED_SUFFIXES = (".m3u8", ".mpd", ".vtt")
 
 
 def _wants_json(request: HttpRequest) -> bool:
