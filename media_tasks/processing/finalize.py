@@ -11,7 +11,13 @@ from .runtime import frames_cache_path, source_cache_path
 from .transitions import job_advance, job_mark_failed, job_succeed
 from .workflow import Status, quality_follows
 
-VIDEO_NEEDS = {Rendition.Kind.MP4, Rendition.Kind.HLS, Rendition.Kind.POSTER, Rendition.Kind.SPRITE}
+VIDEO_NEEDS = {
+    Rendition.Kind.MP4,
+    Rendition.Kind.HLS,
+    Rendition.Kind.DASH,
+    Rendition.Kind.POSTER,
+    Rendition.Kind.SPRITE,
+}
 IMAGE_NEEDS = {Rendition.Kind.IMAGE}
 
 
