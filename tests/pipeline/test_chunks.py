@@ -8,10 +8,12 @@ import subprocess
 
 import pytest
 
-from media_tasks.pipeline import chunks, video
+from media_tasks.pipeline import chunks, streams, video
+from media_tasks.pipeline.lead import lead_rung
 from media_tasks.pipeline.probe import probe
 from media_tasks.pipeline.quality import measure_ssim
 from tests.media import FFMPEG, make_video
+from tests.pipeline.cmaf_checks import check_ladder, keyframes_shown
 from tests.pipeline.test_video import LIMITS
 
 
@@ -28,10 +30,6 @@ def frames(path) -> list[float]:
 def stream_durations(path) -> dict[str, float]:
     streams = _ffprobe(path, "-show_entries", "stream=codec_type,duration")["streams"]
     return {s["codec_type"]: float(s["duration"]) for s in streams}
-
-
-def segment_lengths(playlist) -> list[str]:
-    return [line for line in playlist.read_text().splitlines() if line.startswith("#EXTINF:")]
 
 
 def keyframes(path) -> list[float]:
@@ -69,47 +67,72 @@ def _sound_starts(path) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def _assert_chunked_matches_whole(tmp_path, src, chunk_seconds: float, count: int) -> list[video.Span]:
-    """Encode `src` whole and in chunks (joined with the sound), and compare with ffprobe."""
-    info = probe(src, LIMITS)
-    rungs = video.plan_ladder(info, [360, 240])
-    whole = video.transcode_ladder(src, info, rungs, tmp_path / "whole", hls_dir=tmp_path / "whole" / "hls")
+def _played_together(picture: streams.EncodedStream, sound: streams.EncodedStream, out) -> object:
+    """A rung's picture and the sound as one file, each on its own stored clock (as a player that
+    fetches both tracks puts them together)."""
+    command = [*FFMPEG, "-i", str(picture.local_file()), "-i", str(sound.local_file())]
+    subprocess.run([*command, "-map", "0:v", "-map", "1:a", "-c", "copy", str(out)], check=True)
+    return out
 
+
+def _chunked(tmp_path, src, info, rungs: list[video.Rung], chunk_seconds: float) -> tuple[streams.Ladder, list]:
+    """The ladder as a chunked job makes it (processing.chunked): the lead task encodes the lead
+    rung and the sound over the whole source, segmented; the chunks encode the other rungs span
+    by span; the join stream-copies their pieces into each rung's CMAF file beside the lead's."""
+    lead = lead_rung(rungs)
+    rest = [rung for rung in rungs if rung != lead]
+    root = tmp_path / "joined"
+    video.encode_ladder(src, info, [lead], root, segmented=[lead.name])
     spans = chunks.plan_chunks(src, info, chunk_seconds)
+    pieces = [video.encode_ladder(src, info, rest, tmp_path / f"chunk{i}", span=s) for i, s in enumerate(spans)]
+    for piece in pieces:  # the chunks are picture only: the sound is the lead's
+        assert all(not ffprobe_streams(path, "audio") for path in piece.values())
+    written = chunks.join(rest, {rung.name: [p[rung.name] for p in pieces] for rung in rest}, root)
+    assert written == {rung.stream.directory: root / rung.stream.directory for rung in rest}
+    return streams.index_ladder(root, [rung.stream for rung in rungs], video.ladder_sound(info)), spans
+
+
+def ffprobe_streams(path, kind: str) -> list[dict]:
+    return [s for s in _ffprobe(path, "-show_entries", "stream=codec_type")["streams"] if s["codec_type"] == kind]
+
+
+def _assert_chunked_matches_whole(tmp_path, src, chunk_seconds: float, count: int) -> list[video.Span]:
+    """Encode `src` whole and chunked (the sound from the lead's encode), and compare with ffprobe."""
+    info = probe(src, LIMITS)
+    rungs = video.plan_ladder(info, [360, 240, 180])  # two rungs joined by one ffmpeg, and the lead
+    lead = lead_rung(rungs)
+    whole = streams.transcode_ladder(src, info, rungs, tmp_path / "whole", segmented=[lead.name])
+    joined, spans = _chunked(tmp_path, src, info, rungs, chunk_seconds)
     assert len(spans) == count
-    pieces = [video.encode_ladder(src, info, rungs, tmp_path / f"chunk{i}", span=s) for i, s in enumerate(spans)]
-    audio = None
-    if info.has_audio:  # both rungs at one bitrate here
-        audio = tmp_path / "audio.m4a"
-        chunks.encode_audio(src, info, {rungs[0].audio_kbps: audio})
-    files = chunks.join(
-        rungs,
-        {rung.name: [p[rung.name] for p in pieces] for rung in rungs},
-        {rungs[0].audio_kbps: audio} if audio else {},
-        tmp_path / "joined",
-        hls_dir=tmp_path / "hls",
-    )
-    joined = video.describe_videos(files)
-    for rung in rungs:
-        playlist = tmp_path / "hls" / rung.name / "index.m3u8"
-        assert "#EXT-X-ENDLIST" in playlist.read_text()
-        # The same segments as the whole-file encode's: its keyframes, where HLS cuts.
-        assert segment_lengths(playlist) == segment_lengths(tmp_path / "whole" / "hls" / rung.name / "index.m3u8")
+    check_ladder(joined, audio=info.has_audio)
+    for a, b in zip(whole.videos, joined.videos, strict=True):
+        assert b.index.single_file == a.index.single_file, b.stream  # the chunked rungs are one file each
+        # The same fragments as the whole-file encode's: its keyframes, where players switch.
+        assert [(f.start, f.duration) for f in b.index.fragments] == [(f.start, f.duration) for f in a.index.fragments]
+        assert keyframes_shown(b) == keyframes_shown(a), b.stream
 
     frame_count = round(info.duration * info.frame_rate)
-    for a, b in zip(whole, joined, strict=True):
+    for a, b in zip(whole.describe(), joined.describe(), strict=True):
         whole_frames, joined_frames = frames(a.path), frames(b.path)
         assert len(joined_frames) == len(whole_frames) == frame_count, (a.name, len(whole_frames), len(joined_frames))
         assert all(x < y for x, y in itertools.pairwise(joined_frames)), "timestamps not monotonic"
         assert joined_frames == pytest.approx(whole_frames, abs=1e-3)
         assert keyframes(b.path) == keyframes(a.path), "the keyframe grid moved"
         assert (b.width, b.height, b.codecs) == (a.width, a.height, a.codecs)
-        if info.has_audio:
-            durations = stream_durations(b.path)
+    if info.has_audio:
+        # On the clock a player that ignores edit lists (MSE) reads: the sound from 0, as long as
+        # the picture, whatever the source's sound started at (padded with silence).
+        sound = joined.audio.index
+        assert sound.fragments[0].start == 0 and whole.audio.index.fragments[0].start == 0
+        assert abs(sound.duration_s - joined.videos[0].index.duration_s) < 0.040, sound.duration_s
+        for i, (a, b) in enumerate(zip(whole.videos, joined.videos, strict=True)):
+            together = _played_together(b, joined.audio, tmp_path / f"together-{i}.mp4")
+            durations = stream_durations(together)
             assert abs(durations["video"] - durations["audio"]) < 0.040, durations
-            assert _sound_starts(b.path) == pytest.approx(_sound_starts(a.path), abs=0.040)
-    whole_ssim = measure_ssim(src, info, whole, tmp_path / "s1")
-    joined_ssim = measure_ssim(src, info, joined, tmp_path / "s2")
+            whole_together = _played_together(a, whole.audio, tmp_path / f"whole-together-{i}.mp4")
+            assert _sound_starts(together) == pytest.approx(_sound_starts(whole_together), abs=0.040)
+    whole_ssim = measure_ssim(src, info, whole.describe(), tmp_path / "s1")
+    joined_ssim = measure_ssim(src, info, joined.describe(), tmp_path / "s2")
     for name in whole_ssim:
         assert abs(whole_ssim[name] - joined_ssim[name]) < 0.002, (whole_ssim, joined_ssim)
     return spans
@@ -157,17 +180,26 @@ def test_sound_that_starts_after_the_picture_still_does_after_the_join(tmp_path)
         check=True,
     )  # fmt: skip
     _assert_chunked_matches_whole(tmp_path, src, chunk_seconds=4, count=2)
-    assert _sound_starts(tmp_path / "joined" / "360p.mp4") == pytest.approx(0.5, abs=0.040)
+    for i in range(2):
+        assert _sound_starts(tmp_path / f"together-{i}.mp4") == pytest.approx(0.5, abs=0.040)
 
 
-def test_the_sound_is_decoded_once_for_every_bitrate(tmp_path):
+def test_the_sound_is_encoded_once_by_the_lead_and_the_join_writes_pictures_only(tmp_path):
     src = make_video(tmp_path / "src.mp4", width=320, height=180, duration=4.0, tone=390, noise=True)
     info = probe(src, LIMITS)
-    wanted = {96: tmp_path / "96.m4a", 128: tmp_path / "128.m4a"}
-    chunks.encode_audio(src, info, wanted)
-    rates = {}
-    for kbps, path in wanted.items():
-        (stream,) = _ffprobe(path, "-show_entries", "stream=codec_name,channels,sample_rate,bit_rate")["streams"]
-        assert (stream["codec_name"], stream["channels"], stream["sample_rate"]) == ("aac", 2, "48000")
-        rates[kbps] = int(stream["bit_rate"])
-    assert rates[96] < rates[128]
+    rungs = video.plan_ladder(info, [180, 144])
+    assert len(rungs) == 2
+    ladder, _ = _chunked(tmp_path, src, info, rungs, chunk_seconds=2)
+    root = tmp_path / "joined"
+    assert sorted(p.relative_to(root).as_posix() for p in root.glob("*/*")) == [
+        f"audio/{video.AUDIO_KBPS}k-aac",
+        *sorted(rung.stream.directory for rung in rungs),
+    ]
+    assert len(ffprobe_streams(ladder.audio.local_file(), "audio")) == 1
+    assert ffprobe_streams(ladder.audio.local_file(), "video") == []
+    described = _ffprobe(ladder.audio.local_file(), "-show_entries", "stream=codec_name,channels,sample_rate,bit_rate")
+    (stream,) = described["streams"]
+    assert (stream["codec_name"], stream["channels"], stream["sample_rate"]) == ("aac", 2, "48000")
+    assert int(stream["bit_rate"]) == pytest.approx(video.AUDIO_KBPS * 1000, rel=0.2)
+    for encoded in ladder.videos:
+        assert ffprobe_streams(encoded.local_file(), "audio") == [], encoded.stream
