@@ -77,6 +77,8 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
     assert asset.kind == "video" and asset.probe["width"] == 640 and asset.probe["has_audio"] is True
     kinds = sorted(asset.renditions.values_list("kind", "profile", "width", "height"))
     assert kinds == [
+        ("audio", "128k", 0, 0),
+        ("dash", "manifest", 640, 360),
         ("frame", "frame-10", 640, 360),
         ("frame", "frame-30", 640, 360),
         ("frame", "frame-50", 640, 360),
@@ -93,7 +95,8 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
     assert not quality.job_measure_quality(job_id=job.id, worker="w1"), "measured once"
     for rendition in asset.renditions.all():
         assert storage.exists(rendition.storage_key), rendition.storage_key
-    for name in ("hls/360p/index.m3u8", "hls/360p/seg_00000.ts", "thumbs/sprite.vtt"):
+    names = ("hls/video/360p-h264/init.mp4", "hls/video/360p-h264/seg_00000.m4s", "hls/audio/128k-aac/init.mp4")
+    for name in (*names, "hls/video/360p-h264/download.json", "hls/manifest.mpd", "thumbs/sprite.vtt"):
         area, rest = name.split("/", 1)
         assert storage.exists(storage.asset_key(area, asset.id, rest))
     assert workdirs() == []
