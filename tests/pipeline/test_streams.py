@@ -65,7 +65,9 @@ def test_the_manifests_name_every_stream_and_decode(encoded):
     for v in [*ladder.videos, ladder.audio]:
         assert v.stream.playlist in master
         assert v.stream.directory in manifests.mpd.read_text()
-    for url in (manifests.master, manifests.mpd):
+    # The MPD is decoded over HTTP, as players read it (tests/pipeline/test_dash.py, tests/e2e/test_cmaf.py):
+    # ffmpeg's dash demuxer ignores byte ranges on local paths.
+    for url in (manifests.master,):
         done = subprocess.run(
             ["ffmpeg", "-v", "error", "-i", str(url), "-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"],
             capture_output=True,
