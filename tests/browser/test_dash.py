@@ -3,7 +3,8 @@ with no cookie, past 2 s, with a video and an audio track chosen.
 
 Two sources of streams: ones made here with ffmpeg's tee and write_mpd (one rung as ONE CMAF file
 addressed by byte ranges, one as init + segment files, the sound as segments), stored through the
-storage backend; and the platform's own encode (make_ready_video: every stage, in this process).
+storage backend; and the platform's own encode (make_ready_video: every stage, in this process;
+and an upload through the API that a real worker encodes onto S3).
 Either way the MPD is read through our play view and the media through it (filesystem) or by
 redirects to presigned GETs (S3), byte ranges included.
 """
@@ -25,7 +26,9 @@ from media_tasks.pipeline import dash
 from media_tasks.pipeline.identity import MPD
 from tests.conftest import wait_until
 from tests.dash_media import encode_streams, ladder
+from tests.e2e.test_upload_to_renditions import wait_for_job
 from tests.factories import video_with_frame
+from tests.media import make_video
 from tests.playback import make_ready_video
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -156,3 +159,24 @@ def test_dash_js_plays_what_the_platform_encoded(
     assert asset.renditions.filter(kind=Rendition.Kind.DASH).exists()
     fetched = play_dash_url(browser, live_server, other_origin, user, asset)
     assert any("/video/" in url and "/seg_00001.m4s" in url for url in fetched), fetched
+
+
+def test_dash_js_plays_an_upload_the_worker_made(
+    celery_worker, s3_storage, browser, live_server, other_origin, user, tmp_path
+):
+    """End to end: uploaded through the API, encoded by a real worker onto S3, played from dash_url."""
+    storage.bucket_cors_ensure(["*"])
+    clip = make_video(tmp_path / "walk.mp4", width=854, height=480, duration=3.0, tone=587)
+    token = services.api_token_create(owner=user, name="uploader").plaintext
+    with clip.open("rb") as fh:
+        accepted = requests.post(
+            f"{live_server.url}/api/v1/assets",
+            files={"file": fh},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+    assert accepted.status_code == 202, accepted.text
+    job, _ = wait_for_job(accepted.json()["job_id"], celery_worker)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    fetched = play_dash_url(browser, live_server, other_origin, user, job.asset)
+    assert any(url.startswith("206 ") and "X-Amz-Signature=" in url for url in fetched), fetched
