@@ -49,22 +49,7 @@ def write_mpd(videos: Sequence[tuple[Stream, TrackIndex]], audio: tuple[Stream, 
         mediaPresentationDuration=_duration(max(i.duration_s for _, i in streams)),
     )
     period = ET.SubElement(mpd, "Period", id="0", start="PT0S")
-    video_set = ET.SubElement(
-        period,
-        "AdaptationSet",
-        id="0",
-        contentType="video",
-        mimeType="video/mp4",
-        segmentAlignment="true",
-        startWithSAP="1",
-        maxWidth=str(max(i.width for _, i in videos)),
-        maxHeight=str(max(i.height for _, i in videos)),
-    )
-    # Highest first, as the HLS master lists them: a player without bandwidth estimates yet
-    # takes the order as a hint on some devices; dash.js and Shaka sort by bandwidth anyway.
-    for stream, index in sorted(videos, key=lambda v: -v[1].height):
-        rate = {"frameRate": rate} if (rate := frame_rate(index)) else {}
-        _representation(video_set, stream, index, min_buffer, width=str(index.width), height=str(index.height), **rate)
+    _video_set(period, videos, min_buffer)
     if audio:
         stream, index = audio
         audio_set = ET.SubElement(
@@ -74,14 +59,42 @@ def write_mpd(videos: Sequence[tuple[Stream, TrackIndex]], audio: tuple[Stream, 
             contentType="audio",
             mimeType="audio/mp4",
             lang="und",
-            segmentAlignment="true",
-            startWithSAP="1",
+            **_switching([index]),
         )
         ET.SubElement(audio_set, "Role", schemeIdUri="urn:mpeg:dash:role:2011", value="main")
         channels = ET.Element("AudioChannelConfiguration", schemeIdUri=CHANNELS_SCHEME, value=str(index.channels))
         _representation(audio_set, stream, index, min_buffer, [channels], audioSamplingRate=str(index.sample_rate))
     ET.indent(mpd)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(mpd, encoding="unicode") + "\n"
+
+
+def _video_set(period: ET.Element, videos: Sequence[tuple[Stream, TrackIndex]], min_buffer: float) -> None:
+    video_set = ET.SubElement(
+        period,
+        "AdaptationSet",
+        id="0",
+        contentType="video",
+        mimeType="video/mp4",
+        maxWidth=str(max(i.width for _, i in videos)),
+        maxHeight=str(max(i.height for _, i in videos)),
+        **_switching([i for _, i in videos]),
+    )
+    # Highest first, as the HLS master lists them (players order them by bandwidth themselves).
+    for stream, index in sorted(videos, key=lambda v: -v[1].height):
+        rate = {"frameRate": rate} if (rate := frame_rate(index)) else {}
+        _representation(video_set, stream, index, min_buffer, width=str(index.width), height=str(index.height), **rate)
+
+
+def _switching(indexes: Sequence[TrackIndex]) -> dict[str, str]:
+    """What an AdaptationSet promises a player that switches rungs, only where the fragments bear it
+    out: every rung's fragments start at the same instants (forced keyframes make them so, but a
+    rung cut by the HLS muxer and one cut at every keyframe may part ways), each on a sync sample."""
+    promises = {}
+    if len({tuple(Fraction(f.start, i.timescale) for f in i.fragments) for i in indexes}) == 1:
+        promises["segmentAlignment"] = "true"
+    if all(f.samples and f.samples[0].sync for i in indexes for f in i.fragments):
+        promises["startWithSAP"] = "1"
+    return promises
 
 
 def _representation(

@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from media_tasks.pipeline import dash
-from media_tasks.pipeline.fmp4 import Fragment, TrackIndex
+from media_tasks.pipeline.fmp4 import Fragment, Sample, TrackIndex
 from media_tasks.pipeline.identity import MPD, video_stream
 from tests.dash_media import SEGMENTED, SINGLE, SOUND, encode_streams, ladder
 
@@ -50,6 +50,7 @@ def test_the_mpd_is_static_and_names_every_stream(area):
     video, audio = period.findall("d:AdaptationSet", NS)
     assert (video.get("mimeType"), audio.get("mimeType")) == ("video/mp4", "audio/mp4")
     assert video.get("segmentAlignment") == "true" and audio.get("lang") == "und"
+    assert video.get("startWithSAP") == audio.get("startWithSAP") == "1"  # every fragment opens on a keyframe
     reps = {r.get("id"): r for r in period.iter(f"{{{dash.NAMESPACE}}}Representation")}
     assert set(reps) == {SINGLE.slug, SEGMENTED.slug, SOUND.slug}
     single, segmented, sound = reps[SINGLE.slug], reps[SEGMENTED.slug], reps[SOUND.slug]
@@ -111,6 +112,24 @@ def test_bandwidth_ignores_a_short_last_fragment_that_the_peak_would_not():
     index = TrackIndex("vide", "a.mp4", 700, 1000, "avc1.640028", 640, 360, 0, 0, tuple(fragments))
     assert dash.bandwidth(index, 2.0) == pytest.approx(1_000_000, rel=0.05)  # 250 kB per 2 s
     assert max(f.size * 8 * 1000 / f.duration for f in fragments) == 8_000_000
+
+
+def test_rungs_cut_at_different_instants_are_not_called_aligned():
+    """One rung cut at every keyframe (1 s apart), another every 2 s: a player must not switch
+    between them as if their fragments lined up."""
+    sample = (Sample(100, 1000, 0, True),)
+
+    def rung(height: int, every: int) -> TrackIndex:
+        fragments = tuple(Fragment("v.mp4", 0, 100, 0, t, every, sample) for t in range(0, 4000, every))
+        return TrackIndex("vide", "v.mp4", 700, 1000, "avc1.640028", height * 16 // 9, height, 0, 0, fragments)
+
+    def video_set(*rungs: TrackIndex) -> ET.Element:
+        mpd = ET.fromstring(dash.write_mpd([(video_stream(f"{r.height}p"), r) for r in rungs], None))  # noqa: S314
+        return mpd.find("d:Period/d:AdaptationSet", NS)
+
+    assert video_set(rung(360, 2000), rung(720, 2000)).get("segmentAlignment") == "true"
+    assert video_set(rung(360, 2000), rung(720, 1000)).get("segmentAlignment") is None
+    assert video_set(rung(360, 1000)).get("startWithSAP") == "1"
 
 
 def test_no_video_or_an_empty_stream_is_refused():
