@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_collectstatic_with_the_manifest_storage_succeeds(tmp_path):
-    for name in ("uppy.min.js", "uppy.min.css", "hls.min.js", "htmx.min.js"):
+    for name in ("uppy.min.js", "uppy.min.css", "hls.min.js", "htmx.min.js", "dash.mediaplayer.min.js"):
         assert (ROOT / "static" / "vendor" / name).is_file(), f"{name}: run scripts/vendor-static.sh"
     env = {"DJANGO_SETTINGS_MODULE": "mediaplatform.settings", "DJANGO_SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
     code = (
