@@ -153,7 +153,7 @@ class AssetOut(AssetSummary):
         None,
         description="DASH manifest (a static MPD: dash.js, Shaka Player, ExoPlayer, ffprobe) of the same"
         " streams as `playback_url`, signed the same way: no cookie, any origin, valid as long. null until"
-        " the job has succeeded (the MPD is written at ready)",
+        " the whole ladder is stored (the MPD is written once, static, with it)",
     )
     poster_frame: str | None = Field(
         None, description="which `frame` rendition (the poster's candidates) is the poster; PATCH `poster` to choose"

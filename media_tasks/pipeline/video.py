@@ -1,4 +1,4 @@
-"""The H.264/AAC ladder: planned in Python, encoded by one ffmpeg process into MP4 and HLS."""
+"""The H.264/AAC ladder: planned in Python, encoded by one ffmpeg process into CMAF streams, each once."""
 
 from __future__ import annotations
 

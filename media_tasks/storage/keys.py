@@ -28,7 +28,7 @@ mimetypes.add_type("image/webp", ".webp")
 
 
 def asset_key(area: str, asset_id: uuid.UUID | str, name: str) -> str:
-    """`<area>/<asset-uuid>/<name>`, e.g. `renditions/<uuid>/720p.mp4`."""
+    """`<area>/<asset-uuid>/<name>`, e.g. `hls/<uuid>/video/720p-h264/index.m3u8`."""
     if area not in AREAS or not _NAME.match(name) or ".." in name:
         raise ValueError(f"not a storage name: {area}/{name}")
     return f"{area}/{uuid.UUID(str(asset_id))}/{name}"
