@@ -41,8 +41,21 @@ def test_a_probe_that_arrives_after_a_publish_reported_as_failed_marks_the_job_e
     assert job.id not in [j.id for j in never_queued]
 
 
+# What the early publisher stores (processing.early_hls): the master, and the lead's and the
+# sound's init sections, segments and playlists, two directories deep.
+EARLY_NAMES = (
+    "master.m3u8",
+    "video/360p-h264/init.mp4",
+    "video/360p-h264/seg_00000.m4s",
+    "video/360p-h264/index.m3u8",
+    "audio/128k-aac/init.mp4",
+    "audio/128k-aac/seg_00000.m4s",
+    "audio/128k-aac/index.m3u8",
+)
+
+
 def stored_hls(asset_id) -> list[str]:
-    return [key for key in (f"hls/{asset_id}/master.m3u8", f"hls/{asset_id}/360p/seg_00000.ts") if storage.exists(key)]
+    return [key for key in (f"hls/{asset_id}/{name}" for name in EARLY_NAMES) if storage.exists(key)]
 
 
 @pytest.mark.parametrize("backend", ["fs_storage", "s3_storage"])
@@ -53,11 +66,11 @@ def test_early_hls_goes_with_a_job_that_ended_without_success(request, backend, 
     job = upload(small_video, user)
     piece = tmp_path / "piece"
     piece.write_text("#EXTM3U\n")
-    for name in ("master.m3u8", "360p/seg_00000.ts"):
+    for name in EARLY_NAMES:
         storage.replace_file(piece, storage.asset_key(storage.HLS, job.asset_id, name))
     Job.objects.filter(pk=job.pk).update(status=Job.Status.TRANSCODING)
     runtime.job_discard_local_copies(job_id=job.id)  # as for a disk-full retry: the job goes on
-    assert len(stored_hls(job.asset_id)) == 2
+    assert len(stored_hls(job.asset_id)) == len(EARLY_NAMES)
     transitions.job_mark_failed(job_id=job.id, reason="The encoder was killed on each try.")
     runtime.job_discard_local_copies(job_id=job.id)
     assert stored_hls(job.asset_id) == []
