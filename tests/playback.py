@@ -16,6 +16,7 @@ import requests
 from media_tasks import services
 from media_tasks.models import Asset
 from media_tasks.processing import finalize, probe, thumbnails, transcode
+from tests.e2e.test_upload_to_renditions import wait_for_job
 from tests.media import make_video
 
 
@@ -32,6 +33,18 @@ def make_ready_video(
     assert thumbnails.job_make_thumbnails(job_id=job.id, worker="t")
     assert finalize.job_finalize(job_id=job.id, worker="t")
     return Asset.objects.get(pk=job.asset_id)
+
+
+def api_upload_ready(base_url: str, token: str, clip: Path, worker) -> dict:
+    """Upload `clip` through the API, wait (bounded) for the real `worker` to make it ready, and
+    return the asset's JSON as an API client sees it."""
+    auth = {"Authorization": f"Bearer {token}"}
+    with clip.open("rb") as fh:
+        accepted = requests.post(f"{base_url}/api/v1/assets", files={"file": fh}, headers=auth, timeout=60)
+    assert accepted.status_code == 202, accepted.text
+    job, _ = wait_for_job(accepted.json()["job_id"], worker)
+    assert job.status == "succeeded", job.error
+    return requests.get(f"{base_url}/api/v1/assets/{job.asset_id}", headers=auth, timeout=30).json()
 
 
 def hls_link(asset_json: dict) -> str:

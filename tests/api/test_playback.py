@@ -64,11 +64,12 @@ def test_the_apis_hls_link_plays_every_variant_with_no_cookie(live_server, video
 
 def test_a_segment_is_served_in_ranges(live_server, video, token):
     link = hls_link(asset_json(live_server, token, video.id))
-    segment = link.replace("master.m3u8", "360p/seg_00000.ts")
-    whole = requests.get(segment, timeout=30)
-    part = requests.get(segment, headers={"Range": "bytes=188-375"}, timeout=30)
+    # A one-file rung: players fetch its init and each fragment as a byte range of it.
+    stream = link.replace("master.m3u8", "video/480p-h264/480p-h264.mp4")
+    whole = requests.get(stream, timeout=30)
+    part = requests.get(stream, headers={"Range": "bytes=4-11"}, timeout=30)
     assert (whole.status_code, part.status_code) == (200, 206)
-    assert part.content == whole.content[188:376] and whole.content[188] == 0x47  # an MPEG-TS sync byte
+    assert part.content == whole.content[4:12] and part.content[:4] == b"ftyp"
 
 
 def test_a_forged_or_expired_link_is_refused(live_server, video, token, monkeypatch):
@@ -103,9 +104,9 @@ def test_the_link_reaches_nothing_outside_the_assets_hls_files(live_server, vide
         f"{base}/%2e%2e/%2e%2e/originals/{video.id}/source",
         f"{base}/360p/..%2f..%2f..%2foriginals%2f{video.id}%2fsource",
         f"{base}/..%5c..%5coriginals%5csource",
-        f"{base}/360p/../../renditions/360p.mp4",
+        f"{base}/video/360p-h264/../../../renditions/360p.mp4",
         f"{base}//etc/passwd",
-        f"{base}/360p/sub/seg_00000.ts",
+        f"{base}/video/360p-h264/sub/seg_00000.m4s",
     ):
         status, body = raw_get(live_server.url, attempt)
         assert status in (400, 404), (attempt, status)

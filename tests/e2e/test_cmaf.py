@@ -14,22 +14,14 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from media_tasks import services
-from media_tasks.models import Job
-from tests.e2e.test_upload_to_renditions import wait_for_job
 from tests.media import make_video
-from tests.playback import make_ready_video, probe_url
+from tests.playback import api_upload_ready, make_ready_video, probe_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SECONDS = 4.0
 # Stored bytes for playback and downloads over one copy of every stream the master names.
 STORED_OVER_MEDIA_MAX = 1.15
-
-
-@pytest.fixture
-def token(user) -> str:
-    return services.api_token_create(owner=user, name="player").plaintext
 
 
 def asset_json(base: str, token: str, asset_id) -> dict:
@@ -103,19 +95,13 @@ def test_on_s3_every_stream_is_stored_once_and_plays_as_hls_dash_and_mp4(
     celery_worker, s3_storage, live_server, token, tmp_path
 ):
     clip = make_video(tmp_path / "walk.mp4", width=854, height=480, duration=SECONDS, tone=523, noise=True)
-    auth = {"Authorization": f"Bearer {token}"}
-    with clip.open("rb") as fh:
-        accepted = requests.post(f"{live_server.url}/api/v1/assets", files={"file": fh}, headers=auth, timeout=60)
-    assert accepted.status_code == 202, accepted.text
-    job, _ = wait_for_job(accepted.json()["job_id"], celery_worker)
-    assert job.status == Job.Status.SUCCEEDED, job.error
-    data = asset_json(live_server.url, token, job.asset_id)
+    data = api_upload_ready(live_server.url, token, clip, celery_worker)
     media = check_outputs(data, tmp_path)
     s3 = s3_storage
     stored = {
         obj["Key"]: obj["Size"]
         for area in ("hls", "renditions")
-        for obj in s3.list_objects_v2(Bucket=s3.bucket, Prefix=f"{area}/{job.asset_id}/").get("Contents", [])
+        for obj in s3.list_objects_v2(Bucket=s3.bucket, Prefix=f"{area}/{data['id']}/").get("Contents", [])
     }
     assert not any(key.endswith(".ts") for key in stored), sorted(stored)
     ratio = sum(stored.values()) / media
