@@ -61,11 +61,10 @@ def _segmented(directory: Path, arguments: list[str]) -> TrackIndex:
     return fmp4.index_segments(directory, sorted(p.name for p in directory.glob("seg_*.m4s")))
 
 
-def store_download(asset_id, tracks: Tracks, scratch: Path) -> tuple[DownloadPlan, bytes]:
-    """Store the tracks' files and the video's download plan (PLAN) in the asset's stream area,
-    as the store step does; the plan and the bytes of the MP4 it describes."""
-    audio = tracks.audio
-    plan = download_plan(
+def plan_of(tracks: Tracks, *, sound: bool = True) -> DownloadPlan:
+    """The download plan of `tracks`' video, with its sound or (`sound` False) without."""
+    audio = tracks.audio if sound else None
+    return download_plan(
         tracks.video,
         tracks.init(VIDEO_DIR, tracks.video),
         audio,
@@ -73,6 +72,12 @@ def store_download(asset_id, tracks: Tracks, scratch: Path) -> tuple[DownloadPla
         video_dir=VIDEO_DIR,
         audio_dir=AUDIO_DIR if audio else None,
     )
+
+
+def store_download(asset_id, tracks: Tracks, scratch: Path) -> tuple[DownloadPlan, bytes]:
+    """Store the tracks' files and the video's download plan (PLAN) in the asset's stream area,
+    as the store step does; the plan and the bytes of the MP4 it describes."""
+    plan = plan_of(tracks)
     files = {p: p.relative_to(tracks.root).as_posix() for p in tracks.root.rglob("*") if p.is_file()}
     (scratch / "download.json").write_text(json.dumps(plan.to_json()))
     files[scratch / "download.json"] = PLAN

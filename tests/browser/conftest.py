@@ -6,7 +6,11 @@ chromium (scripts/ensure-system.sh) and these tests point Playwright at it.
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -63,6 +67,29 @@ def signed_in(browser, live_server, client):
     yield open_as
     for context in opened:
         context.close()
+
+
+@pytest.fixture
+def static_site(tmp_path):
+    """Serves a page and the files it loads from a plain static site on its own port: another
+    origin than the platform's, as a customer's site that embeds a player. Returns its URL."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def serve(page: str, files: dict[str, Path]) -> str:
+        root = tmp_path / f"site{len(servers)}"
+        root.mkdir()
+        (root / "index.html").write_text(page)
+        for name, source in files.items():
+            shutil.copy(source, root / name)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler, directory=str(root)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 def screenshot(page, name: str) -> None:

@@ -11,10 +11,6 @@ redirects to presigned GETs (S3), byte ranges included.
 
 from __future__ import annotations
 
-import functools
-import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -55,18 +51,9 @@ PAGE = """<!doctype html><html><body>
 
 
 @pytest.fixture
-def other_origin(tmp_path):
+def other_origin(static_site):
     """A plain static site on its own port: the page that embeds the player."""
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "index.html").write_text(PAGE)
-    shutil.copy(DASH_JS, root / DASH_JS.name)
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    return static_site(PAGE, {DASH_JS.name: DASH_JS})
 
 
 def store_hand_made_streams(user, monkeypatch, tmp_path):

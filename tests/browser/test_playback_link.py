@@ -9,10 +9,6 @@ page read (MEDIA_CORS_ORIGINS; a cross-origin redirect may make the browser send
 
 from __future__ import annotations
 
-import functools
-import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -42,18 +38,9 @@ PAGE = """<!doctype html><html><body>
 
 
 @pytest.fixture
-def other_origin(tmp_path):
+def other_origin(static_site):
     """A plain static site on its own port: the page that embeds the player."""
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "index.html").write_text(PAGE)
-    shutil.copy(HLS_JS, root / "hls.min.js")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    return static_site(PAGE, {"hls.min.js": HLS_JS})
 
 
 @pytest.mark.parametrize("backend", ["fs_storage", "s3_storage"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from media_tasks.pipeline.progressive import DownloadPlan, download_plan, write_download_plan
-from tests.cmaf_media import AUDIO_DIR, RATE, VIDEO_DIR, Tracks, make_tracks
+from tests.cmaf_media import AUDIO_DIR, RATE, VIDEO_DIR, Tracks, make_tracks, plan_of
 
 DURATION = 6.0
 
@@ -22,18 +22,6 @@ DURATION = 6.0
 @pytest.fixture(scope="module")
 def tracks(tmp_path_factory) -> Tracks:
     return make_tracks(tmp_path_factory.mktemp("streams"), duration=DURATION)
-
-
-def plan_of(tracks: Tracks, *, sound: bool = True) -> DownloadPlan:
-    audio = tracks.audio if sound else None
-    return download_plan(
-        tracks.video,
-        tracks.init(VIDEO_DIR, tracks.video),
-        audio,
-        tracks.init(AUDIO_DIR, audio) if audio else None,
-        video_dir=VIDEO_DIR,
-        audio_dir=AUDIO_DIR if audio else None,
-    )
 
 
 def assemble(plan: DownloadPlan, root: Path, out: Path) -> Path:
