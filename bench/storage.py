@@ -23,6 +23,7 @@ import math
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import time
@@ -320,18 +321,24 @@ def objects_for(files: Sequence[Path], seconds: float, target: float) -> int:
 # --- The platform, before and after ---------------------------------------------------------------
 
 
-def platform_run(tree: Path, clip: Path, backend: str) -> dict:
+def platform_run(tree: Path, clip: Path, backend: str, limit_s: float = 600) -> dict:
     """One upload through the playable bench's e2e test in the checkout `tree`, with its own
     python: its figures (playable_s, ready_s, ladder_s, worker_cpu_s). The pytest run picks its own
-    queue prefix, ports, database and worker name, so two checkouts never share a job."""
+    queue prefix, ports, database and worker name, so two checkouts never share a job. Stopped
+    (as by Ctrl-C, so that it stops its worker) after `limit_s`."""
     env = {k: v for k, v in os.environ.items() if k not in ("MEDIA_QUEUE_PREFIX", "PYTHONPATH")}
     env.update(MEDIA_BENCH="1", BENCH_CLIP=str(clip), BENCH_STORAGE=backend, BENCH_CANCEL="0")
     python = tree / ".venv" / "bin" / "python"
     cmd = [str(python), "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:logging", PLAYABLE_TEST]
-    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, check=False)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)  # pytest then stops its worker and moto_server (fixtures)
+        stdout, stderr = proc.communicate(timeout=90)
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH ")), None)
     if proc.returncode or not line:
-        raise RuntimeError(f"the platform run in {tree} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-1500:]}")
+        raise RuntimeError(f"the platform run in {tree} failed:\n{stdout[-3000:]}\n{stderr[-1500:]}")
     return json.loads(line[6:])
 
 
@@ -343,7 +350,7 @@ def _platform_runs(trees: dict[str, Path], clip: Path, backend: str, reps: int, 
             runs[name].append(encode_cost(fn))
         for name, tree in trees.items():
             try:
-                runs[name].append(platform_run(tree, clip, backend))
+                runs[name].append(platform_run(tree, clip, backend, limit_s=120 + 6 * probe(clip, LIMITS).duration))
             except RuntimeError as exc:
                 print(f"  {name}: {exc}", flush=True)
         print(f"  rep {rep + 1}: {json.dumps({k: v[-1] for k, v in runs.items() if v})}", flush=True)
