@@ -75,6 +75,20 @@ def decoded_frames(variant_url: str) -> tuple[int, int, int]:
     return streams[0].get("width", 0), streams[0].get("height", 0), int(streams[0].get("nb_read_frames", 0))
 
 
+def segment_frames(variant_url: str, segment_url: str, scratch: Path) -> int:
+    """Frames decoded from one fMP4 media segment a playlist names, read with its init segment (the
+    EXT-X-MAP) as a player reads it: a segment alone has no codec headers."""
+    text = requests.get(variant_url, timeout=30).text
+    init = next(
+        line.split('URI="', 1)[1].split('"', 1)[0] for line in text.splitlines() if line.startswith("#EXT-X-MAP")
+    )
+    joined = scratch / "segment.mp4"
+    parts = (requests.get(urljoin(variant_url, init), timeout=30), requests.get(segment_url, timeout=30))
+    assert all(part.status_code == 200 for part in parts), [part.status_code for part in parts]
+    joined.write_bytes(b"".join(part.content for part in parts))
+    return decoded_frames(str(joined))[2]
+
+
 def assert_plays(master_url: str, expected: dict[str, tuple[int, int]]) -> dict[str, int]:
     """ffprobe reads every variant of the master and decodes each one whole; returns frames per variant."""
     master = probe_url(master_url, "-show_programs", "-show_streams")

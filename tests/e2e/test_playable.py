@@ -12,7 +12,7 @@ from media_tasks import services
 from media_tasks.models import Job, JobEvent, Rendition
 from tests.e2e.test_upload_to_renditions import wait_for_job
 from tests.media import make_video
-from tests.playback import assert_plays, decoded_frames, variant_urls
+from tests.playback import assert_plays, decoded_frames, segment_frames, variant_urls
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -58,13 +58,12 @@ def test_a_clip_plays_from_the_api_link_before_it_is_ready(celery_worker, s3_sto
     assert early["playback_url"] and early["playback_url"].startswith(live_server.url)
     # What a player loads at that moment: every segment named is stored and decodes.
     variants = variant_urls(early["playback_url"])
-    assert variants and any("/360p/" in url for url in variants), variants
+    assert variants and any("/video/360p-h264/" in url for url in variants), variants
     for variant in variants:
         text, segments = segment_urls(variant)
         assert segments, text
         for url in segments:
-            _, _, frames = decoded_frames(url)
-            assert frames > 0, url
+            assert segment_frames(variant, url, tmp_path) > 0, url
     print(f"\nplayable while transcoding: {len(variants)} variants, {len(segments)} segments of the last")
 
     job, _ = wait_for_job(accepted["job_id"], celery_worker)
@@ -112,14 +111,14 @@ def test_the_first_quality_is_whole_while_the_others_encode(celery_worker, s3_st
     whole_early: list[str] = []
     while data["status"] == "transcoding" and not whole_early:
         variants = variant_urls(data["playback_url"])
-        assert variants == [urljoin(data["playback_url"], "360p/index.m3u8")], variants  # the lead alone
+        assert variants == [urljoin(data["playback_url"], "video/360p-h264/index.m3u8")], variants  # the lead alone
         text, segments = segment_urls(variants[0])
         if "#EXT-X-ENDLIST" in text:
             whole_early = segments
         time.sleep(0.2)
         data = requests.get(f"{live_server.url}/api/v1/assets/{accepted['asset_id']}", headers=auth, timeout=30).json()
     assert whole_early, f"the first quality was not whole before the job left transcoding ({data['status']})"
-    _, _, frames = decoded_frames(urljoin(data["playback_url"], "360p/index.m3u8"))
+    _, _, frames = decoded_frames(urljoin(data["playback_url"], "video/360p-h264/index.m3u8"))
     assert frames == pytest.approx(SECONDS * 30, abs=2)
     job, _ = wait_for_job(accepted["job_id"], celery_worker)
     assert job.status == Job.Status.SUCCEEDED, job.error
@@ -139,9 +138,9 @@ def test_a_chunked_source_plays_from_its_lead_before_the_join(
     recorded = Rendition.objects.filter(asset_id=accepted["asset_id"], kind=Rendition.Kind.MP4).count()
     assert early["status"] == "transcoding" and recorded == 0, (early["status"], recorded)
     variants = variant_urls(early["playback_url"])
-    assert variants == [urljoin(early["playback_url"], "360p/index.m3u8")], variants
+    assert variants == [urljoin(early["playback_url"], "video/360p-h264/index.m3u8")], variants
     _, segments = segment_urls(variants[0])
-    assert segments and all(decoded_frames(url)[2] > 0 for url in segments[:2])
+    assert segments and all(segment_frames(variants[0], url, tmp_path) > 0 for url in segments[:2])
     job, _ = wait_for_job(accepted["job_id"], worker, timeout=240)
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert any("in 3 chunks" in m for m in job.events.values_list("message", flat=True))
