@@ -207,7 +207,7 @@ def new_encode(src: Path, info: MediaInfo, out: Path) -> list[Path] | None:
         transcode_ladder_with_lead(src, info, rungs, out, hls_dir=out / "hls")
         return None
     # As the worker decides (processing.transcode.lead_apart): a short source has no separate lead.
-    apart = (info.duration or 0.0) > float(os.environ.get("MEDIA_LEAD_APART_MIN_S", "15"))
+    apart = (info.duration or 0.0) > float(os.environ.get("MEDIA_LEAD_APART_MIN_S", "0"))
     ladder = transcode_ladder_with_lead(src, info, rungs, out, apart=apart)
     manifests = write_manifests(ladder)
     media = [p for s in [*ladder.videos, *([ladder.audio] if ladder.audio else [])] for p in s.media_files()]

@@ -235,8 +235,9 @@ MEDIA_X264_PRESET = env("MEDIA_X264_PRESET", "veryfast")
 MEDIA_CHUNK_THRESHOLD_S = env_int("MEDIA_CHUNK_THRESHOLD_S", 120)
 MEDIA_CHUNK_SECONDS = env_int("MEDIA_CHUNK_SECONDS", 30)
 # Sources longer than this (s) get their lead rung encoded by an ffmpeg of its own, ahead of a
-# viewer (pipeline/lead.py); a shorter one is done in seconds from one decode (docs/playback.md).
-MEDIA_LEAD_APART_MIN_S = env_int("MEDIA_LEAD_APART_MIN_S", 15)
+# viewer (pipeline/lead.py); a shorter one is encoded from one decode, ready sooner but playable
+# later (measured: docs/benchmarks.md, "storage"), so by default every source gets its lead apart.
+MEDIA_LEAD_APART_MIN_S = env_int("MEDIA_LEAD_APART_MIN_S", 0)
 # x264 threads per encode (0: x264 decides); 1 pins each worker process to one core.
 MEDIA_X264_THREADS = env_int("MEDIA_X264_THREADS", 0)
 # SSIM of each rendition against the scaled source: clips up to a minute in one pass,
