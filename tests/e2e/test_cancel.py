@@ -108,7 +108,8 @@ def test_a_cancelled_reencode_leaves_the_earlier_ladder_as_it_was(celery_worker,
     job_id = post(alice_client, clip)["job_id"]
     wait_until(lambda: Job.objects.get(pk=job_id).status == Job.Status.SUCCEEDED, 240, "the first encode")
     asset_id = Job.objects.get(pk=job_id).asset_id
-    names = ["master.m3u8", *(f"{rung}/index.m3u8" for rung in ("1080p", "720p", "480p", "360p"))]
+    rungs = ("1080p", "720p", "480p", "360p")
+    names = ["master.m3u8", "manifest.mpd", "audio/128k-aac/index.m3u8", *(f"video/{r}-h264/index.m3u8" for r in rungs)]
     before = {name: storage.read_bytes(storage.asset_key(storage.HLS, asset_id, name)) for name in names}
     again = str(services.asset_reprocess(asset_id=asset_id).id)
     wait_until(
