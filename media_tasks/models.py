@@ -94,6 +94,9 @@ class Job(models.Model):
     # When the first segments of its HLS were stored and the master published: a player may start
     # while the ladder is still being made. Set once; a redone transcode keeps it.
     playable_at = models.DateTimeField(null=True, blank=True)
+    # The ladder this job chose for its source and why (pipeline.pertitle.LadderDecision.as_dict):
+    # made once, before the rungs after the lead, so that a retry and every chunk use the same.
+    ladder = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -169,6 +172,8 @@ class Rendition(models.Model):
     worker_hostname = models.CharField(max_length=255, blank=True)
     # SSIM against the source scaled to this size (1.0 = identical), when measured.
     ssim = models.FloatField(null=True, blank=True)
+    # VMAF (model v0.6.1) against the source, this rendition scaled to the source's display size.
+    vmaf = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

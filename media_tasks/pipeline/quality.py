@@ -1,19 +1,26 @@
-"""Objective quality of renditions: SSIM against the source scaled to the same size.
+"""Objective quality of renditions against their source: SSIM (ffmpeg's `ssim` filter, at the
+rendition's size) and VMAF (libvmaf's model v0.6.1, the rendition scaled up to the source's display
+size, as a viewer's player shows it).
 
-One ffmpeg run decodes the source, `split`s it, scales a copy to each rendition's size
-and compares it with that rendition (ffmpeg's `ssim` filter,
-https://ffmpeg.org/ffmpeg-filters.html#ssim). Decoding dominates the cost: a clip up to
-a minute is measured in one pass on every third frame; a longer one in a few two-second
-windows spread over it, so the cost stays bounded however long the video.
+One ffmpeg run decodes the source, `split`s it and compares a copy with each rendition. Decoding
+dominates the cost: a clip up to a minute is measured in one pass on every third frame; a longer
+one in a few two-second windows spread over it, so the cost stays bounded however long the video.
+
+Debian 12's ffmpeg has no libvmaf: VMAF runs in the static ffmpeg of the pinned imageio-ffmpeg
+wheel (requirements.txt), found by `vmaf_ffmpeg`. Its own `IMAGEIO_FFMPEG_EXE` names another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
+import imageio_ffmpeg
 
+from .exceptions import ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
 from .renditions import VideoFile
 from .runner import QUIET_ARGS, run_ffmpeg
@@ -24,6 +31,17 @@ WINDOW_S = 2.0
 # seeking into windows: a source with long GOPs is decoded from its previous keyframe.
 FULL_PASS_MAX_S = 60.0
 FULL_PASS_NTH = 3
+# https://github.com/Netflix/vmaf/blob/master/resource/doc/models.md: v0.6.1 is the model for a
+# 1080p screen at three times its height, the one the industry quotes.
+VMAF_MODEL = "version=vmaf_v0.6.1"
+
+# (rendition's picture, source's picture, stats file) → the filter that compares them.
+Compare = Callable[[Any, Any, Path], Any]
+
+
+def vmaf_ffmpeg() -> str:
+    """The ffmpeg that has libvmaf."""
+    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def windows(duration: float | None, count: int) -> list[tuple[float, float | None]]:
@@ -33,9 +51,29 @@ def windows(duration: float | None, count: int) -> list[tuple[float, float | Non
     return [(duration * (i + 1) / (count + 1) - WINDOW_S / 2, WINDOW_S) for i in range(count)]
 
 
-def ssim_command(
-    source: Path, info: MediaInfo, videos: Sequence[VideoFile], stats_dir: Path, window_count: int = 3
+def _ssim(distorted: Any, reference: Any, stats: Path) -> Any:
+    return ffmpeg.filter([distorted, reference], "ssim", stats_file=str(stats))
+
+
+def _vmaf(distorted: Any, reference: Any, stats: Path) -> Any:
+    return ffmpeg.filter(
+        [distorted, reference], "libvmaf", model=VMAF_MODEL, log_fmt="json", log_path=str(stats), n_threads=2
+    )
+
+
+def compare_command(
+    source: Path,
+    info: MediaInfo,
+    videos: Sequence[VideoFile],
+    stats_dir: Path,
+    *,
+    window_count: int = 3,
+    at_source_size: bool = False,
+    compare: Compare = _ssim,
 ) -> list[str]:
+    """One ffmpeg command comparing every rendition with the source, over `windows`: each pair at the
+    rendition's size (SSIM), or `at_source_size` with the rendition scaled up (VMAF). Each pair's
+    figures go to `stats_dir/<name>.<window>.log`."""
     outputs = []
     for w, (start, length) in enumerate(windows(info.duration, window_count)):
         span = {"ss": start, "t": length} if length else {}
@@ -47,14 +85,18 @@ def ssim_command(
             src = src.filter("select", keep)
         references = src.filter_multi_output("split", len(videos))
         for i, video in enumerate(videos):
-            reference = references.stream(i).filter("scale", video.width, video.height, flags="bicubic")
             distorted = ffmpeg.input(str(video.path), **SAFE_INPUT_OPTIONS, **span)["v:0"]
             if length is None:
                 distorted = distorted.filter("select", keep)
+            reference = references.stream(i)
+            if at_source_size:
+                distorted = distorted.filter("scale", info.width, info.height, flags="bicubic")
+            else:
+                reference = reference.filter("scale", video.width, video.height, flags="bicubic")
             reference = reference.filter("setsar", 1).filter("format", "yuv420p")
             distorted = distorted.filter("setsar", 1).filter("format", "yuv420p")
-            stats = str(stats_dir / f"{video.name}.{w}.log")
-            outputs.append(ffmpeg.filter([distorted, reference], "ssim", stats_file=stats).output("-", f="null"))
+            stats = stats_dir / f"{video.name}.{w}.log"
+            outputs.append(compare(distorted, reference, stats).output("-", f="null"))
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = QUIET_ARGS
     return cmd
@@ -71,9 +113,37 @@ def measure_ssim(
 ) -> dict[str, float]:
     """SSIM (All: Y, U, V weighted, 1.0 = identical) of each rendition over its frames, by name."""
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = ssim_command(source, info, videos, workdir, window_count)
+    cmd = compare_command(source, info, videos, workdir, window_count=window_count)
     run_ffmpeg(cmd, timeout=timeout, what="The quality measurement")
     return {video.name: _mean_all(sorted(workdir.glob(f"{video.name}.*.log"))) for video in videos}
+
+
+def measure_vmaf(
+    source: Path,
+    info: MediaInfo,
+    videos: Sequence[VideoFile],
+    workdir: Path,
+    *,
+    window_count: int = 3,
+    timeout: float | None = None,
+) -> dict[str, float]:
+    """VMAF (0..100; about 93 and up: a viewer cannot tell it from the source) of each rendition,
+    scaled to the source's display size, averaged over its frames, by name."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = compare_command(
+        source, info, videos, workdir, window_count=window_count, at_source_size=True, compare=_vmaf
+    )
+    cmd[0] = vmaf_ffmpeg()
+    run_ffmpeg(cmd, timeout=timeout, what="The VMAF measurement")
+    return {video.name: mean_vmaf(sorted(workdir.glob(f"{video.name}.*.log"))) for video in videos}
+
+
+def mean_vmaf(logs: Sequence[Path]) -> float:
+    """The mean VMAF over every frame scored in libvmaf's JSON `logs`."""
+    scores = [frame["metrics"]["vmaf"] for path in logs for frame in json.loads(path.read_text())["frames"]]
+    if not scores:
+        raise ProcessingError(f"No VMAF figures in {[p.name for p in logs]}.")
+    return sum(scores) / len(scores)
 
 
 def _mean_all(stats: list[Path]) -> float:
