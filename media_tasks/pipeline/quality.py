@@ -130,9 +130,7 @@ def measure_vmaf(
     """VMAF (0..100; about 93 and up: a viewer cannot tell it from the source) of each rendition,
     scaled to the source's display size, averaged over its frames, by name."""
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = compare_command(
-        source, info, videos, workdir, window_count=window_count, at_source_size=True, compare=_vmaf
-    )
+    cmd = compare_command(source, info, videos, workdir, window_count=window_count, at_source_size=True, compare=_vmaf)
     cmd[0] = vmaf_ffmpeg()
     run_ffmpeg(cmd, timeout=timeout, what="The VMAF measurement")
     return {video.name: mean_vmaf(sorted(workdir.glob(f"{video.name}.*.log"))) for video in videos}
