@@ -74,7 +74,7 @@ class EncoderProfile:
             return [("format", {"pix_fmts": "nv12"}), ("hwupload", {"extra_hw_frames": 64})]
         return [("format", {"pix_fmts": "yuv420p"})]
 
-    def output_args(self, *, preset: str, crf: int, maxrate_kbps: int, gop: int) -> dict[str, Any]:
+    def output_args(self, *, preset: str, crf: float, maxrate_kbps: int, gop: int) -> dict[str, Any]:
         rate = {"maxrate": f"{maxrate_kbps}k", "bufsize": f"{maxrate_kbps * 2}k"}
         gop_args = {"g": gop, "keyint_min": gop}
         if self.name == CPU_ENCODER:

@@ -42,14 +42,18 @@ def transcode_ladder_with_lead(
     *,
     on_progress: ProgressCallback | None = None,
     apart: bool = True,
+    choose: Callable[[], Sequence[Rung]] | None = None,
     **options: Any,
 ) -> Ladder:
     """As streams.transcode_ladder (the same streams, largest rung first), the lead rung and the
     sound segmented, and (`apart`) encoded by an ffmpeg of their own beside the rest. `on_progress`
     follows the rest, the slower part; the frames for the thumbnails come from its decode. If one
-    part fails or is cancelled, the other is stopped within a second and the first error is raised."""
+    part fails or is cancelled, the other is stopped within a second and the first error is raised.
+
+    `choose` (pertitle.py) gives the rungs to encode instead of `rungs`, the lead unchanged: with the
+    lead apart it runs beside the lead's encode, so that the lead is out as soon as without it."""
     lead = lead_rung(rungs)
-    rest = [rung for rung in rungs if rung != lead]
+    final = list(rungs)
     stopped = threading.Event()
     failures: list[BaseException] = []  # in the order they happened
 
@@ -69,18 +73,34 @@ def transcode_ladder_with_lead(
             stopped.set()
             raise
 
-    if not rest or not apart:
-        written = part(list(rungs), on_progress, {})
+    def rest() -> dict[str, Path]:
+        if choose is not None:
+            final[:] = _chosen(choose, stopped, failures)
+        return part(final[:-1], on_progress, {"niceness": REST_NICENESS, "sound": False})
+
+    if len(rungs) < 2 or not apart:
+        if choose is not None and len(rungs) > 1:
+            final[:] = choose()
+        written = part(final, on_progress, {})
     else:
-        written = _both(
-            lambda: part([lead], None, {"frames_dir": None}),
-            lambda: part(rest, on_progress, {"niceness": REST_NICENESS, "sound": False}),
-        )
+        written = _both(lambda: part([lead], None, {"frames_dir": None}), rest)
         if failures:
             raise failures[0]
-    ladder = ladder_written(out_dir, rungs, written)
+    ladder = ladder_written(out_dir, final, written)
     require_complete(declared_duration(info), min(v.index.duration_s for v in ladder.videos))
     return ladder
+
+
+def _chosen(
+    choose: Callable[[], Sequence[Rung]], stopped: threading.Event, failures: list[BaseException]
+) -> list[Rung]:
+    """`choose`'s rungs; a failure stops the lead too, as a failed encode does."""
+    try:
+        return list(choose())
+    except BaseException as exc:
+        failures.append(exc)
+        stopped.set()
+        raise
 
 
 def _both(aside: Callable[[], dict[str, Path]], here: Callable[[], dict[str, Path]]) -> dict[str, Path]:

@@ -89,8 +89,9 @@ def compare_command(
             if length is None:
                 distorted = distorted.filter("select", keep)
             reference = references.stream(i)
-            if at_source_size:
+            if at_source_size:  # the source too, from its stored size to its display size
                 distorted = distorted.filter("scale", info.width, info.height, flags="bicubic")
+                reference = reference.filter("scale", info.width, info.height, flags="bicubic")
             else:
                 reference = reference.filter("scale", video.width, video.height, flags="bicubic")
             reference = reference.filter("setsar", 1).filter("format", "yuv420p")
@@ -126,13 +127,14 @@ def measure_vmaf(
     *,
     window_count: int = 3,
     timeout: float | None = None,
+    niceness: int = 0,
 ) -> dict[str, float]:
     """VMAF (0..100; about 93 and up: a viewer cannot tell it from the source) of each rendition,
     scaled to the source's display size, averaged over its frames, by name."""
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = compare_command(source, info, videos, workdir, window_count=window_count, at_source_size=True, compare=_vmaf)
     cmd[0] = vmaf_ffmpeg()
-    run_ffmpeg(cmd, timeout=timeout, what="The VMAF measurement")
+    run_ffmpeg(cmd, timeout=timeout, what="The VMAF measurement", niceness=niceness)
     return {video.name: mean_vmaf(sorted(workdir.glob(f"{video.name}.*.log"))) for video in videos}
 
 

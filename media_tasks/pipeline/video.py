@@ -43,6 +43,7 @@ class Rung:
     width: int
     height: int
     maxrate_kbps: int
+    crf: float | None = None  # None: the encode's own (EncodeSettings.crf); pertitle.py sets it
 
     @property
     def stream(self) -> Stream:
@@ -52,7 +53,7 @@ class Rung:
 @dataclass(frozen=True)
 class EncodeSettings:
     preset: str = "veryfast"
-    crf: int = CRF
+    crf: float = CRF
     encoder: str = CPU_ENCODER
     # Decode and scale on the GPU (NVDEC + scale_cuda); only where a worker measured it faster.
     hw_decode: bool = False
@@ -249,7 +250,10 @@ def _rung_options(
     options: dict[str, Any] = {}
     for i, rung in enumerate(rungs):
         args = profile.output_args(
-            preset=settings.preset, crf=settings.crf, maxrate_kbps=rung.maxrate_kbps, gop=_gop_frames(fps)
+            preset=settings.preset,
+            crf=settings.crf if rung.crf is None else rung.crf,
+            maxrate_kbps=rung.maxrate_kbps,
+            gop=_gop_frames(fps),
         )
         if settings.threads and profile.name == CPU_ENCODER:
             args["threads"] = settings.threads

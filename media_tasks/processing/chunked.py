@@ -25,8 +25,8 @@ from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
 from ..pipeline.identity import INIT, Stream
 from ..pipeline.lead import REST_NICENESS, lead_rung
-from ..pipeline.probe import MediaInfo
 from ..pipeline.streams import index_ladder
+from .ladder import job_choose_ladder, planned_rungs, recorded_ladder
 from .runtime import media_info, run_work, source_copy
 from .streams import stream_key, streams_store
 from .transcode import early_publisher, encode_settings
@@ -46,16 +46,15 @@ def transcode_chunk_count(*, job_id: uuid.UUID | str) -> int:
     info = media_info(asset) if asset and asset.probe else None
     if not threshold or not info or not info.duration or info.duration <= threshold:
         return 0
-    if len(video_ops.plan_ladder(info, settings.MEDIA_LADDER)) < 2:
+    if len(planned_rungs(info)) < 2:
         return 0
     return len(chunk_ops.plan_spans(info.duration, settings.MEDIA_CHUNK_SECONDS, frame_rate=info.frame_rate))
 
 
-def _rungs(info: MediaInfo) -> tuple[video_ops.Rung, list[video_ops.Rung]]:
+def _rungs(rungs: list[video_ops.Rung]) -> tuple[video_ops.Rung, list[video_ops.Rung]]:
     """The lead rung, and the rungs the chunks encode."""
-    rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
     lead = lead_rung(rungs)
-    return lead, [rung for rung in rungs if rung != lead]
+    return lead, [rung for rung in rungs if rung.name != lead.name]
 
 
 def _chunk_key(asset_id: uuid.UUID, rung: str, index: int) -> str:
@@ -103,7 +102,7 @@ def job_transcode_lead(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         return False
     asset = Asset.objects.get(jobs__id=job_id)
     info = media_info(asset)
-    lead, _ = _rungs(info)
+    lead, _ = _rungs(planned_rungs(info))
     streams = [lead.stream, *filter(None, [video_ops.ladder_sound(info)])]
     if all(_lead_stored(asset.id, stream) for stream in streams):
         return True
@@ -166,13 +165,25 @@ def job_transcode_chunk(
         return False
     asset = Asset.objects.get(jobs__id=job_id)
     info = media_info(asset)
-    _, rungs = _rungs(info)
-    keys = {rung.name: _chunk_key(asset.id, rung.name, index) for rung in rungs}
-    if all(storage.exists(key) for key in keys.values()):
-        return True
+    recorded = recorded_ladder(job_id=job_id, info=info)
+    if recorded is not None:
+        keys = {rung.name: _chunk_key(asset.id, rung.name, index) for rung in _rungs(recorded)[1]}
+        if all(storage.exists(key) for key in keys.values()):
+            return True
 
     def work(job: Job, workdir: Path) -> None:
         source = source_copy(job, workdir)
+        chosen = job_choose_ladder(
+            job_id=job_id,
+            info=info,
+            source=source,
+            workdir=workdir / "analysis",
+            encode_settings=encode_settings(encoder, hw_decode),
+            worker=worker,
+            niceness=REST_NICENESS,
+        )
+        rungs = _rungs(chosen)[1]
+        keys = {rung.name: _chunk_key(asset.id, rung.name, index) for rung in rungs}
         span = chunk_ops.plan_chunks(source, info, settings.MEDIA_CHUNK_SECONDS, index=index)[index]
         encode = functools.partial(
             video_ops.encode_ladder,
@@ -220,7 +231,8 @@ def job_transcode_join(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         return False
     asset = job.asset
     info = media_info(asset)
-    lead, rungs = _rungs(info)
+    # Every chunk recorded the ladder before it encoded: the join reads the same.
+    lead, rungs = _rungs(recorded_ladder(job_id=job_id, info=info) or planned_rungs(info))
     count = transcode_chunk_count(job_id=job_id)
     timeout = ffmpeg_timeout_s(info.duration)
     sound = video_ops.ladder_sound(info)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
@@ -13,10 +14,11 @@ from django.conf import settings
 from ..models import Job, Rendition
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
-from ..pipeline.lead import lead_rung, transcode_ladder_with_lead
+from ..pipeline.lead import REST_NICENESS, lead_rung, transcode_ladder_with_lead
 from ..pipeline.probe import VIDEO, MediaInfo
 from ..pipeline.streams import index_ladder
 from .early_hls import EarlyHlsPublisher
+from .ladder import job_choose_ladder, planned_rungs, recorded_ladder
 from .runtime import (
     COMPLETE_MARKER,
     frames_cache_path,
@@ -47,7 +49,7 @@ def job_transcode(
         asset = job.asset
         require_kind(asset, VIDEO)
         info = media_info(asset)
-        rungs = video_ops.plan_ladder(info, settings.MEDIA_LADDER)
+        rungs = recorded_ladder(job_id=job_id, info=info) or planned_rungs(info)
         complete = workdir / COMPLETE_MARKER
         root = workdir / "streams"
         started = time.monotonic()
@@ -57,17 +59,29 @@ def job_transcode(
         else:
             source = source_copy(job, workdir)
             publisher = early_publisher(job, lead_rung(rungs), info, root, worker)
+            chosen = encode_settings(encoder, hw_decode)
+            choose = functools.partial(
+                job_choose_ladder,
+                job_id=job_id,
+                info=info,
+                source=source,
+                workdir=workdir / "analysis",
+                encode_settings=chosen,
+                worker=worker,
+                niceness=REST_NICENESS,
+            )
             try:
                 ladder = transcode_ladder_with_lead(
                     source,
                     info,
                     rungs,
                     root,
-                    settings=encode_settings(encoder, hw_decode),
+                    settings=chosen,
                     on_progress=progress_reporter(job_id, Status.TRANSCODING),
                     timeout=ffmpeg_timeout_s(info.duration),
                     frames_dir=workdir / "frames",
                     apart=lead_apart(info),
+                    choose=choose,
                 )
             finally:
                 if publisher is not None:
