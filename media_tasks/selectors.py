@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from . import storage
 from .models import Asset, Job, Rendition, Upload, UploadLog, Worker
-from .processing import workflow
+from .processing import quality, workflow
 
 # How My media may be sorted: the choice's name → the ordering.
 ASSET_ORDERS = {
@@ -131,22 +131,22 @@ def asset_live_etag(*, asset: Asset) -> str:
 
 
 def quality_pending(*, job: Job | None) -> bool:
-    """Whether the SSIM of a ready video is still to come: its measurement follows the job and has
-    not reported (processing.quality notes either way), within the measurement's time limit."""
+    """Whether the SSIM or VMAF of a ready video is still to come: its measurement follows the job
+    and has not reported (processing.quality notes either way), within the measurement's time limit."""
     if job is None or job.status != Job.Status.SUCCEEDED or not workflow.quality_follows(job.asset.kind):
         return False
     if job.events.filter(stage=workflow.QUALITY).exists():
         return False
-    if not job.asset.renditions.filter(kind=Rendition.Kind.MP4, ssim__isnull=True).exists():
+    if not job.asset.renditions.filter(quality.unmeasured(), kind=Rendition.Kind.MP4).exists():
         return False
     limit = workflow.time_limits(workflow.QUALITY, (job.asset.probe or {}).get("duration"))["time_limit"]
     return job.finished_at is not None and timezone.now() < job.finished_at + timedelta(seconds=limit)
 
 
 def asset_renditions_etag(*, asset: Asset) -> str:
-    """Changes when a rendition's SSIM is measured, or the measurement stops being awaited."""
-    ssim = asset.renditions.filter(kind=Rendition.Kind.MP4).order_by("profile").values_list("profile", "ssim")
-    return f"{quality_pending(job=asset.latest_job)}-{list(ssim)}"
+    """Changes when a rendition's SSIM or VMAF is measured, or the measurement stops being awaited."""
+    mp4 = asset.renditions.filter(kind=Rendition.Kind.MP4).order_by("profile")
+    return f"{quality_pending(job=asset.latest_job)}-{list(mp4.values_list('profile', 'ssim', 'vmaf'))}"
 
 
 def asset_list_etag(*, user: AbstractBaseUser) -> str:
@@ -161,6 +161,11 @@ def job_queue_position(*, job: Job) -> int | None:
     if job.status != Job.Status.QUEUED:
         return None
     return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count()
+
+
+def asset_result_job(*, asset: Asset) -> Job | None:
+    """The job that made the renditions the asset has now: its latest that succeeded."""
+    return asset.jobs.filter(status=Job.Status.SUCCEEDED).order_by("-created_at").first()
 
 
 def asset_has_earlier_result(*, asset: Asset) -> bool:

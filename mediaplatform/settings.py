@@ -243,6 +243,8 @@ MEDIA_X264_THREADS = env_int("MEDIA_X264_THREADS", 0)
 # SSIM of each rendition against the scaled source: clips up to a minute in one pass,
 # longer ones over this many 2 s windows spread over them (0: not measured).
 MEDIA_SSIM_WINDOWS = env_int("MEDIA_SSIM_WINDOWS", 3)
+# VMAF (model v0.6.1, at the source's size) of each rendition, after SSIM, sampled the same way (0: not measured).
+MEDIA_VMAF_WINDOWS = env_int("MEDIA_VMAF_WINDOWS", 3)
 # A per-title ladder (media_tasks/pipeline/pertitle.py; docs/per-title.md): each rung's CRF and cap
 # chosen from probe encodes of a sample, to reach a VMAF target per rung, from the top rung down
 # (the last repeats). 0: the fixed ladder (CRF 23 under fixed caps) for every source.
@@ -251,8 +253,6 @@ MEDIA_VMAF_TARGETS = [float(v) for v in env_list("MEDIA_VMAF_TARGETS", "93,85,75
 # The top rung's cap may rise to this many times the fixed one, so that hard content reaches its target.
 MEDIA_PER_TITLE_CEILING = float(env("MEDIA_PER_TITLE_CEILING", "2.0"))
 MEDIA_PER_TITLE_CRF_RANGE = tuple(float(v) for v in env_list("MEDIA_PER_TITLE_CRF_RANGE", "18,34"))
-# VMAF (model v0.6.1, at the source's size) of each rendition, after SSIM, sampled the same way (0: not measured).
-MEDIA_VMAF_WINDOWS = env_int("MEDIA_VMAF_WINDOWS", 3)
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 5 * 1024**3)
 MEDIA_MAX_DURATION_S = env_int("MEDIA_MAX_DURATION_S", 4 * 3600)
 MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 100_000_000)

@@ -58,9 +58,9 @@ def _record(job: Job, ladder: Ladder, encoder: str, stored: int) -> None:
     for encoded, video in zip(ladder.videos, videos, strict=True):
         sizes = {"width": video.width, "height": video.height, "bitrate": video.bitrate, "size_bytes": video.size_bytes}
         key = stream_key(job.asset_id, encoded.stream.playlist)
-        record(
-            job, Rendition.Kind.MP4, encoded.stream.rung, key, codec=video.codecs, encoder=encoder, ssim=None, **sizes
-        )
+        # A new file: its SSIM and VMAF are to be measured again (by this job's quality task).
+        fields = {"codec": video.codecs, "encoder": encoder, "ssim": None, "vmaf": None, **sizes}
+        record(job, Rendition.Kind.MP4, encoded.stream.rung, key, **fields)
     if sound := ladder.audio:
         size = sum(path.stat().st_size for path in sound.media_files())
         rate = int(size * 8 / sound.index.duration_s) if sound.index.duration_s else 0

@@ -12,7 +12,7 @@ from ..pipeline.probe import IMAGE, VIDEO
 
 Status = Job.Status
 
-# After the job is ready: the SSIM measurement of a video's ladder (nobody waits for it).
+# After the job is ready: the SSIM and VMAF measurement of a video's ladder (nobody waits for it).
 QUALITY = "quality"
 
 # The stages each kind goes through, in order. The kind is known only after probing.
@@ -82,9 +82,16 @@ def plan(kind: str) -> tuple[str, ...]:
     return PLANS.get(kind, UNKNOWN_PLAN)
 
 
+def quality_metrics() -> tuple[str, ...]:
+    """The figures measured on each video rendition after ready ("ssim", "vmaf": Rendition fields),
+    those whose windows setting is not 0."""
+    windows = {"ssim": settings.MEDIA_SSIM_WINDOWS, "vmaf": settings.MEDIA_VMAF_WINDOWS}
+    return tuple(metric for metric, count in windows.items() if count > 0)
+
+
 def quality_follows(kind: str) -> bool:
-    """Whether the job's chain ends with the SSIM measurement, after it is ready."""
-    return kind == VIDEO and settings.MEDIA_SSIM_WINDOWS > 0
+    """Whether the job's chain ends with the quality measurement (SSIM, VMAF), after it is ready."""
+    return kind == VIDEO and bool(quality_metrics())
 
 
 def stages_from(kind: str, status: str, *, inclusive: bool) -> list[str]:

@@ -1,6 +1,6 @@
 from media_tasks.pipeline import video
 from media_tasks.pipeline.probe import probe
-from media_tasks.pipeline.quality import measure_ssim
+from media_tasks.pipeline.quality import measure_ssim, measure_vmaf
 from media_tasks.pipeline.streams import transcode_ladder
 from tests.media import make_video
 from tests.pipeline.test_video import LIMITS
@@ -19,6 +19,22 @@ def test_ssim_per_rendition_is_high_for_a_good_encode_and_lower_for_a_starved_on
     ).describe()
     worse = measure_ssim(src, info, starved, tmp_path / "ssim2", window_count=2)
     assert worse["360p"] < scores["360p"] - 0.01
+
+
+def test_vmaf_per_rendition_is_high_for_a_good_encode_and_clearly_lower_for_a_starved_one(tmp_path):
+    src = make_video(tmp_path / "src.mp4", width=640, height=360, duration=1.0)
+    info = probe(src, LIMITS)
+    rungs = video.plan_ladder(info, [360, 240])
+    good = transcode_ladder(src, info, rungs, tmp_path / "good").describe()
+    scores = measure_vmaf(src, info, good, tmp_path / "vmaf", window_count=2)
+    assert set(scores) == {"360p", "240p"}
+    assert scores["360p"] > 90, scores
+    assert scores["240p"] < scores["360p"], "scaled up to the source's size, the smaller rung loses detail"
+    starved = transcode_ladder(
+        src, info, rungs[:1], tmp_path / "bad", settings=video.EncodeSettings(crf=51, preset="ultrafast")
+    ).describe()
+    worse = measure_vmaf(src, info, starved, tmp_path / "vmaf2", window_count=2)
+    assert worse["360p"] < scores["360p"] - 20, (worse, scores)
 
 
 def test_long_clips_are_measured_in_windows_and_short_ones_whole():

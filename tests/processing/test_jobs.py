@@ -88,10 +88,11 @@ def test_video_job_goes_through_every_stage(request, backend, user, enqueued, sm
         ("sprite", "sprite", 160, 90),
     ]
     (mp4,) = asset.renditions.filter(kind="mp4")
-    assert mp4.ssim is None, "the job is ready before its quality is measured"
+    assert mp4.ssim is None and mp4.vmaf is None, "the job is ready before its quality is measured"
     assert quality.job_measure_quality(job_id=job.id, worker="w1")
     mp4.refresh_from_db()
     assert 0.9 < mp4.ssim <= 1.0, "SSIM against the scaled source is stored per rendition"
+    assert 80 < mp4.vmaf <= 100, "and VMAF against the source"
     assert not quality.job_measure_quality(job_id=job.id, worker="w1"), "measured once"
     for rendition in asset.renditions.all():
         assert storage.exists(rendition.storage_key), rendition.storage_key

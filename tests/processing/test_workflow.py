@@ -29,7 +29,7 @@ def test_each_stage_is_entered_from_the_one_before_it_in_some_plan():
 
 
 def test_what_runs_after_a_probe_and_after_a_lost_worker(settings):
-    settings.MEDIA_SSIM_WINDOWS = 3
+    settings.MEDIA_SSIM_WINDOWS = settings.MEDIA_VMAF_WINDOWS = 3
     after_probe = [Status.TRANSCODING, Status.THUMBNAILING, Status.FINALIZING, workflow.QUALITY]
     assert workflow.stages_from(VIDEO, Status.PROBING, inclusive=False) == after_probe
     assert workflow.stages_from(IMAGE, Status.PROBING, inclusive=False) == [Status.PROCESSING, Status.FINALIZING]
@@ -40,6 +40,10 @@ def test_what_runs_after_a_probe_and_after_a_lost_worker(settings):
     assert workflow.stages_from(VIDEO, Status.PROBING, inclusive=True) == [Status.PROBING], "the probe decides the rest"
     assert workflow.stages_from(IMAGE, Status.TRANSCODING, inclusive=True) == [], "not a stage of an image"
     settings.MEDIA_SSIM_WINDOWS = 0
+    settings.MEDIA_VMAF_WINDOWS = 3
+    assert workflow.stages_from(VIDEO, Status.FINALIZING, inclusive=True) == [Status.FINALIZING, workflow.QUALITY]
+    assert workflow.quality_metrics() == ("vmaf",), "VMAF alone is measured after ready too"
+    settings.MEDIA_VMAF_WINDOWS = 0
     assert workflow.stages_from(VIDEO, Status.FINALIZING, inclusive=True) == [Status.FINALIZING]
 
 

@@ -62,13 +62,14 @@ def test_the_ssim_column_asks_again_until_it_is_measured(alice_client, user, fs_
 def test_a_failed_measurement_stops_the_asking(alice_client, user, fs_storage, monkeypatch, tmp_path):
     asset = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
     monkeypatch.setattr("media_tasks.pipeline.quality.measure_ssim", _refuse)
+    monkeypatch.setattr("media_tasks.pipeline.quality.measure_vmaf", _refuse)
     assert not quality.job_measure_quality(job_id=asset.latest_job.id, worker="t")
     body = alice_client.get(reverse("asset_detail", args=[asset.id]), {"fragment": "renditions"}).content.decode()
     assert "hx-trigger" not in body and "not measured" in body
 
 
 def _refuse(*args, **kwargs):
-    raise ValueError("no SSIM figures")
+    raise ValueError("no figures")
 
 
 def test_the_owner_chooses_the_poster_from_the_encodes_frames(
