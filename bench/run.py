@@ -10,6 +10,9 @@ absolute times are context. Writes docs/benchmarks.md and docs/benchmarks.png.
 1-minute 1080p source, and with `--before-tree DIR` (a checkout of 188e298 with its own .venv; `auto`:
 a git worktree made and removed by the run) the platform's times before and after, interleaved.
 
+`--only quality` (issue 30): "quality per bit", today's fixed ladder against the per-title one on six
+generated clips of different difficulty: bytes and VMAF per rung, and the analysis's CPU cost.
+
 `--only manycore gpu` is for a many-core (GPU) box: chunked layouts that fill every core
 against one whole-file encode, and the worker's own hardware-encoder and NVDEC checks.
 """
@@ -36,6 +39,7 @@ from bench.chunked import bench_chunks, bench_manycore, cpu_model  # noqa: E402
 from bench.common import LADDER, LIMITS, interleave, one_decode, results, timed  # noqa: E402
 from bench.gpu import bench_gpu  # noqa: E402
 from bench.playable import bench_playable  # noqa: E402
+from bench.quality_per_bit import bench_quality  # noqa: E402
 from bench.report import plot, report  # noqa: E402
 from bench.storage import bench_storage  # noqa: E402
 from media_tasks.pipeline import images, video  # noqa: E402
@@ -283,10 +287,26 @@ def main() -> None:
     parser.add_argument("--storage-platform-seconds", type=float, default=60.0, help="storage: platform clip (0: none)")
     parser.add_argument("--short-seconds", type=float, default=10.0, help="storage: the short clip (0: none)")
     parser.add_argument("--storage-backend", choices=["s3", "fs"], default="s3", help="storage: platform runs")
+    parser.add_argument("--quality-seconds", type=float, default=20.0, help="quality per bit: each clip")
+    parser.add_argument(
+        "--quality-cost-seconds", type=float, default=60.0, help="quality per bit: the analysis-cost clip (0: none)"
+    )
+    parser.add_argument("--quality-clips", nargs="*", help="quality per bit: only these clips (default: all six)")
     parser.add_argument(
         "--only",
         nargs="*",
-        default=["ladder", "playable", "storage", "images", "chunks", "streaming", "throughput", "web", "gpu"],
+        default=[
+            "ladder",
+            "playable",
+            "storage",
+            "quality",
+            "images",
+            "chunks",
+            "streaming",
+            "throughput",
+            "web",
+            "gpu",
+        ],
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -309,6 +329,7 @@ def main() -> None:
                 args.short_seconds,
                 args.storage_backend,
             ),
+            "quality": lambda: bench_quality(tmp, args.quality_seconds, args.quality_cost_seconds, args.quality_clips),
             "playable": lambda: bench_playable(
                 tmp, max(3, args.reps), args.playable_seconds, args.playable_long_seconds
             ),
