@@ -42,7 +42,7 @@ def transcode_ladder_with_lead(
     *,
     on_progress: ProgressCallback | None = None,
     apart: bool = True,
-    choose: Callable[[], Sequence[Rung]] | None = None,
+    choose: Callable[..., Sequence[Rung]] | None = None,
     **options: Any,
 ) -> Ladder:
     """As streams.transcode_ladder (the same streams, largest rung first), the lead rung and the
@@ -50,20 +50,16 @@ def transcode_ladder_with_lead(
     follows the rest, the slower part; the frames for the thumbnails come from its decode. If one
     part fails or is cancelled, the other is stopped within a second and the first error is raised.
 
-    `choose` (pertitle.py) gives the rungs to encode instead of `rungs`, the lead unchanged: with the
-    lead apart it runs beside the lead's encode, so that the lead is out as soon as without it."""
+    `choose(on_progress=...)` (pertitle.py) gives the rungs to encode instead of `rungs`, the lead
+    unchanged: with the lead apart it runs beside the lead's encode, so that the lead is out as soon
+    as without it. Its callback stops it, by raising, as the encode's does."""
     lead = lead_rung(rungs)
     final = list(rungs)
     stopped = threading.Event()
     failures: list[BaseException] = []  # in the order they happened
 
     def part(part_rungs: list[Rung], report: ProgressCallback | None, extra: dict[str, Any]) -> dict[str, Path]:
-        def check(fraction: float) -> None:
-            if stopped.is_set():
-                raise ProcessingCancelled("The other part of the encode stopped.")
-            if report is not None:
-                report(fraction)
-
+        check = _stop_check(stopped, report)
         try:
             return encode_ladder(
                 src, info, part_rungs, out_dir, on_progress=check, segmented=[lead.name], **{**options, **extra}
@@ -75,12 +71,12 @@ def transcode_ladder_with_lead(
 
     def rest() -> dict[str, Path]:
         if choose is not None:
-            final[:] = _chosen(choose, stopped, failures)
+            final[:] = _chosen(choose, _stop_check(stopped, on_progress), stopped, failures)
         return part(final[:-1], on_progress, {"niceness": REST_NICENESS, "sound": False})
 
     if len(rungs) < 2 or not apart:
         if choose is not None and len(rungs) > 1:
-            final[:] = choose()
+            final[:] = choose(on_progress=_stop_check(stopped, on_progress))
         written = part(final, on_progress, {})
     else:
         written = _both(lambda: part([lead], None, {"frames_dir": None}), rest)
@@ -91,12 +87,27 @@ def transcode_ladder_with_lead(
     return ladder
 
 
+def _stop_check(stopped: threading.Event, report: ProgressCallback | None) -> ProgressCallback:
+    """A part's progress callback: it stops the part once the other failed, and reports to `report`."""
+
+    def check(fraction: float) -> None:
+        if stopped.is_set():
+            raise ProcessingCancelled("The other part of the encode stopped.")
+        if report is not None:
+            report(fraction)
+
+    return check
+
+
 def _chosen(
-    choose: Callable[[], Sequence[Rung]], stopped: threading.Event, failures: list[BaseException]
+    choose: Callable[..., Sequence[Rung]],
+    check: ProgressCallback,
+    stopped: threading.Event,
+    failures: list[BaseException],
 ) -> list[Rung]:
     """`choose`'s rungs; a failure stops the lead too, as a failed encode does."""
     try:
-        return list(choose())
+        return list(choose(on_progress=check))
     except BaseException as exc:
         failures.append(exc)
         stopped.set()

@@ -30,7 +30,7 @@ from . import quality
 from .encoders import CPU_ENCODER, EncoderProfile
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
 from .renditions import describe_video
-from .runner import QUIET_ARGS, run_ffmpeg
+from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
 from .video import CRF, MAX_FPS, EncodeSettings, Rung, keyframe_interval
 
 PER_TITLE = "per-title"
@@ -132,19 +132,22 @@ def decide(
     rungs: Sequence[Rung],
     workdir: Path,
     *,
-    policy: Policy,
+    policy: Policy | None = None,
     settings: EncodeSettings | None = None,
     timeout: float | None = None,
     niceness: int = 0,
+    on_progress: ProgressCallback | None = None,
 ) -> LadderDecision:
     """The per-title ladder for `rungs` (largest first; the last is the lead, kept as it is). Its
-    ffmpeg runs at `niceness` (runner.run_ffmpeg): beside a lead encode, it gives way to it."""
+    ffmpeg runs at `niceness` (runner.run_ffmpeg): beside a lead encode, it gives way to it.
+    `on_progress` is called with 0.0 while it runs, to stop it (by raising) when the job is cancelled."""
     settings = settings or EncodeSettings()
+    policy = policy or Policy()
     if EncoderProfile(settings.encoder).name != CPU_ENCODER:
         return fixed_ladder(rungs, f"{settings.encoder}: CRF targets are measured for libx264")
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        run = _Runner(timeout, niceness)
+        run = _Runner(timeout, niceness, on_progress)
         sample, sample_info = make_sample(src, info, workdir / "sample.mkv", run)
         *analysed, lead = rungs
         fixed_caps = {r.name: r.maxrate_kbps for r in rungs}
@@ -268,9 +271,15 @@ class _Runner:
 
     timeout: float | None = None
     niceness: int = 0
+    on_progress: ProgressCallback | None = None
+
+    def check(self, fraction: float) -> None:
+        """The caller's callback with no progress to report: the analysis is not the encode."""
+        if self.on_progress is not None:
+            self.on_progress(0.0)
 
     def __call__(self, cmd: list[str]) -> None:
-        run_ffmpeg(cmd, timeout=self.timeout, niceness=self.niceness, what="The ladder's analysis")
+        run_ffmpeg(cmd, timeout=self.timeout, niceness=self.niceness, on_progress=self.check, what="The analysis")
 
 
 def make_sample(src: Path, info: MediaInfo, out: Path, run: _Runner | None = None) -> tuple[Path, MediaInfo]:
@@ -320,6 +329,13 @@ def _probe_round(
     run(cmd)
     videos = [describe_video(name, path) for name, path in paths.items()]
     scores = quality.measure_vmaf(
-        sample, info, videos, workdir / "vmaf", window_count=1, timeout=run.timeout, niceness=run.niceness
+        sample,
+        info,
+        videos,
+        workdir / "vmaf",
+        window_count=1,
+        timeout=run.timeout,
+        niceness=run.niceness,
+        on_progress=run.check,
     )
     return {v.name: Probe(v.name, crfs[v.name], scores[v.name], v.bitrate / 1000) for v in videos}

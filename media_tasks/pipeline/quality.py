@@ -23,7 +23,7 @@ import imageio_ffmpeg
 from .exceptions import ProcessingError
 from .probe import SAFE_INPUT_OPTIONS, MediaInfo
 from .renditions import VideoFile
-from .runner import QUIET_ARGS, run_ffmpeg
+from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
 from .video import MAX_FPS
 
 WINDOW_S = 2.0
@@ -128,13 +128,14 @@ def measure_vmaf(
     window_count: int = 3,
     timeout: float | None = None,
     niceness: int = 0,
+    on_progress: ProgressCallback | None = None,
 ) -> dict[str, float]:
     """VMAF (0..100; about 93 and up: a viewer cannot tell it from the source) of each rendition,
     scaled to the source's display size, averaged over its frames, by name."""
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = compare_command(source, info, videos, workdir, window_count=window_count, at_source_size=True, compare=_vmaf)
     cmd[0] = vmaf_ffmpeg()
-    run_ffmpeg(cmd, timeout=timeout, what="The VMAF measurement", niceness=niceness)
+    run_ffmpeg(cmd, timeout=timeout, what="The VMAF measurement", niceness=niceness, on_progress=on_progress)
     return {video.name: mean_vmaf(sorted(workdir.glob(f"{video.name}.*.log"))) for video in videos}
 
 

@@ -181,6 +181,7 @@ def job_transcode_chunk(
             encode_settings=encode_settings(encoder, hw_decode),
             worker=worker,
             niceness=REST_NICENESS,
+            on_progress=_still_transcoding(job_id),
         )
         rungs = _rungs(chosen)[1]
         keys = {rung.name: _chunk_key(asset.id, rung.name, index) for rung in rungs}

@@ -14,6 +14,7 @@ from ..models import Job
 from ..pipeline import pertitle
 from ..pipeline import video as video_ops
 from ..pipeline.probe import MediaInfo
+from ..pipeline.runner import ProgressCallback
 from .transitions import job_note
 from .workflow import Status, ffmpeg_timeout_s
 
@@ -50,6 +51,7 @@ def job_choose_ladder(
     encode_settings: video_ops.EncodeSettings,
     worker: str = "",
     niceness: int = 0,
+    on_progress: ProgressCallback | None = None,
 ) -> list[video_ops.Rung]:
     """The rungs to encode, with their settings: as recorded, or decided now and recorded.
 
@@ -59,7 +61,7 @@ def job_choose_ladder(
     if rungs is not None:
         return rungs
     planned = planned_rungs(info)
-    decision = _decide(info, planned, source, workdir, encode_settings, niceness)
+    decision = _decide(info, planned, source, workdir, encode_settings, niceness, on_progress)
     if Job.objects.filter(pk=job_id, ladder={}).update(ladder=decision.as_dict()):
         logger.info("job %s: ladder %s", job_id, summary(decision))
         job_note(job_id=job_id, stage=Status.TRANSCODING, worker=worker, message=f"Ladder: {summary(decision)}")
@@ -73,6 +75,7 @@ def _decide(
     workdir: Path,
     encode_settings: video_ops.EncodeSettings,
     niceness: int,
+    on_progress: ProgressCallback | None,
 ) -> pertitle.LadderDecision:
     if not settings.MEDIA_PER_TITLE:
         return pertitle.fixed_ladder(planned, "MEDIA_PER_TITLE=0", encode_settings.crf)
@@ -87,6 +90,7 @@ def _decide(
         settings=encode_settings,
         timeout=ffmpeg_timeout_s(pertitle.FULL_SAMPLE_MIN_S),
         niceness=niceness,
+        on_progress=on_progress,
     )
 
 

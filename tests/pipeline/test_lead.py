@@ -3,6 +3,7 @@ same streams a one-decode ladder gives, and a failure of either part stopping bo
 
 import pytest
 
+from media_tasks.pipeline import pertitle
 from media_tasks.pipeline.exceptions import ProcessingCancelled
 from media_tasks.pipeline.hls import playlist_segments
 from media_tasks.pipeline.lead import lead_rung, transcode_ladder_with_lead
@@ -66,3 +67,23 @@ def test_a_single_rung_is_one_encode(tmp_path):
     ladder = transcode_ladder_with_lead(source, info, plan_ladder(info, [360]), tmp_path / "out")
     assert [(v.name, v.width, v.height) for v in ladder.describe()] == [("360p", 640, 360)]
     check_ladder(ladder, audio=True)
+
+
+def test_a_cancel_during_the_ladder_analysis_stops_it_and_the_lead(tmp_path):
+    src = make_video(tmp_path / "src.mp4", width=854, height=480, duration=8.0)
+    info = probe(src, LIMITS)
+    rungs = plan_ladder(info, [480, 360, 240])
+    analysed: list[float] = []
+
+    def choose(on_progress):
+        def cancel_soon(fraction: float) -> None:
+            analysed.append(fraction)
+            on_progress(fraction)
+            raise ProcessingCancelled("The job was stopped.")
+
+        return pertitle.decide(src, info, rungs, tmp_path / "analysis", on_progress=cancel_soon).apply(rungs)
+
+    with pytest.raises(ProcessingCancelled):
+        transcode_ladder_with_lead(src, info, rungs, tmp_path / "out", choose=choose)
+    assert analysed == [0.0], "the analysis reports no progress of its own, and stops at the first call"
+    assert not (tmp_path / "analysis").exists()
