@@ -27,6 +27,7 @@ RENDITION_COLUMNS = (
     "size_bytes",
     "codec",
     "ssim",
+    "vmaf",
     "encoder",
     "worker_hostname",
 )

@@ -94,10 +94,11 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
     job = asset.latest_job
     # HLS: a link players open as it is (no cookie), whose relative names stay under it.
     playback = request.build_absolute_uri(presenters.playback_url(asset=asset))
+    # What each rung aimed at, from the job that made the renditions (a re-encode may be running).
+    targets = presenters.ladder_targets(job=selectors.asset_result_job(asset=asset))
+    link = presenters.links.rendition_link
     renditions = [
-        presenters.rendition_data(
-            r, url=request.build_absolute_uri(presenters.links.rendition_link(asset=asset, rendition=r))
-        )
+        presenters.rendition_data(r, url=request.build_absolute_uri(link(asset=asset, rendition=r)), targets=targets)
         for r in asset.renditions.all()
     ]
     # Before its HLS row exists (the ladder still encoding), once its first segments are stored.
@@ -123,6 +124,7 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "playback_url": playback if playable else None,
         "dash_url": request.build_absolute_uri(presenters.playback_url(asset=asset, name=MPD)) if dash else None,
         "poster_frame": presenters.poster_frame(renditions=list(asset.renditions.all())),
+        "ladder": (job.ladder or {}) if job else {},
         "renditions": renditions,
     }
 

@@ -93,11 +93,51 @@ class RenditionOut(Schema):
     codec: str
     encoder: str
     worker: str
-    ssim: float | None = None
+    ssim: float | None = Field(
+        None, description="video rungs: SSIM against the source scaled to their size (1.0 = identical), once measured"
+    )
+    vmaf: float | None = Field(
+        None,
+        description="video rungs: VMAF (model v0.6.1, 0–100; about 93 and up looks like the source) against the"
+        " source, this rendition scaled to the source's size; measured after the job is ready, null until then"
+        " or where it was not measured (MEDIA_VMAF_WINDOWS=0, or the measurement failed: the job's events say why)",
+    )
+    target_vmaf: float | None = Field(
+        None,
+        description="video rungs: the VMAF this rung's encode aimed at, from `ladder` of the job that made it;"
+        " null for a rung encoded with the fixed recipe (the lead rung, the fixed ladder) and for other kinds",
+    )
     url: str = Field(
         description="short-lived download URL; for kind `hls` the master playlist's playback URL"
         " (plays with no cookie for MEDIA_PLAYBACK_EXPIRY_S, 4 h by default)"
     )
+
+
+class LadderRungOut(Schema):
+    """One rung the per-title decision considered, largest first: kept (`dropped` empty) or left out."""
+
+    name: str = Field(examples=["720p"])
+    crf: float | None = Field(None, description="x264's CRF the rung is encoded at")
+    maxrate_kbps: int | None = Field(None, description="its video rate cap, kb/s")
+    target_vmaf: float | None = Field(None, description="the VMAF it aims at; null: the fixed recipe")
+    predicted_vmaf: float | None = Field(None, description="the VMAF the samples predicted at that CRF and cap")
+    predicted_kbps: int | None = Field(None, description="the video bitrate the samples predicted, kb/s")
+    dropped: str = Field("", description="why the rung was left out of the ladder (not worth its bytes); empty: kept")
+    note: str = Field("", description="how its settings were chosen, in words")
+
+
+class LadderOut(Schema):
+    """How a job chose its ladder (the per-title encode, issue 30)."""
+
+    policy: str = Field(
+        description="`per-title`: each rung's CRF and cap chosen from samples of the source to reach a VMAF target;"
+        " `fixed`: the same recipe for every source",
+        examples=["per-title"],
+    )
+    reason: str = Field(description="why this policy", examples=["chosen from 6.0 s of samples"])
+    sample_s: float | None = Field(None, description="seconds of the source the analysis encoded")
+    analysis_cpu_s: float | None = Field(None, description="CPU seconds the analysis cost")
+    rungs: list[LadderRungOut] = Field(default_factory=list, description="largest first, the dropped ones included")
 
 
 class AssetSummary(Schema):
@@ -157,6 +197,12 @@ class AssetOut(AssetSummary):
     )
     poster_frame: str | None = Field(
         None, description="which `frame` rendition (the poster's candidates) is the poster; PATCH `poster` to choose"
+    )
+    ladder: LadderOut | dict[str, Any] = Field(
+        default_factory=dict,
+        union_mode="left_to_right",
+        description="how the latest job (`job_id`) chose its ladder and why, each rung dropped as not worth its"
+        " bytes saying why; `{}` until it has chosen, and for images and videos encoded before per-title ladders",
     )
     renditions: list[RenditionOut]
 

@@ -142,6 +142,7 @@ def job_brief(*, job: Job) -> dict[str, Any]:
 
 
 def job_status(*, job: Job) -> dict[str, Any]:
+    targets = ladder_targets(job=job)  # a succeeded job's renditions are the ones it made
     return {
         "asset_id": str(job.asset_id),
         "job_id": str(job.id),
@@ -166,15 +167,41 @@ def job_status(*, job: Job) -> dict[str, Any]:
             }
             for e in job.events.all()
         ],
+        "ladder": job.ladder or {},
         "renditions": [
-            rendition_data(r, url=asset_file_url(asset=job.asset, key=rendition_file_key(r)))
+            rendition_data(r, url=asset_file_url(asset=job.asset, key=rendition_file_key(r)), targets=targets)
             for r in (job.asset.renditions.all() if job.status == Job.Status.SUCCEEDED else ())
         ],
     }
 
 
-def rendition_data(rendition: Rendition, *, url: str) -> dict[str, Any]:
-    """A rendition as the status JSON and the API show it."""
+def ladder_targets(*, job: Job | None) -> dict[str, float | None]:
+    """The VMAF each rung of `job`'s ladder aimed at (Job.ladder, made by pipeline.pertitle), by
+    rung name; {} for a job without that decision (before issue 30, or an image)."""
+    rungs = (job.ladder or {}).get("rungs", []) if job else []
+    return {rung["name"]: rung.get("target_vmaf") for rung in rungs if rung.get("name")}
+
+
+def ladder_explained(*, job: Job | None) -> dict[str, Any] | None:
+    """How `job` chose its ladder, for the page: the policy and why, and each rung left out with
+    the reason; None for a job without that decision."""
+    ladder = (job.ladder or {}) if job else {}
+    if not ladder.get("policy"):
+        return None
+    return {
+        "per_title": ladder["policy"] == "per-title",
+        "reason": (ladder.get("reason") or "").rstrip("."),  # the page ends the sentence
+        "dropped": [
+            {"name": rung.get("name", ""), "reason": rung["dropped"]}
+            for rung in ladder.get("rungs", [])
+            if rung.get("dropped")
+        ],
+    }
+
+
+def rendition_data(rendition: Rendition, *, url: str, targets: dict[str, float | None] | None = None) -> dict[str, Any]:
+    """A rendition as the status JSON and the API show it; `targets`: ladder_targets of the job
+    that made it."""
     r = rendition
     return {
         "kind": r.kind,
@@ -187,18 +214,22 @@ def rendition_data(rendition: Rendition, *, url: str) -> dict[str, Any]:
         "encoder": r.encoder,
         "worker": r.worker_hostname,
         "ssim": r.ssim,
+        "vmaf": r.vmaf,
+        "target_vmaf": (targets or {}).get(r.profile) if r.kind == Rendition.Kind.MP4 else None,
         "url": url,
     }
 
 
-def asset_renditions(*, asset: Asset) -> dict[str, list[Rendition]]:
+def asset_renditions(*, asset: Asset, targets: dict[str, float | None] | None = None) -> dict[str, list[Rendition]]:
     """Renditions by kind, each with `url` (for pages: checked against the session when
     fetched) and `download_url` (short-lived, for the download links; for the manifests
-    the playback link, which any player opens without the session)."""
+    the playback link, which any player opens without the session); a video rung also with
+    `target_vmaf`, from `targets` (ladder_targets of the job that made it)."""
     grouped: dict[str, list[Rendition]] = {kind: [] for kind in Rendition.Kind.values}
     for rendition in asset.renditions.all():
         rendition.url = asset_file_url(asset=asset, key=rendition_file_key(rendition))
         rendition.download_url = rendition_link(asset=asset, rendition=rendition)
+        rendition.target_vmaf = (targets or {}).get(rendition.profile) if rendition.kind == Rendition.Kind.MP4 else None
         grouped[rendition.kind].append(rendition)
     return grouped
 

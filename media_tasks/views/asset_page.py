@@ -18,7 +18,7 @@ from ..processing import workflow
 from . import login_required_or_401, unchanged_or
 
 # The page's parts htmx asks for again: the job's progress every second until it ends, then
-# the renditions table until its SSIM is measured (that comes after "Ready").
+# the renditions table until its SSIM and VMAF are measured (they come after "Ready").
 _FRAGMENTS = {
     "live": ("media_tasks/_asset_live.html", selectors.asset_live_etag),
     "renditions": ("media_tasks/_renditions_table.html", selectors.asset_renditions_etag),
@@ -38,7 +38,8 @@ def asset_detail(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
 
 def _detail_context(asset: Asset) -> dict:
     job = asset.latest_job
-    renditions = presenters.asset_renditions(asset=asset)
+    made_by = selectors.asset_result_job(asset=asset)  # the job whose renditions these are
+    renditions = presenters.asset_renditions(asset=asset, targets=presenters.ladder_targets(job=made_by))
     return {
         "asset": asset,
         "title": presenters.asset_title(asset=asset),
@@ -59,6 +60,7 @@ def _detail_context(asset: Asset) -> dict:
         "renditions": renditions,
         "frames": presenters.poster_frames(asset=asset, renditions=renditions),
         "measuring": selectors.quality_pending(job=job),
+        "ladder": presenters.ladder_explained(job=made_by),
         "srcsets": presenters.image_srcsets(renditions[Rendition.Kind.IMAGE]),
         # The HLS link while the ladder is still being made (the player before the job is ready).
         "early_playback": presenters.playback_url(asset=asset) if presenters.job_playable(job=job) else None,

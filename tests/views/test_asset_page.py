@@ -8,9 +8,11 @@ from html import unescape as html_text
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from media_tasks.models import Job, Rendition
 from media_tasks.processing import quality, workflow
+from tests.factories import LADDER, video_with_ladder
 from tests.playback import make_ready_video
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +68,62 @@ def test_a_failed_measurement_stops_the_asking(alice_client, user, fs_storage, m
     assert not quality.job_measure_quality(job_id=asset.latest_job.id, worker="t")
     body = alice_client.get(reverse("asset_detail", args=[asset.id]), {"fragment": "renditions"}).content.decode()
     assert "hx-trigger" not in body and "not measured" in body
+
+
+def test_the_renditions_say_their_vmaf_the_target_and_why_a_rung_was_left_out(
+    alice_client, user, fs_storage, monkeypatch
+):
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
+    asset = video_with_ladder(owner=user, vmaf={"1080p": 94.31, "480p": None, "360p": 70.0})
+    Job.objects.filter(asset=asset).update(finished_at=timezone.now())  # just ready: VMAF of 480p to come
+    html = _details(alice_client.get(reverse("asset_detail", args=[asset.id])).content.decode())
+    table = re.search(r'<table[^>]*id="renditions".*?</table>', html, re.S).group(0)
+    headers = re.findall(r"<th>([^<]*)</th>", table)
+    assert headers[headers.index("SSIM") + 1 : headers.index("SSIM") + 3] == ["VMAF", "VMAF aimed at"]
+    rows = {m[0]: m[1] for m in re.findall(r"<tr><td>(\d+p)</td>(.*?)</tr>", table, re.S)}
+    assert set(rows) == {"1080p", "480p", "360p"}
+    assert (_cell(rows, "1080p", "vmaf"), _cell(rows, "1080p", "target-vmaf")) == ("94.3", "94")
+    assert "2160 kb/s" in rows["1080p"], "the bitrate beside them"
+    assert _cell(rows, "480p", "vmaf") == "measuring…" and "hx-trigger" in table, "asks again until VMAF is there"
+    assert _cell(rows, "360p", "target-vmaf") == "no target", "the lead rung: the fixed recipe"
+    ladder = _text(re.search(r'<div id="ladder">(.*?)</div>', html, re.S).group(1))
+    assert ladder.startswith("How this ladder was chosen Per-title ladder (chosen from 6.0 s of samples): "), ladder
+    assert "720p: within 1 VMAF point of 480p (83.1 against 82.6) at more bits (900 against 600 kb/s)" in ladder
+    fragment = alice_client.get(reverse("asset_detail", args=[asset.id]), {"fragment": "renditions"})
+    assert 'id="ladder"' not in fragment.content.decode(), "not repeated by each refresh of the table"
+    status = alice_client.get(reverse("asset_status", args=[asset.id])).json()
+    assert status["ladder"] == LADDER
+    assert {r["profile"]: (r["vmaf"], r["target_vmaf"]) for r in status["renditions"] if r["kind"] == "mp4"} == {
+        "1080p": (94.31, 94.0),
+        "480p": (None, 82.0),
+        "360p": (70.0, None),
+    }
+
+
+def test_a_fixed_ladder_says_why(alice_client, user, fs_storage, monkeypatch):
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
+    fixed = {"policy": "fixed", "reason": "MEDIA_PER_TITLE=0", "rungs": [{"name": "360p", "target_vmaf": None}]}
+    asset = video_with_ladder(owner=user, ladder=fixed, vmaf={"360p": 80.0})
+    html = _details(alice_client.get(reverse("asset_detail", args=[asset.id])).content.decode())
+    assert "Fixed ladder (MEDIA_PER_TITLE=0):" in _text(html) and "Left out" not in html
+
+
+def test_a_video_from_before_per_title_ladders_shows_its_vmaf_and_no_targets(
+    alice_client, user, fs_storage, monkeypatch
+):
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
+    older = video_with_ladder(owner=user, ladder={}, vmaf={"360p": 80.0})
+    html = _details(alice_client.get(reverse("asset_detail", args=[older.id])).content.decode())
+    assert 'id="ladder"' not in html and "VMAF aimed at" not in html and '<td class="vmaf">80.0</td>' in html
+
+
+def _text(html: str) -> str:
+    """What a reader gets of some HTML: its text, the spaces folded."""
+    return " ".join(html_text(re.sub(r"<[^>]+>", "", html)).split())
+
+
+def _cell(rows: dict[str, str], row: str, name: str) -> str:
+    return _text(re.search(rf'<td class="{name}">(.*?)</td>', rows[row], re.S).group(1))
 
 
 def _refuse(*args, **kwargs):
