@@ -139,6 +139,18 @@ def test_video_upload_becomes_a_playable_ladder_on_s3(live, alice_client, tmp_pa
     )
     print(f"SSIM stored {time.monotonic() - started:.2f}s after the upload was accepted")
     assert all(0.8 < r.ssim <= 1.0 for r in measured), [(r.profile, r.ssim) for r in measured]
+    # VMAF after SSIM, by the same task: it drops its copy of the source once both are stored.
+    scored = wait_until(
+        lambda: (
+            list(asset.renditions.filter(kind="mp4"))
+            if not asset.renditions.filter(vmaf__isnull=True, kind="mp4").exists()
+            else None
+        ),
+        180,
+        "VMAF on every rendition",
+    )
+    print(f"VMAF stored {time.monotonic() - started:.2f}s after the upload was accepted")
+    assert all(0 < r.vmaf <= 100 for r in scored), [(r.profile, r.vmaf) for r in scored]
     sources = Path(settings.MEDIA_WORK_DIR) / "sources"
     wait_until(lambda: not (sources / str(asset.id)).exists(), 10, "the worker to drop its copy of the source")
 
