@@ -21,7 +21,8 @@ import ffmpeg
 from .exceptions import ProcessingError
 from .probe import MediaInfo, ffprobe_json
 from .runner import QUIET_ARGS, run_ffmpeg
-from .video import GOP_SECONDS, Rung, Span, cmaf_tee, keyframe_interval
+from .tee import GOP_SECONDS, cmaf_tee
+from .video import Rung, Span, keyframe_interval
 
 # The concat demuxer reads a list of our own files.
 _CONCAT_INPUT = {"f": "concat", "safe": 0, "protocol_whitelist": "file", "format_whitelist": "concat,mov,mp4"}

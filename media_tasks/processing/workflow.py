@@ -45,7 +45,7 @@ PROGRESS_SPANS: dict[str, tuple[int, int]] = {
 # The playable point of a video: once its lead rung (the lowest, encoded apart and several times
 # faster than real time: pipeline.lead) and its sound have this many segments stored each, a
 # master naming them is published and the job is marked playable. The picture's first segment
-# lasts a second (pipeline.video.HLS_FIRST_SEGMENT_SECONDS), the sound's two. The other rungs join
+# lasts a second (pipeline.tee.HLS_FIRST_SEGMENT_SECONDS), the sound's two. The other rungs join
 # the master when they are done.
 PLAYABLE_SEGMENTS = 1
 PLAYABLE_STAGE = Status.TRANSCODING

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from media_tasks.models import Job
-from media_tasks.pipeline.video import HLS_FIRST_SEGMENT_SECONDS
+from media_tasks.pipeline.tee import HLS_FIRST_SEGMENT_SECONDS
 from tests.conftest import wait_until
 from tests.e2e.test_cancel import ffmpeg_processes_for
 from tests.e2e.test_upload_to_renditions import post, wait_for_job

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from media_tasks.pipeline import chunks, streams, video
+from media_tasks.pipeline import chunks, streams, tee, video
 from media_tasks.pipeline.lead import lead_rung
 from media_tasks.pipeline.probe import probe
 from media_tasks.pipeline.quality import measure_ssim
@@ -44,7 +44,7 @@ def test_spans_cover_the_picture_on_the_keyframe_grid(duration, chunk, expected)
     spans = chunks.plan_spans(duration, chunk, start_time=0.5)
     assert len(spans) == expected and spans[0].start == 0.5 and spans[-1].end is None
     assert all(a.end == b.start for a, b in itertools.pairwise(spans))
-    assert all((s.start - 0.5) % video.GOP_SECONDS == 0 for s in spans)
+    assert all((s.start - 0.5) % tee.GOP_SECONDS == 0 for s in spans)
 
 
 def test_cuts_move_to_save_pre_roll_but_not_for_less_than_they_shift():

@@ -10,10 +10,8 @@ from media_tasks.pipeline.hls import early_master, playlist_segments
 from media_tasks.pipeline.identity import INIT
 from media_tasks.pipeline.probe import ProbeLimits, probe
 from media_tasks.pipeline.streams import transcode_ladder, write_manifests
+from media_tasks.pipeline.tee import GOP_SECONDS, HLS_FIRST_SEGMENT_SECONDS, HLS_SEGMENT_SECONDS
 from media_tasks.pipeline.video import (
-    GOP_SECONDS,
-    HLS_FIRST_SEGMENT_SECONDS,
-    HLS_SEGMENT_SECONDS,
     keyframe_interval,
     ladder_sound,
     plan_ladder,

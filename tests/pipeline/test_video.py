@@ -7,14 +7,12 @@ import pytest
 from media_tasks.pipeline import streams as stream_ops
 from media_tasks.pipeline.identity import MASTER, MPD
 from media_tasks.pipeline.probe import ProbeLimits, probe
+from media_tasks.pipeline.tee import cmaf_tee, piece_slave, stream_slave
 from media_tasks.pipeline.video import (
     AUDIO_KBPS,
     EncodeSettings,
-    cmaf_tee,
     encode_ladder_command,
-    piece_slave,
     plan_ladder,
-    stream_slave,
 )
 from tests.media import ffprobe, streams
 from tests.pipeline.cmaf_checks import check_ladder
