@@ -225,34 +225,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
 
 # --- Media processing ----------------------------------------------------------
-# Ladder rungs by the short side of the picture, so a portrait phone video gets
-# the same tiers as a landscape one.
-MEDIA_LADDER = [int(h) for h in env_list("MEDIA_LADDER", "1080,720,480,360")]
-MEDIA_IMAGE_WIDTHS = [int(w) for w in env_list("MEDIA_IMAGE_WIDTHS", "320,640,1280,2048")]
-MEDIA_X264_PRESET = env("MEDIA_X264_PRESET", "veryfast")
-# Sources longer than this (s) are encoded in chunks of about MEDIA_CHUNK_SECONDS as a
-# Celery chord across workers, then joined by stream copy (0: never chunk).
-MEDIA_CHUNK_THRESHOLD_S = env_int("MEDIA_CHUNK_THRESHOLD_S", 120)
-MEDIA_CHUNK_SECONDS = env_int("MEDIA_CHUNK_SECONDS", 30)
-# Sources longer than this (s) get their lead rung encoded by an ffmpeg of its own, ahead of a
-# viewer (pipeline/lead.py); a shorter one is encoded from one decode, ready sooner but playable
-# later (measured: docs/benchmarks.md, "storage"), so by default every source gets its lead apart.
-MEDIA_LEAD_APART_MIN_S = env_int("MEDIA_LEAD_APART_MIN_S", 0)
-# x264 threads per encode (0: x264 decides); 1 pins each worker process to one core.
-MEDIA_X264_THREADS = env_int("MEDIA_X264_THREADS", 0)
-# SSIM of each rendition against the scaled source: clips up to a minute in one pass,
-# longer ones over this many 2 s windows spread over them (0: not measured).
-MEDIA_SSIM_WINDOWS = env_int("MEDIA_SSIM_WINDOWS", 3)
-# VMAF (model v0.6.1, at the source's size) of each rendition, after SSIM, sampled the same way (0: not measured).
-MEDIA_VMAF_WINDOWS = env_int("MEDIA_VMAF_WINDOWS", 3)
-# A per-title ladder (media_tasks/pipeline/pertitle.py; docs/per-title.md): each rung's CRF and cap
-# chosen from probe encodes of a sample, to reach a VMAF target per rung, from the top rung down
-# (the last repeats). 0: the fixed ladder (CRF 23 under fixed caps) for every source.
-MEDIA_PER_TITLE = env_bool("MEDIA_PER_TITLE", True)
-MEDIA_VMAF_TARGETS = [float(v) for v in env_list("MEDIA_VMAF_TARGETS", "93,85,75")]
-# The top rung's cap may rise to this many times the fixed one, so that hard content reaches its target.
-MEDIA_PER_TITLE_CEILING = float(env("MEDIA_PER_TITLE_CEILING", "2.0"))
-MEDIA_PER_TITLE_CRF_RANGE = tuple(float(v) for v in env_list("MEDIA_PER_TITLE_CRF_RANGE", "18,34"))
+from .encoding import *  # noqa: E402, F403 (the ladder, x264, quality, per-title: mediaplatform/encoding.py)
+
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 5 * 1024**3)
 MEDIA_MAX_DURATION_S = env_int("MEDIA_MAX_DURATION_S", 4 * 3600)
 MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 100_000_000)

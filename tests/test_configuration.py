@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def settings_read_by_code() -> set[str]:
-    source = (ROOT / "mediaplatform" / "settings.py").read_text()
+    source = "".join((ROOT / "mediaplatform" / name).read_text() for name in ("settings.py", "encoding.py"))
     names = set(re.findall(r'env(?:_bool|_int|_list)?\(\s*"([A-Z0-9_]+)"', source))
     procfile = (ROOT / "Procfile").read_text()
     names |= set(re.findall(r"\$\{([A-Z0-9_]+)", procfile))
