@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import imageio_ffmpeg
 from PIL import Image
 
 FFMPEG = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
@@ -155,3 +156,16 @@ def make_sparse_avi(path: Path, *, duration: float = 30.0, rate: int = 15) -> Pa
         check=True,
     )  # fmt: skip
     return path
+
+
+def vmaf_every_frame(rendition: Path, source: Path, log: Path, size: tuple[int, int]) -> float:
+    """VMAF (model v0.6.1) of `rendition` against `source` over every frame, the rendition scaled
+    bicubic to the source's `size`: an outside measurement, by the static ffmpeg of imageio-ffmpeg."""
+    graph = (
+        f"[0:v]scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p[d];[1:v]setsar=1,format=yuv420p[r];"
+        f"[d][r]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path={log}:n_threads=2"
+    )
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(rendition), "-i", str(source)]
+    done = subprocess.run([*cmd, "-lavfi", graph, "-f", "null", "-"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-800:]
+    return json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]

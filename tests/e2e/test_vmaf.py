@@ -6,16 +6,13 @@ size, by the static ffmpeg of imageio-ffmpeg (the system's has no libvmaf)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 import requests
 
 from tests.conftest import wait_until
-from tests.media import make_video
+from tests.media import make_video, vmaf_every_frame
 from tests.playback import api_upload_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -29,22 +26,6 @@ def download(url: str, dest: Path) -> Path:
     assert got.status_code == 200, (url, got.status_code)
     dest.write_bytes(got.content)
     return dest
-
-
-def vmaf_of(rendition: Path, source: Path, log: Path) -> float:
-    """VMAF (model v0.6.1) of `rendition` against `source` over every frame, the rendition scaled
-    bicubic to the source's size."""
-    graph = (
-        f"[0:v]scale={WIDTH}:{HEIGHT}:flags=bicubic,setsar=1,format=yuv420p[distorted];"
-        "[1:v]setsar=1,format=yuv420p[reference];"
-        f"[distorted][reference]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path={log}:n_threads=2"
-    )
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(rendition), "-i", str(source)]
-    done = subprocess.run([*cmd, "-lavfi", graph, "-f", "null", "-"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-800:]
-    result = json.loads(log.read_text())
-    assert len(result["frames"]) >= SECONDS * 30 - 2, "every frame compared"
-    return result["pooled_metrics"]["vmaf"]["mean"]
 
 
 def test_every_video_rendition_reports_a_vmaf_that_an_outside_measurement_agrees_with(
@@ -64,7 +45,9 @@ def test_every_video_rendition_reports_a_vmaf_that_an_outside_measurement_agrees
     rungs = {r["profile"]: r for r in data["renditions"] if r["kind"] == "mp4"}
     assert sorted(rungs) == ["360p", "480p"]
     ours = {
-        profile: vmaf_of(download(r["url"], tmp_path / f"{profile}.mp4"), source, tmp_path / f"{profile}.json")
+        profile: vmaf_every_frame(
+            download(r["url"], tmp_path / f"{profile}.mp4"), source, tmp_path / f"{profile}.json", (WIDTH, HEIGHT)
+        )
         for profile, r in rungs.items()
     }
     reported = {profile: r["vmaf"] for profile, r in rungs.items()}
