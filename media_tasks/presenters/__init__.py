@@ -330,10 +330,13 @@ def asset_planned_renditions(*, asset: Asset, job: Job) -> list[dict[str, Any]]:
     if asset.kind != Asset.Kind.VIDEO or not asset.probe:
         return []
     made = {r.profile: r for r in asset.renditions.all() if r.kind == Rendition.Kind.MP4}
+    dropped = {row["name"] for row in (job.ladder or {}).get("rungs", []) if row.get("dropped")}
     rows = []
     for rung in plan_ladder(MediaInfo.from_dict(asset.probe), settings.MEDIA_LADDER):
         if rung.name in made:
             state = "ready"
+        elif rung.name in dropped:  # the ladder's analysis found it shows nothing better (job.ladder says why)
+            state = "dropped"
         elif job.status == Job.Status.TRANSCODING:
             state = "encoding"
         elif job.is_final:

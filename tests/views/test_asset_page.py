@@ -166,3 +166,14 @@ def test_the_player_learns_from_the_page_which_stages_come_after_the_ladder(
     script = (settings.BASE_DIR / "static" / "media_tasks" / "player.js").read_text()
     named = [status for status in Job.Status.values if f'"{status}"' in script]
     assert not named, f"player.js names job states itself: {named}"
+
+
+def test_while_the_ladder_is_made_a_rung_the_analysis_dropped_says_so(alice_client, user, fs_storage, monkeypatch):
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
+    asset = video_with_ladder(owner=user, vmaf={"1080p": None})
+    probe = {"kind": "video", "container": "mp4", "width": 1920, "height": 1080, "duration": 10.0}
+    type(asset).objects.filter(pk=asset.pk).update(probe=probe)
+    Job.objects.filter(asset=asset).update(status=Job.Status.TRANSCODING)
+    html = alice_client.get(reverse("asset_detail", args=[asset.id])).content.decode()
+    states = dict(re.findall(r"<tr><td>(\d+p)</td><td>[^<]*</td><td class=\"state-[^\"]*\">([^<]*)</td></tr>", html))
+    assert states == {"1080p": "ready", "720p": "dropped", "480p": "encoding", "360p": "encoding"}, states
