@@ -114,7 +114,7 @@ def test_a_cancelled_reencode_leaves_the_earlier_ladder_as_it_was(celery_worker,
     again = str(services.asset_reprocess(asset_id=asset_id).id)
     wait_until(
         lambda: ffmpeg_processes_for(again) and Job.objects.get(pk=again).progress > 20,
-        120,
+        240,  # the ladder's analysis comes first: its progress is the encode's
         "the re-encode's ffmpeg well into its work",
     )
     assert services.job_cancel(job_id=again, reason="Cancelled by its owner.")

@@ -81,6 +81,7 @@ def test_json_upload_is_accepted_with_ids_and_status_url(alice_client, fs_storag
         "updated_at": None,
         "events": None,
         "renditions": [],
+        "ladder": {},  # the ladder is chosen when the transcode starts
     }
 
 
