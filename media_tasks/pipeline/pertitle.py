@@ -154,7 +154,10 @@ def decide(
         caps = {r.name: _probe_cap(r, i, policy) for i, r in enumerate(analysed)} | {lead.name: lead.maxrate_kbps}
         first = {r.name: policy.start_crf for r in analysed} | {lead.name: float(settings.crf)}
         round1 = _probe_round(sample, sample_info, rungs, first, caps, workdir / "round1", settings, run)
-        second = {r.name: _second_crf(round1[r.name], policy.target(i), i == 0, policy) for i, r in enumerate(analysed)}
+        second = {
+            r.name: _second_crf(round1[r.name], policy.target(i), i == 0, policy, settings.crf)
+            for i, r in enumerate(analysed)
+        }
         round2 = _probe_round(sample, sample_info, analysed, second, caps, workdir / "round2", settings, run)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -184,11 +187,11 @@ def _probe_cap(rung: Rung, position: int, policy: Policy) -> int:
     return int(rung.maxrate_kbps * policy.ceiling) if position == 0 else rung.maxrate_kbps
 
 
-def _second_crf(probe: Probe, target: float, top: bool, policy: Policy) -> float:
+def _second_crf(probe: Probe, target: float, top: bool, policy: Policy, fixed_crf: float) -> float:
     """The second round's CRF: a step towards the target (for a lower rung, never below the fixed CRF)."""
     low, high = policy.crf_range
     crf = probe.crf - CRF_STEP if probe.vmaf < target else probe.crf + CRF_STEP
-    return min(high, max(low if top else max(low, CRF), crf))
+    return min(high, max(low if top else max(low, fixed_crf), crf))
 
 
 def _choose(

@@ -13,6 +13,7 @@ from django.conf import settings
 from ..models import Job
 from ..pipeline import pertitle
 from ..pipeline import video as video_ops
+from ..pipeline.exceptions import ProcessingError
 from ..pipeline.probe import MediaInfo
 from ..pipeline.runner import ProgressCallback
 from .transitions import job_note
@@ -81,17 +82,21 @@ def _decide(
         return pertitle.fixed_ladder(planned, "MEDIA_PER_TITLE=0", encode_settings.crf)
     if len(planned) < 2:
         return pertitle.fixed_ladder(planned, "one rung: the lead, encoded before any analysis", encode_settings.crf)
-    return pertitle.decide(
-        source,
-        info,
-        planned,
-        workdir,
-        policy=ladder_policy(),
-        settings=encode_settings,
-        timeout=ffmpeg_timeout_s(pertitle.FULL_SAMPLE_MIN_S),
-        niceness=niceness,
-        on_progress=on_progress,
-    )
+    try:
+        return pertitle.decide(
+            source,
+            info,
+            planned,
+            workdir,
+            policy=ladder_policy(),
+            settings=encode_settings,
+            timeout=ffmpeg_timeout_s(pertitle.FULL_SAMPLE_MIN_S),
+            niceness=niceness,
+            on_progress=on_progress,
+        )
+    except ProcessingError as exc:  # the analysis is an optimisation: the fixed ladder still serves
+        logger.warning("ladder analysis failed, encoding the fixed ladder: %s", exc)
+        return pertitle.fixed_ladder(planned, f"the analysis failed ({exc})", encode_settings.crf)
 
 
 def summary(decision: pertitle.LadderDecision) -> str:

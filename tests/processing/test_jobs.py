@@ -185,3 +185,21 @@ def test_thumbnails_on_a_machine_without_the_encodes_frames_decode_the_rendition
     thumbs = sorted(job.asset.renditions.filter(kind__in=["poster", "sprite"]).values_list("kind", "width", "height"))
     assert thumbs == [("poster", 640, 360), ("sprite", 160, 90)]
     assert storage.exists(storage.asset_key(storage.THUMBS, job.asset_id, "sprite.vtt"))
+
+
+def test_a_ladder_analysis_that_fails_encodes_the_fixed_ladder_and_says_why(
+    fs_storage, user, enqueued, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", "/bin/false")  # the VMAF ffmpeg fails as a broken build would
+    job = upload(make_video(tmp_path / "two-rungs.mp4", width=854, height=480, duration=1.0), user)
+    assert probe.job_probe(job_id=job.id, worker="w1") == "video"
+    assert transcode.job_transcode(job_id=job.id, worker="w1")
+    job.refresh_from_db()
+    assert job.status == Job.Status.TRANSCODING and job.ladder["policy"] == "fixed", job.ladder
+    assert job.ladder["reason"].startswith("the analysis failed (The VMAF measurement could not be processed")
+    assert [r["crf"] for r in job.ladder["rungs"]] == [23, 23]
+    assert sorted(job.asset.renditions.filter(kind=Rendition.Kind.MP4).values_list("profile", flat=True)) == [
+        "360p",
+        "480p",
+    ]
+    assert job.events.filter(message__startswith="Ladder: fixed, the analysis failed").count() == 1
