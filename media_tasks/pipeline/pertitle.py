@@ -204,18 +204,26 @@ def _choose(
     fixed_crf: float,
 ) -> RungChoice:
     """The CRF on the line through the two probes that meets the target, within the allowed range,
-    and the cap that lets it (above the fixed cap only where the encode needs more)."""
+    and the cap that lets it (above the fixed cap only where the encode needs more).
+
+    A lower rung that the fixed recipe does not bring to its target (a small picture scaled up to
+    the source's size has a ceiling of its own) aims `drop_margin` below what the fixed recipe
+    gives: as for a dropped rung, a point of VMAF is not worth the bits it costs there."""
     target = policy.target(position)
     low, high = policy.crf_range
+    a, b = sorted(probes, key=lambda p: p.crf)
+    aim, why = target, f"aimed at VMAF {target:g}"
     if position > 0:
         low = max(low, fixed_crf)
-    a, b = sorted(probes, key=lambda p: p.crf)
-    crf, vmaf = _on_the_line(a, b, target, low, high)
+        at_fixed = _on_the_line(a, b, 0.0, fixed_crf, fixed_crf)[1]
+        if at_fixed - policy.drop_margin < target:
+            aim = at_fixed - policy.drop_margin
+            why = f"VMAF {target:g} out of reach: aimed {policy.drop_margin:g} below the fixed recipe's {at_fixed:.1f}"
+    crf, vmaf = _on_the_line(a, b, aim, low, high)
     kbps = _log_interpolate(a, b, crf)
     cap = min(probe_cap, max(fixed_cap, int(2 * kbps)))
-    met = "meets it" if vmaf >= target - 0.5 else "the most the allowed CRF and cap reach"
-    note = f"aimed at VMAF {target:g}: CRF {crf:g} {met}"
-    return RungChoice(rung.name, crf, cap, target, round(vmaf, 2), round(kbps), note=note)
+    met = "meets it" if vmaf >= aim - 0.5 else "the most the allowed CRF and cap reach"
+    return RungChoice(rung.name, crf, cap, target, round(vmaf, 2), round(kbps), note=f"{why}: CRF {crf:g} {met}")
 
 
 # Below this fall in VMAF per CRF step, the two probes say that more bits buy nothing.

@@ -124,3 +124,15 @@ def test_short_sources_are_sampled_in_one_window_and_long_ones_in_three():
     assert pertitle.sample_spans(10.0) == [(4.5, 1.0)]
     assert pertitle.sample_spans(40.0) == [(18.0, 4.0)]
     assert [round(s) for s, _ in pertitle.sample_spans(600.0)] == [149, 299, 449]
+
+
+def test_a_lower_rung_out_of_reach_of_its_target_aims_a_point_below_the_fixed_recipe():
+    rung = video.Rung("720p", 1280, 720, 2211)
+    probes = (Probe("720p", 25, 58.0, 1600), Probe("720p", 23, 60.0, 2000))
+    choice = pertitle._choose(rung, 1, probes, 2211, 2211, Policy(targets=(93.0, 85.0)), 23)
+    assert (choice.crf, choice.predicted_vmaf, choice.maxrate_kbps) == (24.0, 59.0, 2211)
+    assert choice.predicted_kbps < 2000
+    assert choice.note.startswith("VMAF 85 out of reach: aimed 1 below the fixed recipe's 60.0")
+    # Within reach, the target itself.
+    reachable = (Probe("720p", 25, 86.0, 1600), Probe("720p", 29, 82.0, 1000))
+    assert pertitle._choose(rung, 1, reachable, 2211, 2211, Policy(targets=(93.0, 85.0)), 23).crf == 26.0
