@@ -132,6 +132,8 @@ def join(
     the rung's CMAF file under `out_dir` (identity.py's layout): one ffmpeg for all rungs.
     Returns each stream's directory → that directory under `out_dir`, as encode_ladder does."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not rungs:  # the ladder kept only the lead, encoded whole
+        return {}
     streams = []
     for rung in rungs:
         if not pieces.get(rung.name):

@@ -72,6 +72,8 @@ def transcode_ladder_with_lead(
     def rest() -> dict[str, Path]:
         if choose is not None:
             final[:] = _chosen(choose, _stop_check(stopped, on_progress), stopped, failures)
+        if len(final) < 2:  # every other rung dropped: the lead is the ladder (no frames from here)
+            return {}
         return part(final[:-1], on_progress, {"niceness": REST_NICENESS, "sound": False})
 
     if len(rungs) < 2 or not apart:

@@ -184,6 +184,8 @@ def job_transcode_chunk(
             on_progress=_still_transcoding(job_id),
         )
         rungs = _rungs(chosen)[1]
+        if not rungs:  # the ladder kept only the lead, which its own task encodes whole
+            return
         keys = {rung.name: _chunk_key(asset.id, rung.name, index) for rung in rungs}
         span = chunk_ops.plan_chunks(source, info, settings.MEDIA_CHUNK_SECONDS, index=index)[index]
         encode = functools.partial(

@@ -1,4 +1,5 @@
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,22 @@ def test_a_ladder_analysis_that_fails_encodes_the_fixed_ladder_and_says_why(
         "480p",
     ]
     assert job.events.filter(message__startswith="Ladder: fixed, the analysis failed").count() == 1
+
+
+def test_a_rung_that_shows_nothing_better_than_the_one_below_is_not_made_and_the_ladder_says_why(
+    fs_storage, user, enqueued, tmp_path
+):
+    # A still, flat picture: the 360p rung scaled up shows it as well as the 480p rung does.
+    clip = tmp_path / "flat.mp4"
+    graph = "color=c=0x4080c0:s=854x480:r=30:d=2"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", graph, "-pix_fmt", "yuv420p", str(clip)], check=True)
+    job = upload(clip, user)
+    assert probe.job_probe(job_id=job.id, worker="w1") == "video"
+    assert transcode.job_transcode(job_id=job.id, worker="w1")
+    job.refresh_from_db()
+    rows = {row["name"]: row for row in job.ladder["rungs"]}
+    assert rows["480p"]["dropped"].startswith("within 1 VMAF point of 360p"), rows
+    assert not rows["360p"]["dropped"]
+    assert list(job.asset.renditions.filter(kind=Rendition.Kind.MP4).values_list("profile", flat=True)) == ["360p"]
+    master = storage.read_bytes(storage.asset_key(storage.HLS, job.asset_id, "master.m3u8")).decode()
+    assert "480p" not in master and "video/360p-h264/index.m3u8" in master, master
