@@ -223,3 +223,18 @@ def test_a_rung_that_shows_nothing_better_than_the_one_below_is_not_made_and_the
     assert list(job.asset.renditions.filter(kind=Rendition.Kind.MP4).values_list("profile", flat=True)) == ["360p"]
     master = storage.read_bytes(storage.asset_key(storage.HLS, job.asset_id, "master.m3u8")).decode()
     assert "480p" not in master and "video/360p-h264/index.m3u8" in master, master
+
+
+def test_a_reencode_applies_the_ladder_policy_of_now(fs_storage, user, enqueued, settings, tmp_path):
+    settings.MEDIA_PER_TITLE = False
+    first = upload(make_video(tmp_path / "clip.mp4", width=854, height=480, duration=1.0, tone=330), user)
+    assert probe.job_probe(job_id=first.id) == "video"
+    assert transcode.job_transcode(job_id=first.id)
+    Job.objects.filter(pk=first.id).update(status=Job.Status.SUCCEEDED)
+    settings.MEDIA_PER_TITLE = True
+    again = services.asset_reprocess(asset_id=first.asset_id)
+    assert probe.job_probe(job_id=again.id) == "video"
+    assert transcode.job_transcode(job_id=again.id)
+    first.refresh_from_db()
+    again.refresh_from_db()
+    assert (first.ladder["policy"], again.ladder["policy"]) == ("fixed", "per-title")
