@@ -56,6 +56,9 @@ class Policy:
     start_crf: float = 25.0
     ceiling: float = 2.0  # the top rung's cap may rise to this × the fixed ladder's
     drop_margin: float = 1.0
+    # The top rung aims this far above its target: the sample is seconds of the source, and the
+    # whole of a talking head measured 1.5 below what its sample predicted.
+    top_margin: float = 1.0
 
     def target(self, position: int) -> float:
         return self.targets[min(position, len(self.targets) - 1)]
@@ -155,7 +158,9 @@ def decide(
         first = {r.name: policy.start_crf for r in analysed} | {lead.name: float(settings.crf)}
         round1 = _probe_round(sample, sample_info, rungs, first, caps, workdir / "round1", settings, run)
         second = {
-            r.name: _second_crf(round1[r.name], policy.target(i), i == 0, policy, settings.crf)
+            r.name: _second_crf(
+                round1[r.name], policy.target(i) + (policy.top_margin if i == 0 else 0), i == 0, policy, settings.crf
+            )
             for i, r in enumerate(analysed)
         }
         round2 = _probe_round(sample, sample_info, analysed, second, caps, workdir / "round2", settings, run)
@@ -212,8 +217,9 @@ def _choose(
     target = policy.target(position)
     low, high = policy.crf_range
     a, b = sorted(probes, key=lambda p: p.crf)
-    aim, why = target, f"aimed at VMAF {target:g}"
+    aim, why = target + policy.top_margin, f"aimed at VMAF {target:g} (+{policy.top_margin:g} for the sample)"
     if position > 0:
+        aim, why = target, f"aimed at VMAF {target:g}"
         low = max(low, fixed_crf)
         at_fixed = _on_the_line(a, b, 0.0, fixed_crf, fixed_crf)[1]
         if at_fixed - policy.drop_margin < target:
