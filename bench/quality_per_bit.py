@@ -166,7 +166,8 @@ def bench_clip(tmp: Path, name: str, seconds: float) -> dict[str, Any]:
     decision: pertitle.LadderDecision = pt["decision"]
     rows = rung_rows(rungs, decision, before, after, vmaf)
     top = next(r for r in rows if r["after_bytes"] is not None)
-    target = top["target_vmaf"] or pertitle.Policy().target(0)
+    # The lead has no target of its own (it keeps the fixed recipe): its position's, if it is the top.
+    target = top["target_vmaf"] or pertitle.Policy().target(rows.index(top))
     target_before = rows[0]["target_vmaf"] or pertitle.Policy().target(0)
     section = {
         "label": CLIPS[name][0],
