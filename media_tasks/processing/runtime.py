@@ -239,16 +239,28 @@ def source_copy(job: Job, workdir: Path) -> Path:
     """The original on local disk, downloaded once per machine and shared by the job's stages.
 
     Stages only read it. The copy is dropped when the job finishes here, or by the
-    stale-directory sweep; a partial download never takes its name.
+    stale-directory sweep; a partial download never takes its name. The stage reads it through
+    a hard link in its own `workdir`: another job of the same asset (a re-encode started while
+    the last one's quality stage ran) may drop the shared name at any time.
     """
     cached = source_cache_path(job.asset_id)
-    if cached.exists() and cached.stat().st_size == job.asset.size_bytes:
-        cached.touch()  # in use: keep it from the sweep
-        return cached
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = workdir / "source.part"
-    storage.download_file(job.asset.original_key, partial)
-    partial.replace(cached)
+    held = workdir / "source"
+    held.unlink(missing_ok=True)
+    for _ in range(2):
+        if cached.exists() and cached.stat().st_size == job.asset.size_bytes:
+            cached.touch()  # in use: keep it from the sweep
+        else:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = workdir / "source.part"
+            storage.download_file(job.asset.original_key, partial)
+            partial.replace(cached)
+        try:
+            os.link(cached, held)
+            return held
+        except FileNotFoundError:  # dropped between the look and the link: fetched again
+            continue
+        except OSError:  # another filesystem (or one without links): the shared name, as before
+            return cached
     return cached
 
 
