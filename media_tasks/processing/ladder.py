@@ -5,6 +5,7 @@ use the same rungs with the same settings. A re-encode is a new job: it applies 
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from pathlib import Path
 
@@ -13,13 +14,15 @@ from django.conf import settings
 from ..models import Job
 from ..pipeline import pertitle
 from ..pipeline import video as video_ops
-from ..pipeline.exceptions import ProcessingError
+from ..pipeline.exceptions import DiskFull, ProcessingError
 from ..pipeline.probe import MediaInfo
 from ..pipeline.runner import ProgressCallback
 from .transitions import job_note
 from .workflow import Status, ffmpeg_timeout_s
 
 logger = logging.getLogger(__name__)
+# Less free space than this where the analysis wrote its sample: a failure there is the disk's.
+LOW_DISK_BYTES = 64 * 1024 * 1024
 
 
 def ladder_policy() -> pertitle.Policy:
@@ -95,6 +98,9 @@ def _decide(
             on_progress=on_progress,
         )
     except ProcessingError as exc:  # the analysis is an optimisation: the fixed ladder still serves
+        if shutil.disk_usage(workdir.parent).free < LOW_DISK_BYTES:
+            # A sample cut short by a full disk reads as a broken file: the disk's fault, waited out.
+            raise DiskFull("The ladder's analysis ran out of disk space.") from exc
         logger.warning("ladder analysis failed, encoding the fixed ladder: %s", exc)
         return pertitle.fixed_ladder(planned, f"the analysis failed ({exc})", encode_settings.crf)
 
