@@ -134,7 +134,7 @@ class LadderOut(Schema):
         " `fixed`: the same recipe for every source",
         examples=["per-title"],
     )
-    reason: str = Field(description="why this policy", examples=["chosen from 6.0 s of samples"])
+    reason: str = Field(description="why this policy", examples=["chosen from 3.0 s of samples"])
     sample_s: float | None = Field(None, description="seconds of the source the analysis encoded")
     analysis_cpu_s: float | None = Field(None, description="CPU seconds the analysis cost")
     rungs: list[LadderRungOut] = Field(default_factory=list, description="largest first, the dropped ones included")

@@ -37,11 +37,14 @@ PER_TITLE = "per-title"
 FIXED = "fixed"
 # Sources this long or longer are sampled in SAMPLE_WINDOWS windows of SAMPLE_WINDOW_S spread
 # over them; a shorter one (the cheaper analysis) in one window from its middle, a tenth of its
-# length, at least MIN_SAMPLE_S: the analysis of a short source costs in proportion to it.
+# length, at least MIN_SAMPLE_S and at most the long one's: its analysis costs in proportion to it.
 SAMPLE_WINDOWS = 3
-SAMPLE_WINDOW_S = 2.0
+SAMPLE_WINDOW_S = 1.0
 FULL_SAMPLE_MIN_S = 60.0
 MIN_SAMPLE_S = 1.0
+# The windows of a long source's sample are scored on every PROBE_NTH frame (libvmaf's
+# n_subsample), a short one's single window on every third: VMAF is most of the analysis's cost.
+PROBE_NTH = 6
 # The second round's CRF, this far from the first on the side of the target: near enough that the
 # line between them holds, far enough that the VMAF difference is above the noise.
 CRF_STEP = 4.0
@@ -117,7 +120,7 @@ def sample_spans(duration: float | None) -> list[tuple[float, float]]:
             (length * (i + 1) / (SAMPLE_WINDOWS + 1) - SAMPLE_WINDOW_S / 2, SAMPLE_WINDOW_S)
             for i in range(SAMPLE_WINDOWS)
         ]
-    window = min(length, max(MIN_SAMPLE_S, length / 10))
+    window = min(length, max(MIN_SAMPLE_S, min(length / 10, SAMPLE_WINDOWS * SAMPLE_WINDOW_S)))
     return [(max(0.0, (length - window) / 2), window)]
 
 
@@ -152,18 +155,19 @@ def decide(
     try:
         run = _Runner(timeout, niceness, on_progress)
         sample, sample_info = make_sample(src, info, workdir / "sample.mkv", run)
+        nth = PROBE_NTH if len(sample_spans(info.duration)) > 1 else quality.FULL_PASS_NTH
         *analysed, lead = rungs
         fixed_caps = {r.name: r.maxrate_kbps for r in rungs}
         caps = {r.name: _probe_cap(r, i, policy) for i, r in enumerate(analysed)} | {lead.name: lead.maxrate_kbps}
         first = {r.name: policy.start_crf for r in analysed} | {lead.name: float(settings.crf)}
-        round1 = _probe_round(sample, sample_info, rungs, first, caps, workdir / "round1", settings, run)
+        round1 = _probe_round(sample, sample_info, rungs, first, caps, workdir / "round1", settings, run, nth)
         second = {
             r.name: _second_crf(
                 round1[r.name], policy.target(i) + (policy.top_margin if i == 0 else 0), i == 0, policy, settings.crf
             )
             for i, r in enumerate(analysed)
         }
-        round2 = _probe_round(sample, sample_info, analysed, second, caps, workdir / "round2", settings, run)
+        round2 = _probe_round(sample, sample_info, analysed, second, caps, workdir / "round2", settings, run, nth)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     choices = [
@@ -218,7 +222,10 @@ def _choose(
     low, high = policy.crf_range
     a, b = sorted(probes, key=lambda p: p.crf)
     aim, why = target + policy.top_margin, f"aimed at VMAF {target:g} (+{policy.top_margin:g} for the sample)"
-    if position > 0:
+    if position == 0:  # no more than `ceiling` times the bits the fixed recipe spends on this picture
+        fixed_kbps = min(float(fixed_cap), _log_interpolate(a, b, fixed_crf))
+        low = max(low, _crf_at_rate(a, b, policy.ceiling * fixed_kbps))
+    else:
         aim, why = target, f"aimed at VMAF {target:g}"
         low = max(low, fixed_crf)
         at_fixed = _on_the_line(a, b, 0.0, fixed_crf, fixed_crf)[1]
@@ -226,12 +233,30 @@ def _choose(
             aim = at_fixed - policy.drop_margin
             why = f"VMAF {target:g} out of reach: aimed {policy.drop_margin:g} below the fixed recipe's {at_fixed:.1f}"
     crf, vmaf = _on_the_line(a, b, aim, low, high)
+    if position == 0 and vmaf < target - OUT_OF_REACH:
+        return _out_of_reach(rung.name, target, (crf, vmaf), (a, b), fixed_cap, fixed_crf)
     kbps = _log_interpolate(a, b, crf)
     cap = min(probe_cap, max(fixed_cap, int(2 * kbps)))
+    kbps = min(kbps, cap)  # the line knows nothing of the cap
     met = "meets it" if vmaf >= aim - 0.5 else "the most the allowed CRF and cap reach"
     return RungChoice(rung.name, crf, cap, target, round(vmaf, 2), round(kbps), note=f"{why}: CRF {crf:g} {met}")
 
 
+def _out_of_reach(
+    name: str, target: float, best: tuple[float, float], probes: tuple[Probe, Probe], fixed_cap: int, fixed_crf: float
+) -> RungChoice:
+    """A top rung that no allowed CRF and cap bring near its target: the fixed recipe."""
+    a, b = probes
+    slope = (b.vmaf - a.vmaf) / (b.crf - a.crf) if b.crf != a.crf else 0.0
+    vmaf = min(100.0, a.vmaf + slope * (fixed_crf - a.crf))
+    kbps = min(float(fixed_cap), _log_interpolate(a, b, fixed_crf))
+    why = f"VMAF {target:g} out of reach ({best[1]:.1f} at CRF {best[0]:g} and the raised cap): the fixed recipe"
+    return RungChoice(name, fixed_crf, fixed_cap, target, round(vmaf, 2), round(kbps), note=why)
+
+
+# A top rung that the lowest CRF and the raised cap leave further than this below its target is
+# noise to VMAF (white noise, a fractal zoom): it keeps the fixed recipe rather than doubling its bits.
+OUT_OF_REACH = 6.0
 # Below this fall in VMAF per CRF step, the two probes say that more bits buy nothing.
 FLAT_SLOPE = -0.05
 
@@ -254,6 +279,14 @@ def _log_interpolate(a: Probe, b: Probe, crf: float) -> float:
         return a.kbps
     t = (crf - a.crf) / (b.crf - a.crf)
     return math.exp(math.log(a.kbps) + t * (math.log(b.kbps) - math.log(a.kbps)))
+
+
+def _crf_at_rate(a: Probe, b: Probe, kbps: float) -> float:
+    """The lowest CRF (in half steps) whose rate on the line through `a` and `b` is at most `kbps`."""
+    if b.crf == a.crf or min(a.kbps, b.kbps, kbps) <= 0 or a.kbps == b.kbps:
+        return -math.inf
+    t = (math.log(kbps) - math.log(a.kbps)) / (math.log(b.kbps) - math.log(a.kbps))
+    return math.ceil((a.crf + t * (b.crf - a.crf)) * 2) / 2
 
 
 def drop_redundant(choices: Sequence[RungChoice], policy: Policy) -> list[RungChoice]:
@@ -328,6 +361,7 @@ def _probe_round(
     workdir: Path,
     settings: EncodeSettings,
     run: _Runner,
+    nth: int,
 ) -> dict[str, Probe]:
     """Encode the sample at every rung (its CRF in `crfs`, its cap in `caps`) from one decode, and
     score each with VMAF against the sample."""
@@ -354,5 +388,6 @@ def _probe_round(
         timeout=run.timeout,
         niceness=run.niceness,
         on_progress=run.check,
+        nth=nth,
     )
     return {v.name: Probe(v.name, crfs[v.name], scores[v.name], v.bitrate / 1000) for v in videos}

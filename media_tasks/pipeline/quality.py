@@ -78,19 +78,20 @@ def compare_command(
     window_count: int = 3,
     at_source_size: bool = False,
     compare: Compare = _ssim,
+    nth: int = FULL_PASS_NTH,
 ) -> list[str]:
     """One ffmpeg command comparing every rendition with the source, over `windows`: each pair at the
     rendition's size (SSIM), or `at_source_size` with the rendition scaled up (VMAF). Each pair's
-    figures go to `stats_dir/<name>.<window>.log`."""
+    figures go to `stats_dir/<name>.<window>.log`. A full pass scores every `nth` frame."""
     outputs = []
     for w, (start, length) in enumerate(windows(info.duration, window_count)):
         span = {"ss": start, "t": length} if length else {}
         src = ffmpeg.input(str(source), **SAFE_INPUT_OPTIONS, **span)[str(info.video_stream_index)]
         if (info.frame_rate or 30.0) > MAX_FPS:  # the renditions were made at MAX_FPS
             src = src.filter("fps", MAX_FPS)
-        keep = f"not(mod(n,{FULL_PASS_NTH}))"  # ffmpeg-python escapes the comma
-        nth = FULL_PASS_NTH if length is None else 1
-        thin = nth > 1 and not at_source_size  # SSIM: pick the frames before scaling, the others are never compared
+        keep = f"not(mod(n,{nth}))"  # ffmpeg-python escapes the comma
+        every = nth if length is None else 1
+        thin = every > 1 and not at_source_size  # SSIM: pick the frames before scaling, the others are never compared
         if thin:
             src = src.filter("select", keep)
         references = src.filter_multi_output("split", len(videos))
@@ -107,7 +108,7 @@ def compare_command(
             reference = reference.filter("setsar", 1).filter("format", "yuv420p")
             distorted = distorted.filter("setsar", 1).filter("format", "yuv420p")
             stats = stats_dir / f"{video.name}.{w}.log"
-            outputs.append(compare(distorted, reference, stats, 1 if thin else nth).output("-", f="null"))
+            outputs.append(compare(distorted, reference, stats, 1 if thin else every).output("-", f="null"))
     cmd = ffmpeg.merge_outputs(*outputs).compile(cmd="ffmpeg")
     cmd[1:1] = QUIET_ARGS
     return cmd
@@ -139,11 +140,14 @@ def measure_vmaf(
     timeout: float | None = None,
     niceness: int = 0,
     on_progress: ProgressCallback | None = None,
+    nth: int = FULL_PASS_NTH,
 ) -> dict[str, float]:
     """VMAF (0..100; about 93 and up: a viewer cannot tell it from the source) of each rendition,
     scaled to the source's display size, averaged over its frames, by name."""
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = compare_command(source, info, videos, workdir, window_count=window_count, at_source_size=True, compare=_vmaf)
+    cmd = compare_command(
+        source, info, videos, workdir, window_count=window_count, at_source_size=True, compare=_vmaf, nth=nth
+    )
     cmd[0] = vmaf_ffmpeg()
     run_ffmpeg(cmd, timeout=timeout, what="The VMAF measurement", niceness=niceness, on_progress=on_progress)
     return {video.name: mean_vmaf(sorted(workdir.glob(f"{video.name}.*.log"))) for video in videos}
