@@ -211,8 +211,13 @@ def _quality_rows(qu: dict) -> list[str]:
         rows.append(
             f"| the per-title analysis on a {cost['seconds']:g} s clip ({cost['clip']}, {cost['sample_s']:g} s "
             f"sampled): {cost['analysis_cpu_s']:.1f} CPU-s ({cost['analysis_wall_s']:.1f} s) beside the ladder's "
-            f"encode {cost['encode_cpu_s']:.1f} CPU-s ({cost['encode_wall_s']:.1f} s) "
-            f"| +{cost['over_encode']:.1%} over the encode | share of the job's CPU **{cost['share']:.1%}** "
+            f"encode {cost['encode_cpu_s']:.1f} CPU-s ({cost['encode_wall_s']:.1f} s)"
+            + (
+                f" and the after-ready SSIM {cost['ssim_cpu_s']:.1f} + VMAF {cost['vmaf_cpu_s']:.1f} CPU-s "
+                if "vmaf_cpu_s" in cost
+                else " "
+            )
+            + f"| +{cost['over_encode']:.1%} over the encode | share of the job's CPU **{cost['share']:.1%}** "
             f"| ≤ {cost['target_share']:.0%} from 1 minute up |"
         )
     return rows

@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument("--storage-backend", choices=["s3", "fs"], default="s3", help="storage: platform runs")
     parser.add_argument("--quality-seconds", type=float, default=20.0, help="quality per bit: each clip")
     parser.add_argument(
-        "--quality-cost-seconds", type=float, default=60.0, help="quality per bit: the analysis-cost clip (0: none)"
+        "--quality-cost-seconds", type=float, default=61.0, help="quality per bit: the analysis-cost clip (0: none)"
     )
     parser.add_argument("--quality-clips", nargs="*", help="quality per bit: only these clips (default: all six)")
     parser.add_argument(
