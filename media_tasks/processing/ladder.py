@@ -23,6 +23,8 @@ from .workflow import Status, ffmpeg_timeout_s
 logger = logging.getLogger(__name__)
 # Less free space than this where the analysis wrote its sample: a failure there is the disk's.
 LOW_DISK_BYTES = 64 * 1024 * 1024
+# Each of the analysis's ffmpeg runs reads a few seconds of sample: timed as a minute of source.
+SAMPLE_TIMEOUT_BASIS_S = 60.0
 
 
 def ladder_policy() -> pertitle.Policy:
@@ -93,7 +95,7 @@ def _decide(
             workdir,
             policy=ladder_policy(),
             settings=encode_settings,
-            timeout=ffmpeg_timeout_s(pertitle.FULL_SAMPLE_MIN_S),
+            timeout=ffmpeg_timeout_s(SAMPLE_TIMEOUT_BASIS_S),
             niceness=niceness,
             on_progress=on_progress,
         )

@@ -20,7 +20,7 @@ POLICY = Policy(targets=(93.0, 85.0))
 # Soft gradients (a talking head's background), and the test pattern under temporal noise that the
 # fixed cap starves but a raised one serves (stronger noise is out of reach: pertitle.OUT_OF_REACH).
 EASY = "gradients=s=854x480:r=30:speed=0.01:n=3"
-HARD = "testsrc2=s=854x480:r=30,noise=alls=12:allf=t+u"
+HARD = "testsrc2=s=854x480:r=30,noise=alls=20:allf=t+u"
 
 
 def _clip(path: Path, graph: str) -> Path:
@@ -124,9 +124,9 @@ def test_the_crf_is_read_off_the_line_through_the_two_probes(a, b, target, expec
     assert (crf, round(vmaf, 1)) == expected
 
 
-def test_short_sources_are_sampled_in_one_window_and_long_ones_in_three():
-    assert pertitle.sample_spans(10.0) == [(4.5, 1.0)]
-    assert pertitle.sample_spans(40.0) == [(18.5, 3.0)]  # at most the long sources' 3 × 1 s
+def test_short_sources_are_sampled_in_one_window_and_longer_ones_in_three():
+    assert pertitle.sample_spans(8.0) == [(3.2, 1.6)]  # a fifth, from the middle
+    assert pertitle.sample_spans(40.0) == [(9.5, 1.0), (19.5, 1.0), (29.5, 1.0)]
     assert [(round(s), n) for s, n in pertitle.sample_spans(600.0)] == [(150, 1.0), (300, 1.0), (450, 1.0)]
 
 
@@ -144,22 +144,31 @@ def test_a_lower_rung_out_of_reach_of_its_target_aims_a_point_below_the_fixed_re
 
 def test_a_top_rung_that_even_the_raised_cap_leaves_far_below_its_target_keeps_the_fixed_recipe():
     rung = video.Rung("1080p", 1920, 1080, 4976)
-    # Noise to VMAF: CRF 21 at twice the cap scores 60, CRF 25 scores 55.
-    hopeless = (Probe("1080p", 25, 55.0, 9000), Probe("1080p", 21, 60.0, 9900))
+    # Noise to VMAF: the fixed recipe (CRF 23) scores 55, CRF 19 at twice the cap 60.
+    hopeless = (Probe("1080p", 23, 55.0, 4976), Probe("1080p", 19, 60.0, 9900))
     choice = pertitle._choose(rung, 0, hopeless, 4976, 9952, Policy(), 23)
-    assert (choice.crf, choice.maxrate_kbps, choice.predicted_vmaf) == (23.0, 4976, 57.5), choice
-    assert choice.note == "VMAF 93 out of reach (60.0 at CRF 21 and the raised cap): the fixed recipe"
+    assert (choice.crf, choice.maxrate_kbps, choice.predicted_vmaf) == (23.0, 4976, 55.0), choice
+    assert choice.note == "VMAF 93 out of reach (60.0 at CRF 19 and the raised cap): the fixed recipe"
     # Within reach of the ceiling, the cap rises.
-    hard = (Probe("1080p", 25, 86.0, 6000), Probe("1080p", 21, 90.0, 8000))
+    hard = (Probe("1080p", 23, 86.0, 4976), Probe("1080p", 19, 90.0, 8000))
     raised = pertitle._choose(rung, 0, hard, 4976, 9952, Policy(), 23)
-    assert raised.maxrate_kbps > 4976 and raised.crf < 21
+    assert raised.maxrate_kbps > 4976 and raised.crf == 18.0, raised
 
 
 def test_a_top_rung_is_never_given_more_than_the_ceiling_times_the_bits_of_the_fixed_recipe():
     # A dim, grainy picture far under the cap: CRF 18 would code the grain at many times the rate
-    # for a point of VMAF. The fixed recipe (CRF 23) spends about 158 kb/s on it.
+    # for a point of VMAF. The fixed recipe (CRF 23) spends 160 kb/s on it.
     rung = video.Rung("1080p", 1920, 1080, 4976)
-    grain = (Probe("1080p", 25, 91.0, 100), Probe("1080p", 21, 92.5, 250))
+    grain = (Probe("1080p", 23, 91.0, 160), Probe("1080p", 19, 92.6, 400))
     choice = pertitle._choose(rung, 0, grain, 4976, 9952, Policy(), 23)
-    assert choice.crf == 20.0 and choice.predicted_kbps <= 2 * 158, choice
+    assert choice.crf == 20.0 and choice.predicted_kbps <= 2 * 160, choice
     assert choice.note.endswith("CRF 20 the most the allowed CRF and cap reach")
+
+
+def test_a_top_rung_that_the_fixed_recipe_brings_to_its_target_never_gets_more_bits():
+    # Grain under the fixed cap scores 93.5; more bits would lift it to 95 at twice the rate.
+    rung = video.Rung("1080p", 1920, 1080, 4976)
+    probes = (Probe("1080p", 23, 93.5, 4976), Probe("1080p", 19, 95.0, 9800))
+    choice = pertitle._choose(rung, 0, probes, 4976, 9952, Policy(), 23)
+    assert (choice.crf, choice.maxrate_kbps) == (23.0, 4976), choice
+    assert "at most the fixed recipe, which reaches 93 (93.5)" in choice.note
