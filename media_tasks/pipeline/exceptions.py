@@ -57,3 +57,8 @@ class DiskFull(Exception):
     def __init__(self, detail: str):
         super().__init__(f"The work disk is full ({detail}).")
         self.detail = detail
+
+
+class InvalidCaptions(UnsupportedMediaError):
+    """An uploaded caption file is not SRT or WebVTT we can show: a broken cue, the wrong text
+    encoding, no cues at all. The message says where."""
