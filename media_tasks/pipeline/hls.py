@@ -5,11 +5,16 @@ fragment index (fmp4.py), and the master that names every picture with the one s
 The streams published while they are encoded (the lead picture, the sound) get their playlists
 from ffmpeg's hls muxer, an EVENT playlist that grows: early_master names them then, and
 playlist_segments / finalize_vod read and close them. At the end every stream's playlist is
-written here, from what was measured."""
+written here, from what was measured.
+
+Caption tracks (captions.py) are added to and taken from the master alone (with_subtitles), each a
+WebVTT file behind a one-segment playlist (subtitles_playlist): no stream is touched."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .fmp4 import TrackIndex, bandwidth
@@ -21,11 +26,14 @@ __all__ = [
     "EVENT_TYPE",
     "PLAYLIST",
     "VOD_TYPE",
+    "SubtitleTrack",
     "early_master",
     "finalize_vod",
     "master_playlist",
     "media_playlist",
     "playlist_segments",
+    "subtitles_playlist",
+    "with_subtitles",
 ]
 
 EVENT_TYPE = "#EXT-X-PLAYLIST-TYPE:EVENT"
@@ -35,6 +43,9 @@ ENDLIST = "#EXT-X-ENDLIST"
 # and 5; 7 is what ffmpeg's fMP4 playlists say, and the issue asks for it.
 _HEAD = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
 AUDIO_GROUP = "audio"
+SUBTITLES_GROUP = "subs"
+_SUBTITLES_MEDIA = "#EXT-X-MEDIA:TYPE=SUBTITLES,"
+_SUBTITLES_ATTRIBUTE = f',SUBTITLES="{SUBTITLES_GROUP}"'
 
 
 def media_playlist(index: TrackIndex) -> str:
@@ -124,3 +135,57 @@ def playlist_segments(text: str) -> list[str]:
     """The segments a stream's playlist names, in order. ffmpeg names a segment once it is closed,
     and replaces the playlist whole (hls_flags temp_file), so each of them is complete."""
     return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+@dataclass(frozen=True)
+class SubtitleTrack:
+    """A caption track as the master names it."""
+
+    language: str  # a BCP-47 tag: LANGUAGE
+    label: str  # what a player's menu shows: NAME
+    playlist: str  # its media playlist, relative to the master
+
+
+def subtitles_playlist(vtt_name: str, duration_s: float) -> str:
+    """A caption track's media playlist: its one WebVTT file as one segment that lasts the whole
+    video. Its cue times are on the picture's clock, which starts at 0 in every stream of the ladder."""
+    return (
+        "\n".join(
+            [
+                "#EXTM3U",
+                "#EXT-X-VERSION:7",
+                f"#EXT-X-TARGETDURATION:{max(1, math.ceil(duration_s))}",
+                "#EXT-X-MEDIA-SEQUENCE:0",
+                VOD_TYPE,
+                f"#EXTINF:{duration_s:.6f},",
+                vtt_name,
+                ENDLIST,
+            ]
+        )
+        + "\n"
+    )
+
+
+def with_subtitles(master: str, tracks: Sequence[SubtitleTrack]) -> str:
+    """`master` naming `tracks` as one SUBTITLES group that every variant refers to, in place of any
+    it named before: adding or deleting a track rewrites the master alone, never a stream."""
+    lines = [line.replace(_SUBTITLES_ATTRIBUTE, "") for line in master.splitlines()]
+    lines = [line for line in lines if not line.startswith(_SUBTITLES_MEDIA)]
+    if not tracks:
+        return "\n".join(lines) + "\n"
+    first_variant = next(i for i, line in enumerate(lines) if line.startswith("#EXT-X-STREAM-INF:"))
+    media = [_subtitles_media(track) for track in tracks]
+    lines = lines[:first_variant] + media + lines[first_variant:]
+    return (
+        "\n".join(line + _SUBTITLES_ATTRIBUTE if line.startswith("#EXT-X-STREAM-INF:") else line for line in lines)
+        + "\n"
+    )
+
+
+def _subtitles_media(track: SubtitleTrack) -> str:
+    # A quoted string may hold neither a double quote nor a line break (RFC 8216, 4.2).
+    name = " ".join(track.label.replace('"', "'").split()) or track.language
+    return (
+        f'{_SUBTITLES_MEDIA}GROUP-ID="{SUBTITLES_GROUP}",LANGUAGE="{track.language}",NAME="{name}",'
+        f'DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="{track.playlist}"'
+    )
