@@ -11,6 +11,9 @@ ISO BMFF main, the one that allows SegmentList with byte ranges.
 
 URLs are relative to the MPD, which sits at the top of the stream area beside the HLS master:
 a Representation's `BaseURL` is its stream's directory (`video/720p-h264/`).
+
+Caption tracks are added to and taken from a written MPD alone (with_text_tracks): each is an
+AdaptationSet of one WebVTT file, which dash.js and Shaka Player load whole.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from xml.etree import ElementTree as ET
 
@@ -27,6 +31,7 @@ from .identity import Stream
 NAMESPACE = "urn:mpeg:dash:schema:mpd:2011"
 PROFILE = "urn:mpeg:dash:profile:isoff-main:2011"
 CHANNELS_SCHEME = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
+ROLE_SCHEME = "urn:mpeg:dash:role:2011"
 WINDOW = 128  # fragments: the longest stretch `bandwidth` measures (about 4 minutes of 2 s fragments)
 
 
@@ -61,11 +66,46 @@ def write_mpd(videos: Sequence[tuple[Stream, TrackIndex]], audio: tuple[Stream, 
             lang="und",
             **_switching([index]),
         )
-        ET.SubElement(audio_set, "Role", schemeIdUri="urn:mpeg:dash:role:2011", value="main")
+        ET.SubElement(audio_set, "Role", schemeIdUri=ROLE_SCHEME, value="main")
         channels = ET.Element("AudioChannelConfiguration", schemeIdUri=CHANNELS_SCHEME, value=str(index.channels))
         _representation(audio_set, stream, index, min_buffer, [channels], audioSamplingRate=str(index.sample_rate))
     ET.indent(mpd)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(mpd, encoding="unicode") + "\n"
+
+
+@dataclass(frozen=True)
+class TextTrack:
+    """A caption track as the MPD names it."""
+
+    language: str  # a BCP-47 tag: @lang
+    label: str  # what a player's menu shows
+    url: str  # its WebVTT file, relative to the MPD
+
+
+def with_text_tracks(mpd: str, tracks: Sequence[TextTrack]) -> str:
+    """The MPD `mpd` (as write_mpd wrote it) naming `tracks`, each as a text AdaptationSet, in
+    place of any it named before: adding or deleting a track rewrites the MPD alone."""
+    ET.register_namespace("", NAMESPACE)
+    root = ET.fromstring(mpd)  # noqa: S314 (write_mpd's output, read back from our own storage)
+    period = root.find(f"{{{NAMESPACE}}}Period")
+    if period is None:
+        raise ValueError("an MPD without a Period")
+    sets = period.findall(f"{{{NAMESPACE}}}AdaptationSet")
+    for text_set in (s for s in sets if s.get("contentType") == "text"):
+        period.remove(text_set)
+    next_id = 1 + max((int(s.get("id", "0")) for s in sets if s.get("contentType") != "text"), default=-1)
+    for offset, track in enumerate(tracks):
+        ns = f"{{{NAMESPACE}}}"
+        text_set = ET.SubElement(
+            period, f"{ns}AdaptationSet", id=str(next_id + offset), contentType="text", mimeType="text/vtt"
+        )
+        text_set.set("lang", track.language)
+        ET.SubElement(text_set, f"{ns}Label").text = track.label  # the schema puts Label before Role
+        ET.SubElement(text_set, f"{ns}Role", schemeIdUri=ROLE_SCHEME, value="subtitle")
+        representation = ET.SubElement(text_set, f"{ns}Representation", id=f"text-{track.language}", bandwidth="256")
+        ET.SubElement(representation, f"{ns}BaseURL").text = track.url
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def _video_set(period: ET.Element, videos: Sequence[tuple[Stream, TrackIndex]], min_buffer: float) -> None:

@@ -180,3 +180,24 @@ def test_ffmpeg_reads_every_stream_of_the_mpd_over_http(area):
     assert frames[("video", 320)] == frames[("video", 256)] == 125  # 5 s at 25 fps, every fragment
     assert frames[("audio", None)] >= 234  # 5 s of 1024-sample AAC frames at 48 kHz
     assert float(info["format"]["duration"]) == pytest.approx(5.0, abs=0.1)
+
+
+def test_caption_tracks_are_text_sets_that_replace_those_named_before(area):
+    written = (area / MPD).read_text()
+    tracks = [
+        dash.TextTrack("en", "English", "captions/en.vtt"),
+        dash.TextTrack("fr-CA", "Français", "captions/fr.vtt"),
+    ]
+    mpd = ET.fromstring(dash.with_text_tracks(written, tracks))  # noqa: S314
+    sets = mpd.findall("d:Period/d:AdaptationSet", NS)
+    text = [s for s in sets if s.get("contentType") == "text"]
+    assert [(s.get("lang"), s.get("mimeType"), s.find("d:Label", NS).text) for s in text] == [
+        ("en", "text/vtt", "English"),
+        ("fr-CA", "text/vtt", "Français"),
+    ]
+    assert [s.find("d:Representation/d:BaseURL", NS).text for s in text] == ["captions/en.vtt", "captions/fr.vtt"]
+    assert [s.find("d:Role", NS).get("value") for s in text] == ["subtitle", "subtitle"]
+    assert len({s.get("id") for s in sets}) == len(sets) and all(s.get("id").isdigit() for s in sets)
+    once = dash.with_text_tracks(dash.with_text_tracks(written, tracks), tracks[1:])
+    assert once.count('contentType="text"') == 1 and 'lang="en"' not in once
+    assert dash.with_text_tracks(once, []) == written
