@@ -186,6 +186,26 @@ class Rendition(models.Model):
         return f"{self.get_kind_display()} {self.profile}"
 
 
+class CaptionTrack(models.Model):
+    """A caption track the owner attached to a video: one WebVTT file per language, named by the
+    HLS master and the DASH manifest as they are served (presenters.captions), never re-encoded."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="captions")
+    language = models.CharField(max_length=35, help_text="A BCP 47 tag (en, en-GB, pt-BR).")
+    label = models.CharField(max_length=100, blank=True, help_text="What a player's menu shows.")
+    storage_key = models.CharField(max_length=512)
+    cues = models.PositiveIntegerField(default=0)
+    size_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["language"]
+        constraints = [models.UniqueConstraint(fields=["asset", "language"], name="unique_caption_language")]
+
+    def __str__(self) -> str:
+        return self.label or self.language
+
+
 class Worker(models.Model):
     """A Celery worker's capabilities, as it found them at start-up, and when it was last heard from.
 

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from . import storage
-from .models import Asset, Job, Rendition, Upload, UploadLog, Worker
+from .models import Asset, CaptionTrack, Job, Rendition, Upload, UploadLog, Worker
 from .processing import quality, workflow
 
 # How My media may be sorted: the choice's name → the ordering.
@@ -172,3 +172,8 @@ def asset_has_earlier_result(*, asset: Asset) -> bool:
     """Whether an earlier job made this asset ready, its files still there (a later re-encode
     that failed or was cancelled leaves them)."""
     return asset.jobs.filter(status=Job.Status.SUCCEEDED).exists() and asset.renditions.exists()
+
+
+def caption_tracks_for(*, asset_id: uuid.UUID | str) -> list[CaptionTrack]:
+    """An asset's caption tracks, by language."""
+    return list(CaptionTrack.objects.filter(asset_id=asset_id).order_by("language"))

@@ -133,8 +133,9 @@ def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
 api.exception_handler(InterfaceError)(_database_unavailable)
 
 
-from . import assets, uploads, webhooks  # noqa: E402  (routers use `api` and `error`)
+from . import assets, captions, uploads, webhooks  # noqa: E402  (routers use `api` and `error`)
 
 api.add_router("/uploads", uploads.router)
 api.add_router("/assets", assets.router)
+api.add_router("/assets", captions.router)
 api.add_router("/webhooks", webhooks.router)

@@ -126,6 +126,10 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "poster_frame": presenters.poster_frame(renditions=list(asset.renditions.all())),
         "ladder": (job.ladder or {}) if job else {},
         "renditions": renditions,
+        "captions": [
+            {**c, "url": request.build_absolute_uri(c["url"])}
+            for c in (presenters.captions.caption_data(asset=asset, track=t) for t in asset.captions.all())
+        ],
     }
 
 

@@ -152,6 +152,17 @@ class AssetSummary(Schema):
     url: str
 
 
+class CaptionOut(Schema):
+    """A caption track: one WebVTT file per language, listed in the HLS master (`EXT-X-MEDIA`
+    `TYPE=SUBTITLES`) and the DASH manifest (a text AdaptationSet) that `playback_url` and `dash_url` serve."""
+
+    language: str = Field(examples=["en-GB"], description="its BCP 47 tag, in normal form")
+    label: str = Field(examples=["English"], description="what a player's menu shows (the tag when none was given)")
+    cues: int
+    created_at: datetime
+    url: str = Field(description="the WebVTT file, for any player or fetch, no cookie (as long as `playback_url`)")
+
+
 class AssetOut(AssetSummary):
     description: str
     alt_text: str = Field(description="what an image shows, for screen readers (its `alt`)")
@@ -205,6 +216,9 @@ class AssetOut(AssetSummary):
         " bytes saying why; `{}` until it has chosen, and for images and videos encoded before per-title ladders",
     )
     renditions: list[RenditionOut]
+    captions: list[CaptionOut] = Field(
+        default_factory=list, description="its caption tracks, by language; named by the HLS master and the MPD"
+    )
 
 
 class AssetPatchIn(Schema):

@@ -12,6 +12,7 @@ import io
 import re
 from dataclasses import dataclass
 
+import langcodes
 import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
@@ -21,6 +22,7 @@ from .exceptions import InvalidCaptions, MediaLimitError
 MAX_CAPTION_BYTES = 2 * 1024 * 1024
 _SRT_TIMING = re.compile(r"^\s*\d+:\d{1,2}:\d{1,2}[,.]\d{1,3}\s*-->\s*\d+:\d{1,2}:\d{1,2}[,.]\d{1,3}")
 _QUOTED = 60  # characters of a broken line quoted back
+MAX_TAG_LENGTH = 35  # BCP 47 advises room for 35 characters (RFC 5646, 4.4.1)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,20 @@ def to_webvtt(data: bytes, *, max_bytes: int = MAX_CAPTION_BYTES) -> Captions:
             raise InvalidCaptions(f"Cue {number} ({cue.start} --> {cue.end}) ends before it starts.")
     end_ms = max(cue.end_time.in_milliseconds() for cue in track.captions)
     return Captions(vtt=track.content, cues=len(track.captions), end_s=end_ms / 1000)
+
+
+def language_tag(value: str) -> str:
+    """`value` as a registered BCP 47 tag in its normal form ('EN_gb' -> 'en-GB'; langcodes checks
+    every subtag against the IANA registry), or InvalidCaptions saying what is expected."""
+    text = value.strip()
+    try:
+        valid = bool(text) and langcodes.tag_is_valid(text) and text.lower() != "und"
+        tag = langcodes.Language.get(text).to_tag() if valid else ""
+    except (langcodes.tag_parser.LanguageTagError, ValueError):
+        tag = ""
+    if not tag or len(tag) > MAX_TAG_LENGTH:
+        raise InvalidCaptions(f"'{text[:_QUOTED]}' is not a language code (BCP 47), such as en, en-GB or pt-BR.")
+    return tag
 
 
 def _decode(data: bytes) -> str:

@@ -171,9 +171,9 @@ def with_subtitles(master: str, tracks: Sequence[SubtitleTrack]) -> str:
     it named before: adding or deleting a track rewrites the master alone, never a stream."""
     lines = [line.replace(_SUBTITLES_ATTRIBUTE, "") for line in master.splitlines()]
     lines = [line for line in lines if not line.startswith(_SUBTITLES_MEDIA)]
-    if not tracks:
+    first_variant = next((i for i, line in enumerate(lines) if line.startswith("#EXT-X-STREAM-INF:")), None)
+    if not tracks or first_variant is None:
         return "\n".join(lines) + "\n"
-    first_variant = next(i for i, line in enumerate(lines) if line.startswith("#EXT-X-STREAM-INF:"))
     media = [_subtitles_media(track) for track in tracks]
     lines = lines[:first_variant] + media + lines[first_variant:]
     return (

@@ -17,6 +17,8 @@ from ..pipeline import eta
 from ..pipeline.probe import MediaInfo
 from ..pipeline.video import plan_ladder
 from ..processing.workflow import PLAYABLE_STAGE, PROGRESS_SPANS, plan
+from . import captions as captions
+from .captions import CAPTIONED as CAPTIONED
 from .links import (
     PLAYBACK_THUMBS,
     asset_file_url,

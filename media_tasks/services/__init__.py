@@ -16,6 +16,7 @@ from .assets import (
     asset_update,
     file_sha256,
 )
+from .captions import caption_track_add, caption_track_delete
 from .errors import ServiceError
 from .idempotency import idempotent
 from .posters import asset_poster_at, asset_poster_upload
@@ -46,6 +47,8 @@ __all__ = [
     "asset_retry",
     "asset_share",
     "asset_update",
+    "caption_track_add",
+    "caption_track_delete",
     "file_sha256",
     "idempotent",
     "job_cancel",

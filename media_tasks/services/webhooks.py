@@ -136,7 +136,10 @@ def _payload(event: JobEvent, job: Job, event_type: str) -> dict:
         "correlation_id": job.correlation_id,
         "data": {
             "message": event.message,
-            "asset": presenters.asset_brief(asset=job.asset),
+            "asset": {
+                **presenters.asset_brief(asset=job.asset),
+                "captions": [presenters.captions.caption_brief(t) for t in job.asset.captions.all()],
+            },
             "job": presenters.job_brief(job=job),
         },
     }

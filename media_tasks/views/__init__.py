@@ -205,9 +205,12 @@ def play(request: HttpRequest, token: str, name: str) -> HttpResponse:
     key = file.name
     if key.endswith(_PROXIED_SUFFIXES):  # small, and read on every reload of a growing playlist: one read
         try:
-            response = HttpResponse(storage.read_bytes(key), content_type=storage.content_type_for(key))
+            body = storage.read_bytes(key)
         except FileNotFoundError:
             return _cross_origin(HttpResponse("No such file.\n", status=404))
+        tracks = selectors.caption_tracks_for(asset_id=file.asset_id) if name in presenters.CAPTIONED else ()
+        body = presenters.captions.served_manifest(name=name, body=body, tracks=tracks)
+        response = HttpResponse(body, content_type=storage.content_type_for(key))
     elif url := presenters.links.file_redirect_url(key=key, shared=file.shared):
         return _cross_origin(_not_stored(redirect(url)))
     elif not storage.exists(key):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from media_tasks.pipeline.captions import to_webvtt
+from media_tasks.pipeline.captions import language_tag, to_webvtt
 from media_tasks.pipeline.exceptions import InvalidCaptions, MediaLimitError
 
 SRT = (
@@ -61,3 +61,16 @@ def test_text_that_is_not_utf8_is_refused_with_the_byte_that_gave_it_away():
 def test_a_file_over_the_limit_is_refused_before_it_is_read():
     with pytest.raises(MediaLimitError, match="at most 1,024 are accepted"):
         to_webvtt(SRT.encode() * 20, max_bytes=1024)
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"), [("en", "en"), ("EN_gb", "en-GB"), (" pt-BR ", "pt-BR"), ("zh-Hant-TW", "zh-Hant-TW")]
+)
+def test_a_language_is_a_registered_bcp47_tag_in_normal_form(value, tag):
+    assert language_tag(value) == tag
+
+
+@pytest.mark.parametrize("value", ["xx", "klingon", "", "und", "en-" + "a" * 40])
+def test_anything_else_is_refused_with_an_example_of_what_is_expected(value):
+    with pytest.raises(InvalidCaptions, match=r"is not a language code \(BCP 47\), such as en, en-GB or pt-BR"):
+        language_tag(value)
