@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from .models import ApiToken, Asset, Rendition
+from .models import ApiToken, Asset, CaptionTrack, Rendition
 from .text import validate_text
 
 
@@ -83,6 +83,24 @@ class PosterImageForm(forms.Form):
     image = forms.FileField(
         label="Or upload a picture",
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}),
+    )
+
+
+class CaptionForm(TextForm, forms.Form):
+    """A caption track from the item's page; services.captions checks the file and the language."""
+
+    language = forms.CharField(
+        max_length=CaptionTrack._meta.get_field("language").max_length,
+        help_text="A language code, such as en, en-GB or pt-BR.",
+        widget=forms.TextInput(attrs={"placeholder": "en-GB", "autocomplete": "off", "spellcheck": "false"}),
+    )
+    label = forms.CharField(
+        max_length=CaptionTrack._meta.get_field("label").max_length,
+        required=False,
+        help_text="What the player's menu shows (the language code when empty).",
+    )
+    file = forms.FileField(
+        label="SRT or WebVTT file", widget=forms.ClearableFileInput(attrs={"accept": ".srt,.vtt,text/vtt"})
     )
 
 

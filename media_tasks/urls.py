@@ -12,6 +12,12 @@ urlpatterns = [
     path("assets/<uuid:asset_id>/poster/", asset_page.asset_poster, name="asset_poster"),
     path("assets/<uuid:asset_id>/poster/time/", asset_page.asset_poster_time, name="asset_poster_time"),
     path("assets/<uuid:asset_id>/poster/image/", asset_page.asset_poster_image, name="asset_poster_image"),
+    path("assets/<uuid:asset_id>/captions/", asset_page.asset_caption_add, name="asset_caption_add"),
+    path(
+        "assets/<uuid:asset_id>/captions/<str:language>/delete/",
+        asset_page.asset_caption_delete,
+        name="asset_caption_delete",
+    ),
     path("assets/<uuid:asset_id>/share/", sharing.asset_share, name="asset_share"),
     path("assets/<uuid:asset_id>/embed-sites/", sharing.asset_embed_origins, name="asset_embed_origins"),
     path("s/<str:token>/", sharing.shared, name="shared"),

@@ -88,6 +88,7 @@ def shared_media(*, asset: Asset) -> dict[str, Any]:
         else "",
         "poster": by_kind[Rendition.Kind.POSTER][0] if by_kind[Rendition.Kind.POSTER] else None,
         "mp4": by_kind[Rendition.Kind.MP4],
+        "captions": [captions.caption_data(asset=asset, track=t, shared=True) for t in asset.captions.all()],
         "srcsets": image_srcsets(by_kind[Rendition.Kind.IMAGE]),
         "image": max(by_kind[Rendition.Kind.IMAGE], key=lambda r: r.width, default=None),
     }

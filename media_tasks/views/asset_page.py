@@ -9,10 +9,11 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import presenters, selectors, services
-from ..forms import AssetDetailsForm, PosterForm, PosterImageForm, PosterTimeForm
+from ..forms import AssetDetailsForm, CaptionForm, PosterForm, PosterImageForm, PosterTimeForm
 from ..models import Asset, Job, Rendition
 from ..processing import workflow
 from . import login_required_or_401, unchanged_or
@@ -46,6 +47,8 @@ def _detail_context(asset: Asset) -> dict:
         "details_form": AssetDetailsForm(instance=asset),
         "poster_time_form": PosterTimeForm(),
         "poster_image_form": PosterImageForm(),
+        "caption_form": CaptionForm(),
+        "captions": [presenters.captions.caption_data(asset=asset, track=t) for t in asset.captions.all()],
         "share": presenters.share_urls(asset=asset),
         "embed_size": presenters.embed_size(asset=asset),
         "original_url": presenters.links.download_url(asset=asset, key=asset.original_key),
@@ -143,6 +146,42 @@ def asset_poster_image(request: HttpRequest, asset_id: uuid.UUID) -> HttpRespons
         return _poster_refused(request, asset, form)
     messages.info(request, "Your picture is being made the poster: it shows in a few seconds.")
     return redirect("asset_detail", asset_id=asset.id)
+
+
+@login_required_or_401
+@require_POST
+def asset_caption_add(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
+    """A caption track from an SRT or WebVTT file (one per language: a second replaces the first)."""
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    form = CaptionForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            track = services.caption_track_add(
+                asset_id=asset.id,
+                language=form.cleaned_data["language"],
+                label=form.cleaned_data["label"],
+                fileobj=upload,
+                size_bytes=upload.size,
+            )
+        except services.ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    if not form.is_valid():
+        return _refused(request, asset, caption_form=form)
+    messages.info(request, f"Captions in {track.label or track.language} added: {track.cues} cues.")
+    return redirect(reverse("asset_detail", args=[asset.id]) + "#captions")
+
+
+@login_required_or_401
+@require_POST
+def asset_caption_delete(request: HttpRequest, asset_id: uuid.UUID, language: str) -> HttpResponse:
+    asset = selectors.asset_get_for(user=request.user, asset_id=asset_id)
+    try:
+        services.caption_track_delete(asset_id=asset.id, language=language)
+        messages.info(request, f"Captions in {language} deleted.")
+    except services.ServiceError as exc:
+        messages.info(request, exc.message)
+    return redirect(reverse("asset_detail", args=[asset.id]) + "#captions")
 
 
 @login_required_or_401

@@ -43,6 +43,21 @@
     select.onchange = () => { hls.currentLevel = Number(select.value); };
   }
 
+  // The CC control: the page's <track>s (one per caption track), shown one at a time. hls.js is
+  // told not to add the master's own subtitle tracks (enableWebVTT: false), so each shows once.
+  function setUpCaptions(box, video) {
+    const select = box.querySelector("#cc");
+    if (!select) return;
+    const show = () => {
+      for (const track of video.textTracks) {
+        if (track.kind !== "subtitles") continue;
+        track.mode = select.value && track.language === select.value ? "showing" : "disabled";
+      }
+    };
+    select.addEventListener("change", show);
+    show();
+  }
+
   // The early player (playable before ready) gives way to the full one (MP4 fallback, poster,
   // scrubbing) when the job is ready; the full one goes on from where the viewer was.
   let resume = null;
@@ -83,7 +98,7 @@
       sources.forEach((s) => s.remove());
       // startPosition 0: a playlist that still grows (EVENT) is played from its start, not its end.
       const from = !box.dataset.growing && resume ? resume.time : 0;
-      hls = new Hls({capLevelToPlayerSize: true, startPosition: from});
+      hls = new Hls({capLevelToPlayerSize: true, startPosition: from, enableWebVTT: false});
       hls.on(Hls.Events.ERROR, (_, data) => {
         if (!data.fatal || !sources.length) return;
         hls.destroy();  // HLS out of reach: the MP4 rungs, fetched only now
@@ -113,6 +128,7 @@
       if (resume.playing) video.play().catch(() => {});
       resume = null;
     }
+    setUpCaptions(box, video);
     if (window.MediaControls) MediaControls.attach(box, video);  // one seek bar with previews (controls.js)
   }
 

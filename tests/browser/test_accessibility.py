@@ -5,6 +5,8 @@ Folded parts (Details, Share, Edit) are opened first, so that axe sees them too.
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
@@ -43,6 +45,10 @@ def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
     """Each page of the site once, as its owner would reach it (name → path)."""
     video = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
     services.asset_update(asset_id=video.id, title="A walk along the harbour at dusk, with the long title it deserves")
+    captions = b"1\n00:00:00,200 --> 00:00:01,200\nAlong the harbour\n"
+    services.caption_track_add(
+        asset_id=video.id, language="en-GB", label="English", fileobj=io.BytesIO(captions), size_bytes=len(captions)
+    )
     shared = services.asset_share(asset_id=video.id, shared=True)
     photo = make_ready_image(user, tmp_path / "photo.png")
     waiting, failed = bulk_assets(user, ["a-rather-long-file-name-from-a-camera-0001.mp4", "notes.mp4"])
