@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from media_tasks import storage
 from media_tasks.models import CaptionTrack
 from tests.playback import make_ready_video
 
@@ -94,3 +95,22 @@ def test_another_users_video_has_no_captions_to_add_list_or_delete(video, other_
     assert _add(other_api, video, SRT).status_code == 404
     assert other_api.get(f"/api/v1/assets/{video.id}/captions").status_code == 404
     assert other_api.delete(f"/api/v1/assets/{video.id}/captions/en").status_code == 404
+
+
+def test_on_s3_the_track_plays_from_the_links_and_its_files_go_with_it(api, user, s3_storage, monkeypatch, tmp_path):
+    video = make_ready_video(user, tmp_path / "clip.mp4", monkeypatch)
+    track = _add(api, video, SRT, language="fr").json()
+    asset = api.get(f"/api/v1/assets/{video.id}").json()
+    assert 'LANGUAGE="fr"' in _get(asset["playback_url"])
+    assert "Hello, <i>world</i>" in _get(track["url"])
+    (row,) = CaptionTrack.objects.filter(asset=video)
+    assert storage.exists(row.storage_key)
+    assert api.delete(f"/api/v1/assets/{video.id}/captions/fr").status_code == 204
+    assert not storage.exists(row.storage_key) and not storage.exists(row.storage_key.replace(".vtt", ".m3u8"))
+
+
+def test_deleting_the_video_deletes_its_tracks_and_their_files(api, video, fs_storage):
+    assert _add(api, video, SRT).status_code == 201
+    assert api.delete(f"/api/v1/assets/{video.id}").status_code == 204
+    assert not CaptionTrack.objects.exists()
+    assert not (fs_storage / "hls" / str(video.id)).exists()

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from media_tasks import events, services
-from media_tasks.models import JobEvent, WebhookDelivery
+from media_tasks.models import CaptionTrack, JobEvent, WebhookDelivery
 from media_tasks.processing import transitions
 from media_tasks.services.errors import ServiceError
 from media_tasks.services.webhooks import backoff_s, sign
@@ -85,6 +85,8 @@ def test_other_schemes_and_unknown_events_are_refused(user):
 
 
 def test_failed_attempts_are_logged_and_retried_until_it_is_accepted(job, user):
+    key = f"hls/{job.asset_id}/captions/en-1.vtt"
+    CaptionTrack.objects.create(asset=job.asset, language="en", label="English", storage_key=key, cues=3)
     with Receiver(answers={"job.failed": [500, 503]}) as receiver:
         endpoint = services.webhook_endpoint_create(owner=user, url=receiver.url, events=["job.failed"])
         receiver.secret = endpoint.secret
@@ -104,6 +106,7 @@ def test_failed_attempts_are_logged_and_retried_until_it_is_accepted(job, user):
     body = received[-1]["payload"]
     assert body["correlation_id"] == job.correlation_id == received[-1]["headers"]["X-Correlation-ID"]
     assert body["data"]["asset"]["id"] == str(job.asset_id) and body["data"]["job"]["error"] == "It broke."
+    assert body["data"]["asset"]["captions"] == [{"language": "en", "label": "English", "cues": 3}]
 
 
 def test_it_gives_up_after_the_maximum_attempts(job, user, settings):
