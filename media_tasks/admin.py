@@ -8,6 +8,7 @@ from . import selectors, services
 from .models import (
     ApiToken,
     Asset,
+    CaptionTrack,
     Job,
     JobEvent,
     Rendition,
@@ -38,6 +39,15 @@ class RenditionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = (*RENDITION_COLUMNS, "storage_key")
+    readonly_fields = fields
+
+
+class CaptionTrackInline(admin.TabularInline):
+    # Read-only here: a track is added through services.captions (checked, converted, stored first).
+    model = CaptionTrack
+    extra = 0
+    can_delete = False
+    fields = ("language", "label", "cues", "size_bytes", "storage_key", "created_at")
     readonly_fields = fields
 
 
@@ -89,7 +99,7 @@ class AssetAdmin(admin.ModelAdmin):
         "updated_at",
     )
     exclude = ("probe",)
-    inlines = (JobInline, RenditionInline)
+    inlines = (JobInline, RenditionInline, CaptionTrackInline)
     actions = ("reencode",)
 
     def has_add_permission(self, request) -> bool:  # assets come from uploads
