@@ -37,14 +37,14 @@ def caption_track_add(
     replaced), then write its row: a refused file stores nothing, and a row never names a missing file."""
     asset = _video(asset_id)
     limit = caption_ops.MAX_CAPTION_BYTES
+    if size_bytes > limit:
+        message = f"The caption file is {filesizeformat(size_bytes)}; the limit is {filesizeformat(limit)}."
+        raise ServiceError(message, code="invalid_captions", status=422, field="file")
     try:
-        if size_bytes > limit:
-            raise MediaLimitError(
-                f"The caption file is {filesizeformat(size_bytes)}; the limit is {filesizeformat(limit)}."
-            )
         tag = caption_ops.language_tag(language)
-    except (InvalidCaptions, MediaLimitError) as exc:
+    except InvalidCaptions as exc:
         raise ServiceError(str(exc), code="invalid_language", status=422, field="language") from exc
+    fileobj.seek(0)
     try:
         captions = caption_ops.to_webvtt(fileobj.read(limit + 1))
     except (InvalidCaptions, MediaLimitError) as exc:

@@ -77,6 +77,8 @@ def test_a_second_track_in_a_language_replaces_the_first_and_its_files(api, vide
         (SRT.replace("world", "wörld").encode("latin-1"), "en", "file", "must be UTF-8 text; byte 0xF6"),
         (SRT, "xx", "language", "'xx' is not a language code (BCP 47)"),
         (b"", "en", "file", "Send the SRT or WebVTT file as the multipart field `file`"),
+        # Over 2 MB: the file is at fault, whatever the language.
+        (SRT.encode() * 30_000, "xx", "file", "the limit is 2.0\xa0MB"),
     ],
 )
 def test_a_bad_file_or_language_is_refused_with_where_and_nothing_is_stored(
