@@ -29,8 +29,8 @@ def _out(request: HttpRequest, asset, track) -> dict:
 def caption_add(
     request: HttpRequest,
     asset_id: uuid.UUID,
-    language: Form[str],
     file: File[UploadedFile] = None,
+    language: Form[str] = "",
     label: Form[str] = "",
 ):
     """201: checked, converted to WebVTT and stored; the master and the MPD name it from the next
@@ -42,6 +42,9 @@ def caption_add(
         raise ValidationError(
             [{"loc": ("file", "file"), "msg": "Send the SRT or WebVTT file as the multipart field `file`."}]
         )
+    if not language.strip():  # checked here, after the owner's: another user's video is a 404 first
+        message = "Send the track's language as the multipart field `language`, a BCP 47 tag such as en-GB."
+        raise ValidationError([{"loc": ("form", "language"), "msg": message}])
     track = services.caption_track_add(
         asset_id=asset.id, language=language, label=label, fileobj=file, size_bytes=file.size
     )

@@ -25,6 +25,9 @@ API_OBJECT_ENDPOINTS = {
     "asset_reencode": ("post", "asset"),
     "asset_cancel": ("post", "asset"),
     "asset_poster_upload": ("post", "asset"),
+    "caption_add": ("post", "asset"),
+    "caption_list": ("get", "asset"),
+    "caption_delete": ("delete", "asset_language"),
     "webhook_delete": ("delete", "webhook"),
     "webhook_deliveries": ("get", "webhook"),
 }
@@ -39,6 +42,7 @@ PAGES = {
     "asset_share": "post",
     "asset_poster_time": "post",
     "asset_poster_image": "post",
+    "asset_caption_add": "post",
 }
 
 
@@ -76,6 +80,7 @@ def test_api_objects_of_another_user_are_404(name, alices, other_api):
         "upload": [alices["upload"]],
         "upload_part": [alices["upload"], 1],
         "asset": [alices["asset"]],
+        "asset_language": [alices["asset"], "en"],
         "webhook": [alices["webhook"]],
     }[kind]
     body = '{"title": "taken"}' if method == "patch" else None  # a PATCH names what it changes
@@ -99,6 +104,12 @@ def test_pages_of_another_users_asset_are_404(name, alices, other_user):
     response = getattr(browser, PAGES[name])(reverse(name, args=[alices["asset"]]))
     assert response.status_code == 404
     assert Job.objects.filter(asset_id=alices["asset"]).count() == 1  # no retry happened
+
+
+def test_another_users_captions_cannot_be_deleted_from_the_page(alices, other_user):
+    browser = Client()
+    browser.force_login(other_user)
+    assert browser.post(reverse("asset_caption_delete", args=[alices["asset"], "en"])).status_code == 404
 
 
 @pytest.mark.parametrize("path", ["?fragment=live", "files/originals/source", "files/thumbs/sprite.vtt"])
