@@ -18,9 +18,10 @@ POLICY = Policy(targets=(93.0, 85.0))
 
 
 # Soft gradients (a talking head's background), and the test pattern under temporal noise that the
-# fixed cap starves but a raised one serves (stronger noise is out of reach: pertitle.OUT_OF_REACH).
+# fixed cap starves (VMAF 89 at 480p) but a raised one serves. Noise of 20 put the best reach on
+# pertitle.OUT_OF_REACH's line (87.0 here, 86.8 on CI), so the choice flipped between machines.
 EASY = "gradients=s=854x480:r=30:speed=0.01:n=3"
-HARD = "testsrc2=s=854x480:r=30,noise=alls=20:allf=t+u"
+HARD = "testsrc2=s=854x480:r=30,noise=alls=19:allf=t+u"
 
 
 def _clip(path: Path, graph: str) -> Path:
