@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,13 +27,15 @@ def make_video(
     noise: bool = False,
     gop: int | None = None,
     preset: str = "ultrafast",
+    sound: str = "",
 ) -> Path:
     """An H.264 (+AAC) MP4 of testsrc2 (and a sine tone); `rotate` adds display-matrix metadata.
     The container follows the suffix (`.ts`: MPEG-TS); `gop` sets the keyframe interval in
     frames (x264's default is 250); `preset` trades making time for size (x264's presets).
 
     Equal arguments make equal bytes, which the platform treats as a duplicate
-    upload: vary `tone` to get distinct files.
+    upload: vary `tone` to get distinct files. `sound`: a lavfi audio graph instead of the tone
+    (quiet_speech, for one).
     """
     video = f"testsrc2=size={width}x{height}:rate={rate}:duration={duration}"
     if noise:  # film-grain-like noise: much harder to encode than the clean pattern (benchmarks)
@@ -44,7 +47,8 @@ def make_video(
         )
     args = [*FFMPEG, "-f", "lavfi", "-i", video]
     if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={duration + black_lead_in}"]
+        tone_graph = f"sine=frequency={tone}:sample_rate=48000:duration={duration + black_lead_in}"
+        args += ["-f", "lavfi", "-i", sound or tone_graph]
     args += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p"]
     if gop:
         args += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
@@ -60,6 +64,29 @@ def make_video(
         )
         target.unlink()
     return path
+
+
+def quiet_speech(duration: float, level_db: float = -16.0, tone: int = 220) -> str:
+    """A lavfi graph like a quiet voice: a tone swelling and fading twice a second over a little pink
+    noise, about -42 LUFS at the default level (the issue's quiet upload), stereo at 48 kHz."""
+    return (
+        f"sine=frequency={tone}:sample_rate=48000:duration={duration},volume={level_db}dB,apulsator=hz=0.5[v];"
+        f"anoisesrc=color=pink:amplitude=0.0005:duration={duration}:seed=7:sample_rate=48000[n];"
+        "[v][n]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo"
+    )
+
+
+def loudness(path_or_url: str | Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of the first audio stream, by ffmpeg's ebur128: an outside
+    measurement, to hold the platform's against. A URL is read as a player would, with no cookie."""
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path_or_url), "-map", "0:a:0"]
+    graph = "aformat=sample_rates=48000:channel_layouts=stereo,ebur128=peak=true:framelog=verbose"
+    done = subprocess.run([*cmd, "-af", graph, "-f", "null", "-"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-800:]
+    summary = done.stderr[done.stderr.rindex("Summary:") :]
+    integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary)[1])
+    peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)[1].replace("-inf", "-200"))
+    return integrated, peak
 
 
 def make_audio(path: Path, duration: float = 1.0) -> Path:

@@ -61,8 +61,9 @@ def run_ffmpeg(
     what: str = "The video",
     cwd: Path | None = None,
     niceness: int = 0,
-) -> None:
-    """Run `args` (a full ffmpeg command line) to completion, in `cwd` if given.
+) -> str:
+    """Run `args` (a full ffmpeg command line) to completion, in `cwd` if given; returns what it
+    logged (stderr), where a filter such as ebur128 writes its summary.
 
     Progress comes from ffmpeg's `-progress pipe:1` key=value blocks (out_time_us against the
     known duration), read on a side thread. `on_progress` is called every `min_interval` s with
@@ -93,16 +94,17 @@ def run_ffmpeg(
         except BaseException:
             _kill(proc)
             raise
+        stderr.seek(0)
+        text = stderr.read().decode("utf-8", "replace")
         if proc.returncode < 0:
             # Death by a signal we did not send (ours are handled above): the OOM killer or an
             # operator, not the file. Transient: the stage is tried again.
             raise EncoderKilled(_signal_name(-proc.returncode))
         if proc.returncode != 0:
-            stderr.seek(0)
-            text = stderr.read().decode("utf-8", "replace")
             if full := [line for line in text.splitlines() if any(words in line for words in OUT_OF_SPACE)]:
                 raise DiskFull(f"ffmpeg: {full[0].strip()[:300]}")
             raise ProcessingError(f"{what} could not be processed (ffmpeg: {_last_line(text)}).")
+    return text
 
 
 @contextlib.contextmanager
