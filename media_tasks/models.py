@@ -97,6 +97,9 @@ class Job(models.Model):
     # The ladder this job chose for its source and why (pipeline.pertitle.LadderDecision.as_dict):
     # made once, before the rungs after the lead, so that a retry and every chunk use the same.
     ladder = models.JSONField(default=dict, blank=True)
+    # Its source's loudness and what was done to the sound (processing.loudness), made beside the
+    # lead's encode: the finished ladder's sound is the one it describes.
+    loudness = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,6 +3,17 @@
 
 from .environment import env, env_bool, env_int, env_list
 
+
+def loudness_target(value: str) -> float | None:
+    """A target in LUFS between -40 and -5, or None for `off`."""
+    if value.strip().lower() in {"off", "0", "false", "no", "none"}:
+        return None
+    target = float(value)
+    if not -40 <= target <= -5:
+        raise ValueError(f"MEDIA_LOUDNESS_TARGET_LUFS={value}: give a loudness between -40 and -5 LUFS, or off")
+    return target
+
+
 # Ladder rungs by the short side of the picture, so a portrait phone video gets
 # the same tiers as a landscape one.
 MEDIA_LADDER = [int(h) for h in env_list("MEDIA_LADDER", "1080,720,480,360")]
@@ -31,3 +42,7 @@ MEDIA_VMAF_TARGETS = [float(v) for v in env_list("MEDIA_VMAF_TARGETS", "93,85,75
 # The top rung's cap may rise to this many times the fixed one, so that hard content reaches its target.
 MEDIA_PER_TITLE_CEILING = float(env("MEDIA_PER_TITLE_CEILING", "2.0"))
 MEDIA_PER_TITLE_CRF_RANGE = tuple(float(v) for v in env_list("MEDIA_PER_TITLE_CRF_RANGE", "18,34"))
+# The integrated loudness (EBU R128, LUFS) every rendition's sound is brought to, with true peaks at
+# or below -1 dBTP (media_tasks/pipeline/loudness.py; docs/configuration.md says why -16). `off`:
+# measured but kept at the source's level.
+MEDIA_LOUDNESS_TARGET_LUFS = loudness_target(env("MEDIA_LOUDNESS_TARGET_LUFS", "-16"))

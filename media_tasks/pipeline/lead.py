@@ -43,6 +43,7 @@ def transcode_ladder_with_lead(
     on_progress: ProgressCallback | None = None,
     apart: bool = True,
     choose: Callable[..., Sequence[Rung]] | None = None,
+    also: Callable[..., object] | None = None,
     **options: Any,
 ) -> Ladder:
     """As streams.transcode_ladder (the same streams, largest rung first), the lead rung and the
@@ -71,15 +72,20 @@ def transcode_ladder_with_lead(
 
     def rest() -> dict[str, Path]:
         if choose is not None:
-            final[:] = _chosen(choose, _stop_check(stopped, on_progress), stopped, failures)
-        if len(final) < 2:  # every other rung dropped: the lead is the ladder (no frames from here)
-            return {}
-        return part(final[:-1], on_progress, {"niceness": REST_NICENESS, "sound": False})
+            final[:] = _guarded(choose, _stop_check(stopped, on_progress), stopped, failures)
+        written = {}
+        if len(final) > 1:  # else every other rung dropped: the lead is the ladder (no frames from here)
+            written = part(final[:-1], on_progress, {"niceness": REST_NICENESS, "sound": False})
+        if also is not None:
+            _guarded(also, _stop_check(stopped, on_progress), stopped, failures)
+        return written
 
     if len(rungs) < 2 or not apart:
         if choose is not None and len(rungs) > 1:
             final[:] = choose(on_progress=_stop_check(stopped, on_progress))
         written = part(final, on_progress, {})
+        if also is not None:
+            also(on_progress=_stop_check(stopped, on_progress))
     else:
         written = _both(lambda: part([lead], None, {"frames_dir": None}), rest)
         if failures:
@@ -101,15 +107,15 @@ def _stop_check(stopped: threading.Event, report: ProgressCallback | None) -> Pr
     return check
 
 
-def _chosen(
-    choose: Callable[..., Sequence[Rung]],
+def _guarded(
+    work: Callable[..., Any],
     check: ProgressCallback,
     stopped: threading.Event,
     failures: list[BaseException],
-) -> list[Rung]:
-    """`choose`'s rungs; a failure stops the lead too, as a failed encode does."""
+) -> Any:
+    """`work`'s result (`choose`'s rungs); a failure stops the lead too, as a failed encode does."""
     try:
-        return list(choose(on_progress=check))
+        return work(on_progress=check)
     except BaseException as exc:
         failures.append(exc)
         stopped.set()

@@ -25,8 +25,10 @@ from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
 from ..pipeline.identity import INIT, Stream
 from ..pipeline.lead import REST_NICENESS, lead_rung
+from ..pipeline.probe import MediaInfo
 from ..pipeline.streams import index_ladder
 from .ladder import job_choose_ladder, planned_rungs, recorded_ladder
+from .loudness import job_level_sound, sound_replaced
 from .runtime import media_info, run_work, source_copy
 from .streams import stream_key, streams_store
 from .transcode import early_publisher, encode_settings
@@ -130,6 +132,7 @@ def job_transcode_lead(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         finally:
             if publisher is not None:
                 publisher.stop()
+        _level_lead_sound(job_id, info, source, root, workdir / "loudness", worker)
         for stream in streams:  # the playlists last: they say the stream is whole
             names = [INIT, *hls_ops.playlist_segments((root / stream.playlist).read_text())]
             storage.upload_files(
@@ -139,6 +142,25 @@ def job_transcode_lead(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
         job_mark_playable(job_id=job_id, worker=worker)  # a lead too quick for the publisher to catch
 
     return run_work(job_id=job_id, name=LEAD, work=work)
+
+
+def _level_lead_sound(
+    job_id: uuid.UUID | str, info: MediaInfo, source: Path, root: Path, workdir: Path, worker: str
+) -> None:
+    """The lead's sound at the loudness target, in place under `root` (processing.loudness), after
+    the lead's encode: a chunked source's ladder is ready only when its chunks are, long after."""
+    sound = video_ops.ladder_sound(info)
+    job_level_sound(
+        job_id=job_id,
+        info=info,
+        source=source,
+        stream=sound,
+        workdir=workdir,
+        worker=worker,
+        on_progress=_still_transcoding(job_id),
+    )
+    if sound is not None:
+        sound_replaced(index_ladder(root, [], sound), workdir)
 
 
 def _lead_stored(asset_id: uuid.UUID, stream: Stream) -> bool:

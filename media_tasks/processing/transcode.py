@@ -16,9 +16,10 @@ from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.lead import REST_NICENESS, lead_rung, transcode_ladder_with_lead
 from ..pipeline.probe import VIDEO, MediaInfo
-from ..pipeline.streams import index_ladder
+from ..pipeline.streams import Ladder, index_ladder
 from .early_hls import EarlyHlsPublisher
 from .ladder import job_choose_ladder, planned_rungs, recorded_ladder
+from .loudness import job_level_sound, sound_replaced
 from .runtime import (
     COMPLETE_MARKER,
     frames_cache_path,
@@ -57,35 +58,7 @@ def job_transcode(
             ladder = index_ladder(root, [r.stream for r in rungs], video_ops.ladder_sound(info))
             logger.info("job %s: storing the %d rungs a previous try encoded", job_id, len(ladder.videos))
         else:
-            source = source_copy(job, workdir)
-            publisher = early_publisher(job, lead_rung(rungs), info, root, worker)
-            chosen = encode_settings(encoder, hw_decode)
-            choose = functools.partial(
-                job_choose_ladder,
-                job_id=job_id,
-                info=info,
-                source=source,
-                workdir=workdir / "analysis",
-                encode_settings=chosen,
-                worker=worker,
-                niceness=REST_NICENESS,
-            )
-            try:
-                ladder = transcode_ladder_with_lead(
-                    source,
-                    info,
-                    rungs,
-                    root,
-                    settings=chosen,
-                    on_progress=progress_reporter(job_id, Status.TRANSCODING),
-                    timeout=ffmpeg_timeout_s(info.duration),
-                    frames_dir=workdir / "frames",
-                    apart=lead_apart(info),
-                    choose=choose,
-                )
-            finally:
-                if publisher is not None:
-                    publisher.stop()  # before the final store, which overwrites its playlists
+            ladder = _encode(job, info, rungs, workdir, worker, encode_settings(encoder, hw_decode))
             complete.touch()
             logger.info("job %s: %d rungs encoded in %.2f s", job_id, len(ladder.videos), time.monotonic() - started)
         stored = time.monotonic()
@@ -96,6 +69,39 @@ def job_transcode(
         logger.info("job %s: stored in %.2f s", job_id, time.monotonic() - stored)
 
     return run_stage(job_id=job_id, stage=Status.TRANSCODING, worker=worker, work=work)
+
+
+def _encode(
+    job: Job, info: MediaInfo, rungs: list[video_ops.Rung], workdir: Path, worker: str, chosen: video_ops.EncodeSettings
+) -> Ladder:
+    """The ladder encoded under `workdir/streams`: the lead published while it grows, the ladder
+    chosen and the sound levelled beside it (processing.ladder, processing.loudness)."""
+    source = source_copy(job, workdir)
+    root = workdir / "streams"
+    publisher = early_publisher(job, lead_rung(rungs), info, root, worker)
+    beside = {"job_id": job.pk, "info": info, "source": source, "worker": worker, "niceness": REST_NICENESS}
+    choose = functools.partial(job_choose_ladder, workdir=workdir / "analysis", encode_settings=chosen, **beside)
+    level = functools.partial(
+        job_level_sound, stream=video_ops.ladder_sound(info), workdir=workdir / "loudness", **beside
+    )
+    try:
+        ladder = transcode_ladder_with_lead(
+            source,
+            info,
+            rungs,
+            root,
+            settings=chosen,
+            on_progress=progress_reporter(job.pk, Status.TRANSCODING),
+            timeout=ffmpeg_timeout_s(info.duration),
+            frames_dir=workdir / "frames",
+            apart=lead_apart(info),
+            choose=choose,
+            also=level,
+        )
+    finally:
+        if publisher is not None:
+            publisher.stop()  # before the final store, which overwrites its playlists
+    return sound_replaced(ladder, workdir / "loudness")  # the published sound played the source's level
 
 
 def lead_apart(info: MediaInfo) -> bool:

@@ -1,6 +1,8 @@
 """The ladder as two encodes (pipeline.lead): the lead rung apart, ahead of the rest, with the
 same streams a one-decode ladder gives, and a failure of either part stopping both."""
 
+import threading
+
 import pytest
 
 from media_tasks.pipeline import pertitle
@@ -87,3 +89,28 @@ def test_a_cancel_during_the_ladder_analysis_stops_it_and_the_lead(tmp_path):
         transcode_ladder_with_lead(src, info, rungs, tmp_path / "out", choose=choose)
     assert analysed == [0.0], "the analysis reports no progress of its own, and stops at the first call"
     assert not (tmp_path / "analysis").exists()
+
+
+@pytest.mark.parametrize("apart", [True, False])
+def test_more_work_runs_on_the_callers_thread_once_the_rest_is_encoded_and_its_failure_stops_the_ladder(
+    tmp_path, apart
+):
+    """`also` (the sound levelled: processing.loudness) uses the caller's database connection."""
+    src = make_video(tmp_path / "src.mp4", width=640, height=360, duration=3.0)
+    info = probe(src, LIMITS)
+    rungs = plan_ladder(info, [360, 240])
+    calls: list[tuple[str, bool]] = []
+
+    def also(on_progress):
+        on_progress(0.5)  # the stop check: the lead has not failed
+        rest = tmp_path / f"out-{apart}" / rungs[0].stream.single_file
+        calls.append((threading.current_thread().name, rest.exists()))
+
+    transcode_ladder_with_lead(src, info, rungs, tmp_path / f"out-{apart}", apart=apart, also=also)
+    assert calls == [(threading.main_thread().name, True)]
+
+    def broken(on_progress):
+        raise ProcessingCancelled("The job was stopped.")
+
+    with pytest.raises(ProcessingCancelled):
+        transcode_ladder_with_lead(src, info, rungs, tmp_path / f"broken-{apart}", apart=apart, also=broken)

@@ -46,6 +46,8 @@ def test_a_video_job_tells_its_story_and_subscribers_hear_it(fs_storage, user, t
         ("queued", "", "Uploaded; waiting for a worker.", ""),
         ("stage", "probing", "Checking the file started.", "w1"),
         ("stage", "transcoding", "Transcoding started.", "w1"),
+        # Once per job, beside the lead's encode (and so before a clip this short is playable).
+        ("note", "transcoding", "Loudness: -21.8 LUFS, true peak -19.1 dBTP: +5.8 dB; now -16 LUFS, -13.4 dBTP.", "w1"),
         # Once, by the first try: early while it encodes, or after its store for a clip this short.
         ("playable", "transcoding", "Playable: more qualities are coming.", "w1"),
         ("stage", "transcoding", "Transcoding started again: the previous try was interrupted.", "w2"),
