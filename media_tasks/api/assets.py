@@ -125,6 +125,7 @@ def asset_get(request: HttpRequest, asset_id: uuid.UUID):
         "dash_url": request.build_absolute_uri(presenters.playback_url(asset=asset, name=MPD)) if dash else None,
         "poster_frame": presenters.poster_frame(renditions=list(asset.renditions.all())),
         "ladder": (job.ladder or {}) if job else {},
+        "loudness": presenters.loudness_data(job=job),
         "renditions": renditions,
         "captions": [
             {**c, "url": request.build_absolute_uri(c["url"])}

@@ -152,6 +152,30 @@ class AssetSummary(Schema):
     url: str
 
 
+class LoudnessMeasuredOut(Schema):
+    integrated_lufs: float = Field(description="integrated loudness (ITU-R BS.1770, EBU R128), LUFS")
+    true_peak_dbtp: float = Field(description="true peak, dBTP")
+
+
+class LoudnessOut(Schema):
+    """The source's loudness and what was done to its sound (issue 31): measured beside the lead
+    rung's encode, which plays the source's level until the ladder is stored."""
+
+    integrated_lufs: float | None = Field(
+        None, examples=[-41.8], description="the source's integrated loudness (ITU-R BS.1770 / EBU R128), LUFS"
+    )
+    true_peak_dbtp: float | None = Field(None, examples=[-20.5], description="the source's true peak, dBTP")
+    target_lufs: float | None = Field(
+        None, examples=[-16.0], description="MEDIA_LOUDNESS_TARGET_LUFS when it was made; null: normalisation off"
+    )
+    gain_db: float | None = Field(None, description="the gain applied to the whole sound, dB (0: kept as it was)")
+    limited: bool = Field(False, description="whether peaks were limited to stay under -1 dBTP after the gain")
+    output: LoudnessMeasuredOut | None = Field(
+        None, description="the renditions' sound measured after the encode; null where the sound was kept as encoded"
+    )
+    note: str = Field("", description="what was done and why, in words (near-silence is never raised)")
+
+
 class CaptionOut(Schema):
     """A caption track: one WebVTT file per language, listed in the HLS master (`EXT-X-MEDIA`
     `TYPE=SUBTITLES`) and the DASH manifest (a text AdaptationSet) that `playback_url` and `dash_url` serve."""
@@ -214,6 +238,11 @@ class AssetOut(AssetSummary):
         union_mode="left_to_right",
         description="how the latest job (`job_id`) chose its ladder and why, each rung dropped as not worth its"
         " bytes saying why; `{}` until it has chosen, and for images and videos encoded before per-title ladders",
+    )
+    loudness: LoudnessOut | None = Field(
+        None,
+        description="the latest job's measurement of the source's loudness and what it did to the sound;"
+        " null until measured, for silent videos and for images",
     )
     renditions: list[RenditionOut]
     captions: list[CaptionOut] = Field(

@@ -171,6 +171,7 @@ def job_status(*, job: Job) -> dict[str, Any]:
             for e in job.events.all()
         ],
         "ladder": job.ladder or {},
+        "loudness": loudness_data(job=job),
         "renditions": [
             rendition_data(r, url=asset_file_url(asset=job.asset, key=rendition_file_key(r)), targets=targets)
             for r in (job.asset.renditions.all() if job.status == Job.Status.SUCCEEDED else ())
@@ -183,6 +184,13 @@ def ladder_targets(*, job: Job | None) -> dict[str, float | None]:
     rung name; {} for a job without that decision (before issue 30, or an image)."""
     rungs = (job.ladder or {}).get("rungs", []) if job else []
     return {rung["name"]: rung.get("target_vmaf") for rung in rungs if rung.get("name")}
+
+
+def loudness_data(*, job: Job | None) -> dict[str, Any] | None:
+    """The source's loudness and what was done to its sound (Job.loudness, made by
+    processing.loudness) for the API, the status JSON and the page; None before it is measured,
+    for a silent video and for images."""
+    return dict(job.loudness) if job and job.loudness else None
 
 
 def ladder_explained(*, job: Job | None) -> dict[str, Any] | None:

@@ -64,6 +64,7 @@ def _detail_context(asset: Asset) -> dict:
         "frames": presenters.poster_frames(asset=asset, renditions=renditions),
         "measuring": selectors.quality_pending(job=job),
         "ladder": presenters.ladder_explained(job=made_by),
+        "loudness": presenters.loudness_data(job=made_by),
         "srcsets": presenters.image_srcsets(renditions[Rendition.Kind.IMAGE]),
         # The HLS link while the ladder is still being made (the player before the job is ready).
         "early_playback": presenters.playback_url(asset=asset) if presenters.job_playable(job=job) else None,

@@ -177,3 +177,38 @@ def test_while_the_ladder_is_made_a_rung_the_analysis_dropped_says_so(alice_clie
     html = alice_client.get(reverse("asset_detail", args=[asset.id])).content.decode()
     states = dict(re.findall(r"<tr><td>(\d+p)</td><td>[^<]*</td><td class=\"state-[^\"]*\">([^<]*)</td></tr>", html))
     assert states == {"1080p": "ready", "720p": "dropped", "480p": "encoding", "360p": "encoding"}, states
+
+
+LOUDNESS = {
+    "integrated_lufs": -42.2,
+    "true_peak_dbtp": -36.7,
+    "target_lufs": -16.0,
+    "gain_db": 26.2,
+    "limited": False,
+    "output": {"integrated_lufs": -16.0, "true_peak_dbtp": -10.5},
+    "note": "+26.2 dB",
+}
+
+
+@pytest.mark.parametrize(
+    ("record", "said"),
+    [
+        (LOUDNESS, "The source measures -42.2 LUFS (EBU R128 integrated loudness), true peak -36.7 dBTP. Its sound"
+         " plays at -16.0 LUFS, true peak -10.5 dBTP, for a target of -16 LUFS (+26.2 dB)."),
+        ({**LOUDNESS, "integrated_lufs": -63.0, "output": None, "gain_db": 0.0,
+          "note": "near-silence (-63 LUFS): kept at its level, not raised into noise"},
+         "Its sound plays as it was: near-silence (-63 LUFS): kept at its level, not raised into noise."),
+        ({"target_lufs": -16.0, "note": "not measured: The sound could not be processed"},
+         "Not measured: The sound could not be processed."),
+    ],
+)  # fmt: skip
+def test_the_page_and_the_status_say_the_sounds_loudness_and_what_was_done(
+    alice_client, user, fs_storage, monkeypatch, record, said
+):
+    monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)
+    asset = video_with_ladder(owner=user, vmaf={"1080p": 94.31, "480p": 82.0, "360p": 70.0})
+    Job.objects.filter(asset=asset).update(loudness=record)
+    html = _details(alice_client.get(reverse("asset_detail", args=[asset.id])).content.decode())
+    text = _text(re.search(r'<div id="loudness">(.*?)</div>', html, re.S).group(1))
+    assert text.startswith("Loudness ") and said in text, text
+    assert alice_client.get(reverse("asset_status", args=[asset.id])).json()["loudness"] == record
