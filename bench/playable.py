@@ -31,9 +31,10 @@ _EVENT_HLS = re.compile(
 _VOD_HLS = "hls_time=4:hls_playlist_type=vod:hls_flags=independent_segments"
 
 
-def one_upload(clip: Path, backend: str, cancel: bool) -> dict:
-    """One e2e run (a real worker of concurrency 2, RabbitMQ, the API), in its own pytest."""
-    env = {**os.environ, "MEDIA_BENCH": "1", "BENCH_CLIP": str(clip), "BENCH_STORAGE": backend}
+def one_upload(clip: Path, backend: str, cancel: bool, env: dict[str, str] | None = None) -> dict:
+    """One e2e run (a real worker of concurrency 2, RabbitMQ, the API), in its own pytest; `env`
+    reaches the worker's settings."""
+    env = {**os.environ, **(env or {}), "MEDIA_BENCH": "1", "BENCH_CLIP": str(clip), "BENCH_STORAGE": backend}
     env["BENCH_CANCEL"] = "1" if cancel else "0"
     cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:logging", TEST]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)

@@ -43,6 +43,8 @@ def report(results: dict[str, dict]) -> str:
         lines += _storage_rows(sto)
     if qu := results.get("quality"):
         lines += _quality_rows(qu)
+    if lo := results.get("loudness"):
+        lines += _loudness_rows(lo)
     if im := results.get("images"):
         lines.append(
             f"| images, 3 × 12 MP JPEG → 4 widths × JPEG + WebP: naive Pillow {im['naive_s']:.2f} s, "
@@ -187,6 +189,22 @@ def _storage_rows(st: dict) -> list[str]:
     if st.get("missing"):
         rows.append(f"| storage section: not measured in this run: {'; '.join(st['missing'])} | | | |")
     return rows
+
+
+def _loudness_rows(lo: dict) -> list[str]:
+    """Issue 31: the loudness measurement and the levelled sound, per source minute and per job."""
+    return [
+        f"| loudness, {lo['seconds']:g} s 1080p30 with a quiet voice (-42 LUFS): the source measured (ebur128, true "
+        f"peak) {lo['measure_cpu_s_per_min']:.2f} CPU-s/min; its sound encoded again at the target and checked "
+        f"{lo['level_cpu_s_per_min']:.2f} CPU-s/min; the ladder's encode {lo['ladder_cpu_s']:.1f} CPU-s, the job "
+        f"with loudness off {lo['off_worker_cpu_s']:.1f} CPU-s "
+        f"| **{lo['total_cpu_s_per_min']:.2f} CPU-s per source minute** "
+        f"| of the ladder's encode {lo['share_of_ladder']:.1%}; of the job **{lo['share_of_job']:.1%}** "
+        f"| ≤ {lo['target_share']:.0%} more per job |",
+        f"| time to first playable, the same source, loudness off → on (-16 LUFS): {lo['off_playable_s']:.2f} s "
+        f"→ {lo['on_playable_s']:.2f} s; ready {lo['off_ready_s']:.2f} s → {lo['on_ready_s']:.2f} s "
+        f"| | on/off **{lo['playable_ratio']:.2f}** | unchanged (measured beside the lead) |",
+    ]
 
 
 def _quality_rows(qu: dict) -> list[str]:

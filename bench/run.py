@@ -13,6 +13,9 @@ a git worktree made and removed by the run) the platform's times before and afte
 `--only quality` (issue 30): "quality per bit", today's fixed ladder against the per-title one on six
 generated clips of different difficulty: bytes and VMAF per rung, and the analysis's CPU cost.
 
+`--only loudness` (issue 31): the loudness measurement and the levelled sound in CPU-seconds per
+source minute and as a share of the job, and time to first playable with loudness off and on.
+
 `--only manycore gpu` is for a many-core (GPU) box: chunked layouts that fill every core
 against one whole-file encode, and the worker's own hardware-encoder and NVDEC checks.
 """
@@ -38,6 +41,7 @@ from PIL import Image, ImageOps  # noqa: E402
 from bench.chunked import bench_chunks, bench_manycore, cpu_model  # noqa: E402
 from bench.common import LADDER, LIMITS, interleave, one_decode, results, timed  # noqa: E402
 from bench.gpu import bench_gpu  # noqa: E402
+from bench.loudness import bench_loudness  # noqa: E402
 from bench.playable import bench_playable  # noqa: E402
 from bench.quality_per_bit import bench_quality  # noqa: E402
 from bench.report import plot, report  # noqa: E402
@@ -48,7 +52,7 @@ from tests.media import make_video  # noqa: E402
 
 WIDTHS = [320, 640, 1280, 2048]
 # The sections whose contenders run --reps times (the others run once).
-REPEATED = {"ladder", "images", "chunks", "streaming", "playable", "storage"}
+REPEATED = {"ladder", "images", "chunks", "streaming", "playable", "storage", "loudness"}
 
 
 # --- (a) (b) (c): the ladder --------------------------------------------------------
@@ -292,6 +296,7 @@ def main() -> None:
         "--quality-cost-seconds", type=float, default=61.0, help="quality per bit: the analysis-cost clip (0: none)"
     )
     parser.add_argument("--quality-clips", nargs="*", help="quality per bit: only these clips (default: all six)")
+    parser.add_argument("--loudness-seconds", type=float, default=60.0, help="loudness: the source")
     parser.add_argument(
         "--only",
         nargs="*",
@@ -300,6 +305,7 @@ def main() -> None:
             "playable",
             "storage",
             "quality",
+            "loudness",
             "images",
             "chunks",
             "streaming",
@@ -330,6 +336,7 @@ def main() -> None:
                 args.storage_backend,
             ),
             "quality": lambda: bench_quality(tmp, args.quality_seconds, args.quality_cost_seconds, args.quality_clips),
+            "loudness": lambda: bench_loudness(tmp, args.reps, args.loudness_seconds),
             "playable": lambda: bench_playable(
                 tmp, max(3, args.reps), args.playable_seconds, args.playable_long_seconds
             ),
