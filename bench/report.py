@@ -202,7 +202,9 @@ def _loudness_rows(lo: dict) -> list[str]:
         f"| of the ladder's encode {lo['share_of_ladder']:.1%}; of the job **{lo['share_of_job']:.1%}** "
         f"| ≤ {lo['target_share']:.0%} more per job |",
         f"| time to first playable, the same source, loudness off → on (-16 LUFS): {lo['off_playable_s']:.2f} s "
-        f"→ {lo['on_playable_s']:.2f} s; ready {lo['off_ready_s']:.2f} s → {lo['on_ready_s']:.2f} s "
+        f"→ {lo['on_playable_s']:.2f} s; ready {lo['off_ready_s']:.2f} s → {lo['on_ready_s']:.2f} s; the worker's "
+        f"CPU to ready {lo['off_worker_cpu_s']:.1f} → {lo['on_worker_cpu_s']:.1f} CPU-s (whole jobs: noisier than "
+        f"the row above) "
         f"| | on/off **{lo['playable_ratio']:.2f}** | unchanged (measured beside the lead) |",
     ]
 
