@@ -206,7 +206,22 @@ class CaptionTrack(models.Model):
         constraints = [models.UniqueConstraint(fields=["asset", "language"], name="unique_caption_language")]
 
     def __str__(self) -> str:
+        return self.display_label
+
+    @property
+    def display_label(self) -> str:
+        """What a player's menu shows: the label, or the language tag when none was given."""
         return self.label or self.language
+
+    @property
+    def playlist_key(self) -> str:
+        """Its one-segment HLS playlist's key, beside the WebVTT file and named alike."""
+        return playlist_beside(self.storage_key)
+
+
+def playlist_beside(vtt_key: str) -> str:
+    """The key of the HLS playlist of the WebVTT file at `vtt_key` (`….vtt` → `….m3u8`)."""
+    return vtt_key.removesuffix(".vtt") + ".m3u8"
 
 
 class Worker(models.Model):

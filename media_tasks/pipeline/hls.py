@@ -57,12 +57,8 @@ def media_playlist(index: TrackIndex) -> str:
     if index.single_file:
         init += f',BYTERANGE="{index.init_size}@0"'
     lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:7",
         # Whole seconds, rounded up in integers: 2.005333 s of sound is 3, 2.000000 of picture 2.
-        f"#EXT-X-TARGETDURATION:{-(-longest // timescale)}",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        VOD_TYPE,
+        *_vod_head(-(-longest // timescale)),
         "#EXT-X-INDEPENDENT-SEGMENTS",
         f"#EXT-X-MAP:{init}",
     ]
@@ -149,21 +145,19 @@ class SubtitleTrack:
 def subtitles_playlist(vtt_name: str, duration_s: float) -> str:
     """A caption track's media playlist: its one WebVTT file as one segment that lasts the whole
     video. Its cue times are on the picture's clock, which starts at 0 in every stream of the ladder."""
-    return (
-        "\n".join(
-            [
-                "#EXTM3U",
-                "#EXT-X-VERSION:7",
-                f"#EXT-X-TARGETDURATION:{max(1, math.ceil(duration_s))}",
-                "#EXT-X-MEDIA-SEQUENCE:0",
-                VOD_TYPE,
-                f"#EXTINF:{duration_s:.6f},",
-                vtt_name,
-                ENDLIST,
-            ]
-        )
-        + "\n"
-    )
+    lines = [*_vod_head(max(1, math.ceil(duration_s))), f"#EXTINF:{duration_s:.6f},", vtt_name, ENDLIST]
+    return "\n".join(lines) + "\n"
+
+
+def _vod_head(target_duration: int) -> list[str]:
+    """The first lines of a VOD media playlist whose longest segment lasts `target_duration` s at most."""
+    return [
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        f"#EXT-X-TARGETDURATION:{target_duration}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        VOD_TYPE,
+    ]
 
 
 def with_subtitles(master: str, tracks: Sequence[SubtitleTrack]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..models import Asset, CaptionTrack
+from ..models import Asset, CaptionTrack, playlist_beside
 from ..pipeline import dash as dash_ops
 from ..pipeline import hls as hls_ops
 from ..pipeline.identity import MASTER, MPD
@@ -33,7 +33,7 @@ def caption_data(*, asset: Asset, track: CaptionTrack, shared: bool = False) -> 
 
 def caption_brief(track: CaptionTrack) -> dict[str, Any]:
     """A track in a webhook's payload."""
-    return {"language": track.language, "label": track.label or track.language, "cues": track.cues}
+    return {"language": track.language, "label": track.display_label, "cues": track.cues}
 
 
 def served_manifest(*, name: str, body: bytes, tracks: Sequence[CaptionTrack]) -> bytes:
@@ -42,9 +42,8 @@ def served_manifest(*, name: str, body: bytes, tracks: Sequence[CaptionTrack]) -
         return body
     if name == MASTER:
         subtitles = [
-            hls_ops.SubtitleTrack(t.language, t.label or t.language, caption_name(t).removesuffix(".vtt") + ".m3u8")
-            for t in tracks
+            hls_ops.SubtitleTrack(t.language, t.display_label, playlist_beside(caption_name(t))) for t in tracks
         ]
         return hls_ops.with_subtitles(body.decode(), subtitles).encode()
-    texts = [dash_ops.TextTrack(t.language, t.label or t.language, caption_name(t)) for t in tracks]
+    texts = [dash_ops.TextTrack(t.language, t.display_label, caption_name(t)) for t in tracks]
     return dash_ops.with_text_tracks(body.decode(), texts).encode()

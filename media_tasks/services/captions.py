@@ -15,7 +15,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from .. import storage
-from ..models import Asset, CaptionTrack
+from ..models import Asset, CaptionTrack, playlist_beside
 from ..pipeline import captions as caption_ops
 from ..pipeline import hls as hls_ops
 from ..pipeline.exceptions import InvalidCaptions, MediaLimitError
@@ -27,7 +27,7 @@ LABEL_MAX = 100
 
 def caption_files(track: CaptionTrack) -> tuple[str, str]:
     """(the WebVTT file's key, its playlist's key): the playlist sits beside it, named alike."""
-    return track.storage_key, track.storage_key.removesuffix(".vtt") + ".m3u8"
+    return track.storage_key, track.playlist_key
 
 
 def caption_track_add(
@@ -57,7 +57,7 @@ def caption_track_add(
     duration = max(float((asset.probe or {}).get("duration") or 0.0), captions.end_s)
     storage.save_stream(vtt_key, io.BytesIO(vtt))
     playlist = hls_ops.subtitles_playlist(f"{name}.vtt", duration).encode()
-    storage.save_stream(vtt_key.removesuffix(".vtt") + ".m3u8", io.BytesIO(playlist))
+    storage.save_stream(playlist_beside(vtt_key), io.BytesIO(playlist))
     fields = {"label": " ".join(label.split())[:LABEL_MAX], "storage_key": vtt_key, "cues": captions.cues}
     with transaction.atomic():
         old = CaptionTrack.objects.select_for_update().filter(asset=asset, language=tag).first()
