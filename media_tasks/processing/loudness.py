@@ -53,18 +53,30 @@ def job_level_sound(
         _record(job_id, worker, {"target_lufs": target, "note": f"not measured: {exc}"})
         return
     chosen, result = loudness_ops.plan(measured, target), None
-    for attempt in range(PASSES if chosen.encode else 0):
+    if chosen.encode:
+        run = {"timeout": timeout, "niceness": niceness, "on_progress": on_progress}
+        try:
+            chosen, result = _encoded(source, info, stream, workdir, chosen, target, run)
+        except ProcessingError as exc:  # the sound the ladder's encode made still serves
+            shutil.rmtree(workdir, ignore_errors=True)
+            chosen = loudness_ops.Plan(0.0, False, False, f"kept at its level: encoding it again failed ({exc})")
+    _record(job_id, worker, _as_record(measured, target, chosen, result))
+
+
+def _encoded(
+    source: Path, info: MediaInfo, stream: Stream, workdir: Path, chosen: loudness_ops.Plan, target: float, run: dict
+) -> tuple[loudness_ops.Plan, loudness_ops.Loudness]:
+    """The sound encoded under `chosen` and measured, then once more corrected where it missed;
+    the plan it was last encoded under and what that measured."""
+    for attempt in range(PASSES):
         shutil.rmtree(workdir, ignore_errors=True)
-        loudness_ops.encode_sound(
-            source, info, stream, workdir, chosen, on_progress=on_progress, timeout=timeout, niceness=niceness
-        )
-        encoded = index_stream(workdir, stream).local_file()
-        result = loudness_ops.measure(encoded, timeout=timeout, niceness=niceness, on_progress=on_progress)
+        loudness_ops.encode_sound(source, info, stream, workdir, chosen, **run)
+        result = loudness_ops.measure(index_stream(workdir, stream).local_file(), **run)
         again = loudness_ops.corrected(chosen, result, target) if attempt + 1 < PASSES else None
         if again is None:
             break
         chosen = again
-    _record(job_id, worker, _as_record(measured, target, chosen, result))
+    return chosen, result
 
 
 def sound_replaced(ladder: Ladder, workdir: Path) -> Ladder:
