@@ -30,8 +30,9 @@ def children_named_ffmpeg() -> list[int]:
 
 
 def long_encode() -> list[str]:
-    """An encode of a minute of generated picture: long enough to be interrupted in the middle."""
-    return ["ffmpeg", *QUIET_ARGS, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=60",
+    """An encode of ten minutes of generated picture: long enough to be interrupted in the middle (a
+    minute of it took under a second on an idle machine, past the 1 s timeout below)."""
+    return ["ffmpeg", *QUIET_ARGS, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=600",
             "-c:v", "libx264", "-preset", "ultrafast", "-f", "null", "-"]  # fmt: skip
 
 
@@ -45,7 +46,7 @@ def test_ffmpeg_killed_by_sigkill_mid_encode_is_a_transient_fault():
                 os.kill(pid, signal.SIGKILL)
 
     with pytest.raises(Exception) as caught:
-        run_ffmpeg(long_encode(), duration=60.0, on_progress=on_progress, min_interval=0.1)
+        run_ffmpeg(long_encode(), duration=600.0, on_progress=on_progress, min_interval=0.1)
     assert killed, "ffmpeg was never seen running"
     assert type(caught.value).__name__ == "EncoderKilled", repr(caught.value)
     assert isinstance(caught.value, exceptions.EncoderKilled)
@@ -61,7 +62,7 @@ def test_our_own_stops_keep_their_meaning():
         raise ProcessingCancelled("The job was stopped.")
 
     with pytest.raises(ProcessingCancelled):
-        run_ffmpeg(long_encode(), duration=60.0, on_progress=cancel, min_interval=0.1)
+        run_ffmpeg(long_encode(), duration=600.0, on_progress=cancel, min_interval=0.1)
     with pytest.raises(ProcessingError, match="took too long"):
         run_ffmpeg(long_encode(), timeout=1.0)
     assert not children_named_ffmpeg()

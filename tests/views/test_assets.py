@@ -82,6 +82,7 @@ def test_json_upload_is_accepted_with_ids_and_status_url(alice_client, fs_storag
         "events": None,
         "renditions": [],
         "ladder": {},  # the ladder is chosen when the transcode starts
+        "loudness": None,  # measured beside the lead's encode
     }
 
 
