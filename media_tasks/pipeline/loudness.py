@@ -27,10 +27,9 @@ from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
 from .tee import cmaf_tee
 from .video import AAC_OPTIONS, AUDIO_KBPS
 
-# What the renditions promise: integrated loudness within TOLERANCE_LU of the target, and true
-# peaks at or below CEILING_DBTP (EBU R128 s1's -1 dBTP for lossy delivery).
+# What the renditions promise: integrated loudness within 1 LU of the target, and true peaks at or
+# below CEILING_DBTP (EBU R128 s1's -1 dBTP for lossy delivery).
 CEILING_DBTP = -1.0
-TOLERANCE_LU = 1.0
 # Within this of the target, with peaks under the ceiling, the sound is kept as it was encoded.
 CLOSE_ENOUGH_LU = 0.5
 # The limiter's ceiling, below CEILING_DBTP: AAC's own overshoot added 0.2 to 1.2 dB to a
@@ -156,9 +155,9 @@ def encode_sound(
     on_progress: ProgressCallback | None = None,
     timeout: float | None = None,
     niceness: int = 0,
-) -> Path:
+) -> None:
     """The sound of `src` under `chosen`, written as the ladder writes its sound (`stream`,
-    segmented) under `out_dir`; returns the stream's directory there."""
+    segmented) under `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     length = declared_duration(info)
     cmd = [
@@ -170,7 +169,6 @@ def encode_sound(
         *("-map_metadata", "-1", "-flags:a", "+global_header", "-f", "tee", cmaf_tee([], stream, out_dir, [stream])),
     ]
     run_ffmpeg(cmd, duration=length, on_progress=on_progress, timeout=timeout, cwd=out_dir, niceness=niceness)
-    return out_dir / stream.directory
 
 
 def _input_args(path: Path) -> list[str]:

@@ -28,7 +28,7 @@ from ..pipeline.lead import REST_NICENESS, lead_rung
 from ..pipeline.probe import MediaInfo
 from ..pipeline.streams import index_ladder
 from .ladder import job_choose_ladder, planned_rungs, recorded_ladder
-from .loudness import job_level_sound, sound_replaced
+from .loudness import job_level_sound, replace_sound
 from .runtime import media_info, run_work, source_copy
 from .streams import stream_key, streams_store
 from .transcode import early_publisher, encode_settings
@@ -160,7 +160,7 @@ def _level_lead_sound(
         on_progress=_still_transcoding(job_id),
     )
     if sound is not None:
-        sound_replaced(index_ladder(root, [], sound), workdir)
+        replace_sound(root, sound, workdir)
 
 
 def _lead_stored(asset_id: uuid.UUID, stream: Stream) -> bool:

@@ -82,12 +82,19 @@ def _encoded(
 def sound_replaced(ladder: Ladder, workdir: Path) -> Ladder:
     """`ladder` with its sound's files replaced by those job_level_sound left under `workdir`,
     indexed again; `ladder` itself where it left none."""
-    if ladder.audio is None or not (workdir / ladder.audio.stream.playlist).exists():
+    if ladder.audio is None or not replace_sound(ladder.audio.root, ladder.audio.stream, workdir):
         return ladder
-    directory = workdir / ladder.audio.stream.directory
-    shutil.rmtree(ladder.audio.directory)
-    shutil.move(directory, ladder.audio.directory)  # its playlist inside it
     return Ladder(ladder.videos, index_stream(ladder.audio.root, ladder.audio.stream))
+
+
+def replace_sound(root: Path, stream: Stream, workdir: Path) -> bool:
+    """Move the levelled `stream` job_level_sound left under `workdir` over the one under `root`;
+    whether it left one."""
+    if not (workdir / stream.playlist).exists():
+        return False
+    shutil.rmtree(root / stream.directory)
+    shutil.move(workdir / stream.directory, root / stream.directory)  # its playlist inside it
+    return True
 
 
 def _as_record(
