@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import subprocess
 import time
@@ -15,6 +16,16 @@ LADDER = [1080, 720, 480, 360]
 LIMITS = ProbeLimits(max_duration_s=86400, max_pixels=10**9)
 # Section name → its figures; bench/run.py writes them to docs/benchmarks.json.
 results: dict[str, dict] = {}
+
+
+def encode_cost(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and CPU-seconds (user + system) of the processes `run` starts and waits for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    run()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def timed(fn: Callable[[], object]) -> float:

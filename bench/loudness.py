@@ -8,8 +8,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from bench.common import LADDER, LIMITS, results
-from bench.playable import encode_cost, one_upload
+from bench.common import LADDER, LIMITS, encode_cost, results
+from bench.playable import one_upload
 from media_tasks.pipeline import loudness, video
 from media_tasks.pipeline.lead import transcode_ladder_with_lead
 from media_tasks.pipeline.probe import probe

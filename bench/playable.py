@@ -7,16 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import LADDER, LIMITS, results
+from bench.common import LADDER, LIMITS, encode_cost, results
 from media_tasks.pipeline import video
 from media_tasks.pipeline.lead import transcode_ladder_with_lead
 from media_tasks.pipeline.probe import probe
@@ -68,16 +65,6 @@ def playable_encode(clip: Path, out: Path) -> None:
     info = probe(clip, LIMITS)
     rungs = video.plan_ladder(info, LADDER)
     transcode_ladder_with_lead(clip, info, rungs, out)
-
-
-def encode_cost(run: Callable[[], object]) -> tuple[float, float]:
-    """Wall seconds and CPU-seconds (user + system) of the ffmpeg runs `run` waits for."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    run()
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def long_source(tmp: Path, seconds: float) -> Path:

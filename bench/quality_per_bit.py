@@ -28,8 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import LADDER, LIMITS, results
-from bench.storage import encode_cost
+from bench.common import LADDER, LIMITS, encode_cost, results
 from media_tasks.pipeline import pertitle, quality, video
 from media_tasks.pipeline.probe import MediaInfo, probe
 from media_tasks.pipeline.streams import Ladder, transcode_ladder

@@ -21,17 +21,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import resource
 import shutil
 import signal
 import statistics
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import LADDER, LIMITS, results
+from bench.common import LADDER, LIMITS, encode_cost, results
 from media_tasks.pipeline.probe import SAFE_INPUT_OPTIONS, MediaInfo, probe
 from tests.media import make_video
 
@@ -212,16 +210,6 @@ def new_encode(src: Path, info: MediaInfo, out: Path) -> list[Path] | None:
     manifests = write_manifests(ladder)
     media = [p for s in [*ladder.videos, *([ladder.audio] if ladder.audio else [])] for p in s.media_files()]
     return [*media, *manifests.plans, *manifests.playlists, manifests.mpd, manifests.master]
-
-
-def encode_cost(run: Callable[[], object]) -> tuple[float, float]:
-    """Wall seconds and CPU-seconds (user + system) of the processes `run` starts and waits for."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    run()
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 # --- What a layout stores ------------------------------------------------------------------------
