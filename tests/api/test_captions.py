@@ -28,6 +28,12 @@ def _add(api, video, body: str | bytes, language: str = "en-GB", label: str = "E
     return api.post(f"/api/v1/assets/{video.id}/captions", {"file": upload, "language": language, "label": label})
 
 
+def _unsigned(url: str) -> str:
+    """A playback link without its signed token (`/play/<token>/<name>`)."""
+    head, _, rest = url.partition("/play/")
+    return head + "/play/" + rest.split("/", 1)[1]
+
+
 def _get(url: str) -> str:
     """What a player with no cookie and no token reads at `url`."""
     answer = Client().get(urlsplit(url).path)
@@ -55,7 +61,10 @@ def test_a_track_is_stored_as_webvtt_and_named_by_the_master_and_the_mpd(api, vi
     mpd = _get(asset["dash_url"])
     assert 'contentType="text"' in mpd and 'lang="en-GB"' in mpd and "<Label>English</Label>" in mpd
 
-    assert api.get(f"/api/v1/assets/{video.id}/captions").json() == [track]
+    # The same track, its link signed anew: a request a second later gets a later timestamp in it.
+    (listed,) = api.get(f"/api/v1/assets/{video.id}/captions").json()
+    assert {**listed, "url": None} == {**track, "url": None}
+    assert _unsigned(listed["url"]) == _unsigned(track["url"]) and _get(listed["url"]) == _get(track["url"])
     assert api.delete(f"/api/v1/assets/{video.id}/captions/en-GB").status_code == 204
     assert "SUBTITLES" not in _get(asset["playback_url"]) and 'contentType="text"' not in _get(asset["dash_url"])
     assert not list((fs_storage / "hls" / str(video.id) / "captions").iterdir()), "its files are deleted"
