@@ -21,7 +21,7 @@ class TextForm(forms.BaseForm):
 class UploadForm(forms.Form):
     # The browser's accept list is a hint for the picker only: the worker decides
     # what the file is from its content.
-    file = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "video/*,image/*"}))
+    file = forms.FileField(widget=forms.ClearableFileInput(attrs={"accept": "video/*,audio/*,image/*"}))
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -17,6 +17,7 @@ class Asset(models.Model):
     class Kind(models.TextChoices):
         VIDEO = "video", "Video"
         IMAGE = "image", "Image"
+        AUDIO = "audio", "Audio"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
@@ -159,6 +160,10 @@ class Rendition(models.Model):
         FRAME = "frame", "Poster candidate"
         SPRITE = "sprite", "Sprite sheet"
         IMAGE = "image", "Image"
+        # A sound alone's download (profile "128k"): its sound stream as one M4A, put together when fetched.
+        M4A = "m4a", "M4A"
+        # The cover art in a sound's tags (profile "cover"); its poster is its waveform.
+        COVER = "cover", "Cover art"
 
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="renditions")
     kind = models.CharField(max_length=16, choices=Kind.choices)

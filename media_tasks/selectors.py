@@ -76,6 +76,11 @@ def job_source_duration(*, job_id: uuid.UUID | str) -> float | None:
     return Asset.objects.values_list("probe__duration", flat=True).get(jobs__id=job_id)
 
 
+def job_kind(*, job_id: uuid.UUID | str) -> str:
+    """What the job's source is, as probed ("video", "audio", "image"; "" before the probe)."""
+    return Asset.objects.values_list("kind", flat=True).get(jobs__id=job_id)
+
+
 def asset_get_for(*, user: AbstractBaseUser, asset_id: uuid.UUID) -> Asset:
     """The user's own asset, or 404: someone else's is indistinguishable from a missing one."""
     return get_object_or_404(Asset, pk=asset_id, owner=user)

@@ -94,6 +94,35 @@ def make_audio(path: Path, duration: float = 1.0) -> Path:
     return path
 
 
+# How each accepted sound format is written, by its extension (the platform never looks at it).
+SOUND_CODECS = {
+    "wav": ["-c:a", "pcm_s16le"],
+    "mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],
+    "m4a": ["-c:a", "aac", "-b:a", "128k"],
+    "aac": ["-c:a", "aac", "-b:a", "128k", "-f", "adts"],
+    "flac": ["-c:a", "flac"],
+    "ogg": ["-c:a", "libvorbis", "-q:a", "4"],
+    "opus": ["-c:a", "libopus", "-b:a", "96k", "-f", "ogg"],
+}
+
+
+def make_sound(path: Path, *, duration: float = 3.0, sound: str | None = None, cover: bool = False) -> Path:
+    """A sound alone in the format its suffix names (SOUND_CODECS), from a lavfi graph (a 330 Hz tone
+    over pink noise, stereo 48 kHz, by default); `cover`: with a 600×600 cover picture in its tags."""
+    graph = sound or (
+        f"sine=frequency=330:sample_rate=48000:duration={duration},volume=-12dB[t];"
+        f"anoisesrc=color=pink:amplitude=0.01:duration={duration}:seed=3:sample_rate=48000[n];"
+        "[t][n]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo"
+    )
+    picture = ["-f", "lavfi", "-i", "testsrc2=size=600x600:duration=1"] if cover else []
+    maps = ["-map", "1:v", "-frames:v", "1", "-c:v", "mjpeg", "-disposition:v", "attached_pic"] if cover else []
+    tags = ["-id3v2_version", "3"] if cover and path.suffix == ".mp3" else []
+    codec = SOUND_CODECS[path.suffix.lstrip(".")]
+    cmd = [*FFMPEG, "-f", "lavfi", "-i", graph, *picture, "-map", "0:a", *maps, *codec, *tags, str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
 def ffprobe(path: Path) -> dict:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-of", "json", "-show_format", "-show_streams", str(path)],

@@ -50,7 +50,7 @@ class SessionCsrfAuth(SessionAuth):
 api = NinjaAPI(
     title="Media platform API",
     version="1",
-    description="Upload videos and images, follow their processing, fetch renditions, get webhooks.",
+    description="Upload videos, sound and images, follow their processing, fetch renditions, get webhooks.",
     urls_namespace="api-1",
     auth=[TokenAuth(), SessionCsrfAuth()],
 )

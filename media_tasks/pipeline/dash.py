@@ -37,9 +37,10 @@ WINDOW = 128  # fragments: the longest stretch `bandwidth` measures (about 4 min
 
 def write_mpd(videos: Sequence[tuple[Stream, TrackIndex]], audio: tuple[Stream, TrackIndex] | None) -> str:
     """The static MPD naming every video stream (one AdaptationSet, a Representation each) and
-    the sound (its own AdaptationSet). ValueError when there is no video or a stream has no fragment."""
-    if not videos:
-        raise ValueError("an MPD needs at least one video stream")
+    the sound (its own AdaptationSet): a sound alone has that one. ValueError when there is no
+    stream or one has no fragment."""
+    if not videos and audio is None:
+        raise ValueError("an MPD needs at least one stream")
     streams = [*videos, *([audio] if audio else [])]
     for stream, index in streams:
         if not index.fragments or not index.timescale:
@@ -54,7 +55,8 @@ def write_mpd(videos: Sequence[tuple[Stream, TrackIndex]], audio: tuple[Stream, 
         mediaPresentationDuration=_duration(max(i.duration_s for _, i in streams)),
     )
     period = ET.SubElement(mpd, "Period", id="0", start="PT0S")
-    _video_set(period, videos, min_buffer)
+    if videos:
+        _video_set(period, videos, min_buffer)
     if audio:
         stream, index = audio
         audio_set = ET.SubElement(

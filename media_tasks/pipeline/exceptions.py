@@ -6,7 +6,7 @@ class PipelineError(Exception):
 
 
 class UnsupportedMediaError(PipelineError):
-    """The content is not a video or image we accept (whatever its file name says)."""
+    """The content is not a video, sound or image we accept (whatever its file name says)."""
 
 
 class TruncatedMediaError(UnsupportedMediaError):

@@ -73,8 +73,14 @@ def media_playlist(index: TrackIndex) -> str:
 
 def master_playlist(videos: Sequence[tuple[Stream, TrackIndex]], audio: tuple[Stream, TrackIndex] | None) -> str:
     """The master over the pictures (largest first, as given), each played with the sound when
-    there is one. A variant's rates are its picture's plus the sound's, as a player fetches both."""
+    there is one. A variant's rates are its picture's plus the sound's, as a player fetches both.
+    With no picture (a sound alone), the sound's playlist is the one variant."""
     lines = list(_HEAD)
+    if not videos and audio is not None:
+        stream, index = audio
+        peak, average = bandwidth(index)
+        attributes = [f"BANDWIDTH={peak}", f"AVERAGE-BANDWIDTH={average}", f'CODECS="{index.codec}"']
+        return "\n".join([*lines, "#EXT-X-STREAM-INF:" + ",".join(attributes), stream.playlist]) + "\n"
     sound_peak = sound_average = 0
     if audio is not None:
         stream, index = audio
@@ -102,6 +108,9 @@ def early_master(videos: Sequence[tuple[Stream, Rung]], audio: Stream | None) ->
     sound_kbps = 0
     if audio is not None:
         sound_kbps = int(audio.rung.removesuffix("k"))
+        if not videos:  # a sound alone: its playlist is the variant (AAC-LC: video.AAC_OPTIONS)
+            variant = f'#EXT-X-STREAM-INF:BANDWIDTH={sound_kbps * 1000},CODECS="mp4a.40.2"'
+            return "\n".join([*lines, variant, audio.playlist]) + "\n"
         lines.append(_audio_media(audio, 2))  # the ladder's sound is stereo (video.AAC_OPTIONS)
     for stream, rung in videos:
         attributes = [f"BANDWIDTH={(rung.maxrate_kbps + sound_kbps) * 1000}", f"RESOLUTION={rung.width}x{rung.height}"]

@@ -17,6 +17,7 @@ from .exceptions import MediaLimitError, UnsupportedMediaError
 
 VIDEO = "video"
 IMAGE = "image"
+AUDIO = "audio"
 
 # Demuxers ffprobe/ffmpeg may use on an upload. Playlists (hls), concat lists and
 # image sequences (image2) are left out on purpose: they make ffmpeg open other
@@ -62,6 +63,8 @@ class MediaInfo:
     # The picture's first timestamp: chunks are cut on the source's own clock (MPEG-TS
     # starts at 1.4 s). None in probes stored before it was recorded.
     start_time: float | None = None
+    # A picture attached to the sound (an MP3's or M4A's cover art, in its tags), if any.
+    cover_stream_index: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,7 +79,7 @@ class MediaInfo:
 
 
 def probe(path: Path, limits: ProbeLimits) -> MediaInfo:
-    """Identify `path` as an image (Pillow) or a video (ffprobe), or raise a readable error."""
+    """Identify `path` as an image (Pillow), a video or a sound alone (ffprobe), or raise a readable error."""
     size = path.stat().st_size
     if size == 0:
         raise UnsupportedMediaError("The file is empty.")
@@ -90,7 +93,8 @@ def probe(path: Path, limits: ProbeLimits) -> MediaInfo:
             f"The video has {info.frame_rate:g} frames per second; the limit is {limits.max_frame_rate:g}."
         )
     if info.duration is not None and info.duration > limits.max_duration_s:
-        raise MediaLimitError(f"The video lasts {_hms(info.duration)}; the limit is {_hms(limits.max_duration_s)}.")
+        limit = _hms(limits.max_duration_s)
+        raise MediaLimitError(f"The {info.kind} lasts {_hms(info.duration)}; the limit is {limit}.")
     return info
 
 
@@ -151,7 +155,7 @@ def ffprobe_json(path: Path, *extra: str, timeout: float = PROBE_TIMEOUT_S) -> d
         raise UnsupportedMediaError("The file took too long to read; it may be damaged.") from exc
     if proc.returncode != 0:
         raise UnsupportedMediaError(
-            "The file is not a video or image we can read (its content is not a supported format)."
+            "The file is not a video, sound or image we can read (its content is not a supported format)."
         )
     return json.loads(proc.stdout or b"{}")
 
@@ -160,16 +164,12 @@ def _probe_av(path: Path) -> MediaInfo:
     data = ffprobe_json(path, "-show_format", "-show_streams")
     fmt = data.get("format") or {}
     streams = data.get("streams") or []
-    videos = [
-        s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
-    ]
+    videos = [s for s in streams if s.get("codec_type") == "video" and not _attached(s)]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos:
         if audios:
-            raise UnsupportedMediaError(
-                "This is an audio-only file. Upload a video or an image; audio on its own is not supported."
-            )
-        raise UnsupportedMediaError("The file has no video picture in it.")
+            return _probe_sound(fmt, audios[0], streams)
+        raise UnsupportedMediaError("The file has no video picture and no sound in it.")
     video = videos[0]
     audio = audios[0] if audios else None
     coded_w, coded_h = int(video.get("width") or 0), int(video.get("height") or 0)
@@ -198,6 +198,34 @@ def _probe_av(path: Path) -> MediaInfo:
         audio_stream_index=int(audio["index"]) if audio else None,
         frames=int(video.get("nb_frames") or 0) or max(1, round(duration * (frame_rate or 1))),
         start_time=_first_float(video.get("start_time")) or 0.0,
+    )
+
+
+def _attached(stream: dict[str, Any]) -> bool:
+    """A still stored as a stream (cover art): a tag of the sound, not a picture that moves."""
+    return bool((stream.get("disposition") or {}).get("attached_pic"))
+
+
+def _probe_sound(fmt: dict[str, Any], audio: dict[str, Any], streams: list[dict[str, Any]]) -> MediaInfo:
+    """A sound alone (MP3, AAC/M4A, WAV, FLAC, Ogg Vorbis or Opus, …), with its cover art if tagged."""
+    duration = _first_float(fmt.get("duration"), audio.get("duration"))
+    if duration is None or duration <= 0:
+        raise UnsupportedMediaError("The sound has no readable duration; it may be damaged or cut short.")
+    if not int(audio.get("channels") or 0) or not int(audio.get("sample_rate") or 0):
+        raise UnsupportedMediaError("The sound has no readable channels or sample rate; it may be damaged.")
+    cover = next((s for s in streams if s.get("codec_type") == "video" and _attached(s)), None)
+    return MediaInfo(
+        kind=AUDIO,
+        container=str(fmt.get("format_name", "")),
+        width=0,
+        height=0,
+        duration=round(duration, 3),
+        audio_codec=audio.get("codec_name"),
+        has_audio=True,
+        audio_stream_index=int(audio["index"]),
+        frames=0,
+        start_time=_first_float(audio.get("start_time")) or 0.0,
+        cover_stream_index=int(cover["index"]) if cover else None,
     )
 
 

@@ -1,5 +1,5 @@
-"""The MP4 download of a video rung, put together from the stored CMAF tracks without storing
-the media again: a plan of a normal, progressive, faststart MP4 (ISO/IEC 14496-12) with the
+"""The MP4 download of a video rung (or the M4A of a sound alone), put together from the stored
+CMAF tracks without storing the media again: a plan of a normal, progressive, faststart MP4 (ISO/IEC 14496-12) with the
 picture and the sound, whose `head` (ftyp, moov, mdat header) is stored and whose body is the
 samples' bytes, read by range from the tracks' files when someone downloads it.
 
@@ -222,6 +222,8 @@ def _trak(init: bytes) -> bytes:
 def _ftyp(video_init: bytes) -> bytes:
     """A plain MP4's brands, as ffmpeg's mp4 muxer writes them (the init's are CMAF's)."""
     entry = _payload(_child(_trak(video_init), b"mdia", b"minf", b"stbl", b"stsd") or b"\0" * 24)[12:16]
+    if entry == b"mp4a":  # a sound alone: an M4A, branded as iTunes and ffmpeg's ipod muxer do
+        return _box(b"ftyp", b"M4A ", struct.pack(">I", 0x200), b"M4A ", b"isom", b"iso2", b"mp41")
     brands = [b"isom", b"iso2"] + ([entry] if entry in (b"avc1", b"avc3", b"hvc1", b"hev1") else []) + [b"mp41"]
     return _box(b"ftyp", b"isom", struct.pack(">I", 0x200), *brands)
 

@@ -115,8 +115,8 @@ class Manifests:
 
 
 def write_manifests(ladder: Ladder) -> Manifests:
-    """Every stream's final (VOD) media playlist, each rung's download plan, the DASH manifest and
-    the HLS master, from the streams' own indexes, beside the media in the local tree."""
+    """Every stream's final (VOD) media playlist, each rung's download plan (a sound alone's: its
+    M4A), the DASH manifest and the HLS master, from the streams' own indexes, beside the media in the local tree."""
     streams = [*ladder.videos, *([ladder.audio] if ladder.audio else [])]
     root = streams[0].root
     playlists = []
@@ -125,6 +125,8 @@ def write_manifests(ladder: Ladder) -> Manifests:
         path.write_text(hls.media_playlist(encoded.index))
         playlists.append(path)
     plans = [_write_plan(video, ladder.audio) for video in ladder.videos]
+    if not ladder.videos and ladder.audio:  # a sound alone: its M4A download
+        plans = [_write_plan(ladder.audio, None)]
     videos = [(v.stream, v.index) for v in ladder.videos]
     audio = (ladder.audio.stream, ladder.audio.index) if ladder.audio else None
     mpd = root / MPD
@@ -135,6 +137,7 @@ def write_manifests(ladder: Ladder) -> Manifests:
 
 
 def _write_plan(video: EncodedStream, audio: EncodedStream | None) -> Path:
+    """The download plan of `video` played with `audio` (`video` the sound itself for an M4A)."""
     plan = progressive.download_plan(
         video.index,
         video.init_bytes(),

@@ -88,6 +88,7 @@ def shared_media(*, asset: Asset) -> dict[str, Any]:
         else "",
         "poster": by_kind[Rendition.Kind.POSTER][0] if by_kind[Rendition.Kind.POSTER] else None,
         "mp4": by_kind[Rendition.Kind.MP4],
+        "m4a": by_kind[Rendition.Kind.M4A],
         "captions": [captions.caption_data(asset=asset, track=t, shared=True) for t in asset.captions.all()],
         "srcsets": image_srcsets(by_kind[Rendition.Kind.IMAGE]),
         "image": max(by_kind[Rendition.Kind.IMAGE], key=lambda r: r.width, default=None),
@@ -98,7 +99,7 @@ def asset_card(*, asset: Asset) -> dict[str, Any]:
     """One item of My media: what it is called and looks like, how long and large, how far along.
     `asset` comes from selectors.asset_list_for (job status) and assets_with_previews (preview)."""
     preview = getattr(asset, "preview", None)
-    duration = (asset.probe or {}).get("duration") if asset.kind == Asset.Kind.VIDEO else None
+    duration = (asset.probe or {}).get("duration") if asset.kind in (Asset.Kind.VIDEO, Asset.Kind.AUDIO) else None
     running = asset.job_status not in (*Job.FINAL_STATUSES, None)
     return {
         "id": asset.id,

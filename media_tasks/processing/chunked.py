@@ -25,7 +25,7 @@ from ..pipeline.encoders import CPU_ENCODER
 from ..pipeline.exceptions import HardwareEncoderError, ProcessingCancelled
 from ..pipeline.identity import INIT, Stream
 from ..pipeline.lead import REST_NICENESS, lead_rung
-from ..pipeline.probe import MediaInfo
+from ..pipeline.probe import VIDEO, MediaInfo
 from ..pipeline.streams import index_ladder
 from .ladder import job_choose_ladder, planned_rungs, recorded_ladder
 from .loudness import job_level_sound, replace_sound
@@ -46,7 +46,7 @@ def transcode_chunk_count(*, job_id: uuid.UUID | str) -> int:
     threshold = settings.MEDIA_CHUNK_THRESHOLD_S
     asset = Asset.objects.filter(jobs__id=job_id).only("probe").first()
     info = media_info(asset) if asset and asset.probe else None
-    if not threshold or not info or not info.duration or info.duration <= threshold:
+    if not threshold or not info or info.kind != VIDEO or not info.duration or info.duration <= threshold:
         return 0
     if len(planned_rungs(info)) < 2:
         return 0
@@ -112,7 +112,7 @@ def job_transcode_lead(*, job_id: uuid.UUID | str, worker: str = "", encoder: st
     def work(job: Job, workdir: Path) -> None:
         source = source_copy(job, workdir)
         root = workdir / "streams"
-        publisher = early_publisher(job, lead, info, root, worker)
+        publisher = early_publisher(job, [lead], info, root, worker)
         encode = functools.partial(
             video_ops.encode_ladder,
             source,

@@ -53,7 +53,7 @@ class EarlyHlsPublisher(threading.Thread):
         self.streams = [rung.stream for rung in rungs] + ([audio] if audio else [])
         self.stored: dict[Stream, list[str]] = {stream: [] for stream in self.streams}
         self.published: dict[Stream, str] = {}  # the playlist text last stored, per stream
-        self.in_master: list[str] = []
+        self.in_master: list[str] | None = None  # the rungs the published master names
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -87,7 +87,7 @@ class EarlyHlsPublisher(threading.Thread):
             storage.replace_file(master, self._key(MASTER))
             self.in_master = [rung.name for rung in named]
             job_mark_playable(job_id=self.job_id, worker=self.worker)
-            logger.info("job %s: playable, the master names %s", self.job_id, ", ".join(self.in_master))
+            logger.info("job %s: playable, the master names %s", self.job_id, ", ".join(self.in_master) or "the sound")
 
     def _publish_stream(self, stream: Stream, scratch: Path) -> None:
         local = self.root / stream.playlist

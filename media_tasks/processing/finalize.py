@@ -6,7 +6,7 @@ import shutil
 import uuid
 
 from ..models import Job, Rendition
-from ..pipeline.probe import VIDEO
+from ..pipeline.probe import AUDIO, IMAGE, VIDEO
 from .runtime import frames_cache_path, source_cache_path
 from .transitions import job_advance, job_mark_failed, job_succeed
 from .workflow import Status, quality_follows
@@ -19,6 +19,8 @@ VIDEO_NEEDS = {
     Rendition.Kind.SPRITE,
 }
 IMAGE_NEEDS = {Rendition.Kind.IMAGE}
+AUDIO_NEEDS = {Rendition.Kind.AUDIO, Rendition.Kind.M4A, Rendition.Kind.HLS, Rendition.Kind.DASH, Rendition.Kind.POSTER}
+NEEDS = {VIDEO: VIDEO_NEEDS, IMAGE: IMAGE_NEEDS, AUDIO: AUDIO_NEEDS}
 
 
 def job_finalize(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
@@ -26,7 +28,7 @@ def job_finalize(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
     if not job_advance(job_id=job_id, to=Status.FINALIZING, worker=worker):
         return False
     job = Job.objects.select_related("asset").get(pk=job_id)
-    needed = VIDEO_NEEDS if job.asset.kind == VIDEO else IMAGE_NEEDS
+    needed = NEEDS.get(job.asset.kind, IMAGE_NEEDS)
     present = set(job.asset.renditions.values_list("kind", flat=True))
     if not quality_follows(job.asset.kind):  # else the quality task after this drops it
         source_cache_path(job.asset_id).unlink(missing_ok=True)

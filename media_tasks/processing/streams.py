@@ -3,6 +3,7 @@ stream fetched back as one local file for the stages that decode it (posters, sp
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -67,8 +68,14 @@ def _record(job: Job, ladder: Ladder, encoder: str, stored: int) -> None:
         key = stream_key(job.asset_id, sound.stream.playlist)
         fields = {"width": 0, "height": 0, "bitrate": rate, "size_bytes": size, "codec": sound.index.codec}
         record(job, Rendition.Kind.AUDIO, sound.stream.rung, key, encoder="aac", **fields)
-    top = videos[0]
-    common = {"width": top.width, "height": top.height, "bitrate": top.bitrate, "codec": top.codecs}
+    if videos:
+        top = videos[0]
+        common = {"width": top.width, "height": top.height, "bitrate": top.bitrate, "codec": top.codecs}
+    else:  # a sound alone: the manifests name it alone, and it downloads as one M4A
+        common = {key: fields[key] for key in ("width", "height", "bitrate", "codec")}
+        plan = json.loads((sound.root / sound.stream.download_plan).read_text())
+        m4a = stream_key(job.asset_id, sound.stream.download_plan)
+        record(job, Rendition.Kind.M4A, sound.stream.rung, m4a, size_bytes=plan["size"], encoder="aac", **common)
     for kind, profile, name in ((Rendition.Kind.HLS, "master", MASTER), (Rendition.Kind.DASH, "manifest", MPD)):
         record(job, kind, profile, stream_key(job.asset_id, name), size_bytes=stored, encoder=encoder, **common)
 

@@ -1,4 +1,5 @@
-"""The thumbnails stage: a poster frame and a scrubbing sprite sheet with its WebVTT map."""
+"""The thumbnails stage: a poster frame and a scrubbing sprite sheet with its WebVTT map; for a
+sound alone, its waveform as the poster and the cover art its tags carry."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from pathlib import Path
 from .. import storage
 from ..models import Job, Rendition
 from ..pipeline import thumbnails as thumbnail_ops
-from ..pipeline.probe import VIDEO, MediaInfo
+from ..pipeline import waveform as waveform_ops
+from ..pipeline.probe import AUDIO, VIDEO, MediaInfo
 from .runtime import frames_cache_path, media_info, progress_reporter, record, require_kind, run_stage, source_copy
 from .streams import rendition_fetch
-from .workflow import Status
+from .workflow import Status, ffmpeg_timeout_s
 
 
 def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
@@ -22,8 +24,11 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
 
     def work(job: Job, workdir: Path) -> None:
         asset = job.asset
-        require_kind(asset, VIDEO)
         info = media_info(asset)
+        if info.kind == AUDIO:
+            _sound_pictures(job, info, workdir)
+            return
+        require_kind(asset, VIDEO)
         report = progress_reporter(job_id, Status.THUMBNAILING)
         out = workdir / "thumbs"
         out.mkdir()
@@ -51,6 +56,23 @@ def job_make_thumbnails(*, job_id: uuid.UUID | str, worker: str = "") -> bool:
         shutil.rmtree(frames, ignore_errors=True)
 
     return run_stage(job_id=job_id, stage=Status.THUMBNAILING, worker=worker, work=work)
+
+
+def _sound_pictures(job: Job, info: MediaInfo, workdir: Path) -> None:
+    """A sound's waveform, recorded as its poster, and its cover art when it has one."""
+    out = workdir / "thumbs"
+    out.mkdir()
+    source = source_copy(job, workdir)
+    waveform = waveform_ops.make_waveform(source, info, out, timeout=ffmpeg_timeout_s(info.duration))
+    cover = waveform_ops.extract_cover(source, info, out)
+    images = {Rendition.Kind.POSTER: (waveform, "png"), **({Rendition.Kind.COVER: (cover, "jpeg")} if cover else {})}
+    keys = {kind: storage.asset_key(storage.THUMBS, job.asset_id, im.path.name) for kind, (im, _) in images.items()}
+    storage.upload_files({image.path: keys[kind] for kind, (image, _) in images.items()})
+    for kind, (image, codec) in images.items():
+        sizes = {"width": image.width, "height": image.height, "size_bytes": image.size_bytes}
+        record(job, kind, "poster" if kind == Rendition.Kind.POSTER else "cover", keys[kind], codec=codec, **sizes)
+    if cover is None:  # a source replaced by one without a cover
+        job.asset.renditions.filter(kind=Rendition.Kind.COVER).delete()
 
 
 def _record_posters(job: Job, posters: thumbnail_ops.Posters, keys: dict[str, str]) -> None:

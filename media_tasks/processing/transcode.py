@@ -12,10 +12,12 @@ from pathlib import Path
 from django.conf import settings
 
 from ..models import Job, Rendition
+from ..pipeline import loudness as loudness_ops
 from ..pipeline import video as video_ops
 from ..pipeline.encoders import CPU_ENCODER
+from ..pipeline.integrity import declared_duration, require_complete
 from ..pipeline.lead import REST_NICENESS, lead_rung, transcode_ladder_with_lead
-from ..pipeline.probe import VIDEO, MediaInfo
+from ..pipeline.probe import AUDIO, VIDEO, MediaInfo
 from ..pipeline.streams import Ladder, index_ladder
 from .early_hls import EarlyHlsPublisher
 from .ladder import job_choose_ladder, planned_rungs, recorded_ladder
@@ -34,6 +36,8 @@ from .transitions import job_mark_playable
 from .workflow import Status, ffmpeg_timeout_s
 
 logger = logging.getLogger(__name__)
+# The first encode of a sound alone keeps its level: it plays while the level is measured.
+SOURCE_LEVEL = loudness_ops.Plan(0.0, False, True, "the source's level, until it is measured")
 
 
 def job_transcode(
@@ -48,9 +52,10 @@ def job_transcode(
 
     def work(job: Job, workdir: Path) -> None:
         asset = job.asset
-        require_kind(asset, VIDEO)
         info = media_info(asset)
-        rungs = recorded_ladder(job_id=job_id, info=info) or planned_rungs(info)
+        if info.kind != AUDIO:
+            require_kind(asset, VIDEO)
+        rungs = [] if info.kind == AUDIO else recorded_ladder(job_id=job_id, info=info) or planned_rungs(info)
         complete = workdir / COMPLETE_MARKER
         root = workdir / "streams"
         started = time.monotonic()
@@ -58,7 +63,10 @@ def job_transcode(
             ladder = index_ladder(root, [r.stream for r in rungs], video_ops.ladder_sound(info))
             logger.info("job %s: storing the %d rungs a previous try encoded", job_id, len(ladder.videos))
         else:
-            ladder = _encode(job, info, rungs, workdir, worker, encode_settings(encoder, hw_decode))
+            if rungs:
+                ladder = _encode(job, info, rungs, workdir, worker, encode_settings(encoder, hw_decode))
+            else:
+                ladder = _encode_sound(job, info, workdir, worker)
             complete.touch()
             logger.info("job %s: %d rungs encoded in %.2f s", job_id, len(ladder.videos), time.monotonic() - started)
         stored = time.monotonic()
@@ -78,7 +86,7 @@ def _encode(
     chosen and the sound levelled beside it (processing.ladder, processing.loudness)."""
     source = source_copy(job, workdir)
     root = workdir / "streams"
-    publisher = early_publisher(job, lead_rung(rungs), info, root, worker)
+    publisher = early_publisher(job, [lead_rung(rungs)], info, root, worker)
     beside = {"job_id": job.pk, "info": info, "source": source, "worker": worker, "niceness": REST_NICENESS}
     choose = functools.partial(job_choose_ladder, workdir=workdir / "analysis", encode_settings=chosen, **beside)
     level = functools.partial(
@@ -104,6 +112,32 @@ def _encode(
     return sound_replaced(ladder, workdir / "loudness")  # the published sound played the source's level
 
 
+def _encode_sound(job: Job, info: MediaInfo, workdir: Path, worker: str) -> Ladder:
+    """A sound alone under `workdir/streams`: its one stream, published while it is encoded as a
+    video's lead is (an AAC encode runs at a hundred times real time), then levelled."""
+    source = source_copy(job, workdir)
+    root, stream = workdir / "streams", video_ops.ladder_sound(info)
+    publisher = early_publisher(job, [], info, root, worker)
+    timeout = ffmpeg_timeout_s(info.duration)
+    try:
+        loudness_ops.encode_sound(
+            source,
+            info,
+            stream,
+            root,
+            SOURCE_LEVEL,
+            on_progress=progress_reporter(job.pk, Status.TRANSCODING),
+            timeout=timeout,
+        )
+    finally:
+        if publisher is not None:
+            publisher.stop()
+    job_level_sound(job_id=job.pk, info=info, source=source, stream=stream, workdir=workdir / "loudness", worker=worker)
+    ladder = sound_replaced(index_ladder(root, [], stream), workdir / "loudness")
+    require_complete(declared_duration(info), ladder.audio.index.duration_s)
+    return ladder
+
+
 def lead_apart(info: MediaInfo) -> bool:
     """Whether the lead rung gets an ffmpeg of its own (pipeline.lead): not for a source so short
     that the whole ladder is out in seconds, where the second decode only costs time."""
@@ -111,10 +145,10 @@ def lead_apart(info: MediaInfo) -> bool:
 
 
 def early_publisher(
-    job: Job, lead: video_ops.Rung, info: MediaInfo, root: Path, worker: str
+    job: Job, rungs: list[video_ops.Rung], info: MediaInfo, root: Path, worker: str
 ) -> EarlyHlsPublisher | None:
-    """Started: stores the lead rung's and the sound's segments (they stay ahead of a viewer) as the
-    encode closes them, and makes the job playable.
+    """Started: stores the segments of `rungs` (the lead: it stays ahead of a viewer; none for a
+    sound alone) and of the sound as the encode closes them, and makes the job playable.
 
     None for a redone transcode of a job already playable: what the first try published stays
     (every segment it names is stored) until the final store overwrites the same keys, so a
@@ -128,7 +162,7 @@ def early_publisher(
     publisher = EarlyHlsPublisher(
         job_id=job.pk,
         asset_id=job.asset_id,
-        rungs=[lead],
+        rungs=rungs,
         audio=video_ops.ladder_sound(info),
         root=root,
         worker=worker,

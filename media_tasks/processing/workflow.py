@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from ..models import Job
-from ..pipeline.probe import IMAGE, VIDEO
+from ..pipeline.probe import AUDIO, IMAGE, VIDEO
 
 Status = Job.Status
 
@@ -19,6 +19,8 @@ QUALITY = "quality"
 PLANS: dict[str, tuple[str, ...]] = {
     VIDEO: (Status.PROBING, Status.TRANSCODING, Status.THUMBNAILING, Status.FINALIZING),
     IMAGE: (Status.PROBING, Status.PROCESSING, Status.FINALIZING),
+    # A sound alone: its stream encoded (playable as it grows), then its waveform and cover art.
+    AUDIO: (Status.PROBING, Status.TRANSCODING, Status.THUMBNAILING, Status.FINALIZING),
 }
 UNKNOWN_PLAN: tuple[str, ...] = (Status.PROBING,)
 
@@ -145,10 +147,12 @@ def time_limits(stage: str, duration_s: float | None) -> dict[str, float]:
     return stage_time_limits(duration_s) if stage in _SCALED else {}
 
 
-def transcode_queue(*, gpu_online: bool) -> str:
+def transcode_queue(*, gpu_online: bool, kind: str = VIDEO) -> str:
     """The GPU queue while a GPU worker is live, else the CPU queue. If every GPU worker then
-    vanishes, RabbitMQ dead-letters the waiting message to the CPU queue (MEDIA_GPU_QUEUE_TTL_S)."""
-    return settings.MEDIA_QUEUE_TRANSCODE_GPU if gpu_online else settings.MEDIA_QUEUE_TRANSCODE_CPU
+    vanishes, RabbitMQ dead-letters the waiting message to the CPU queue (MEDIA_GPU_QUEUE_TTL_S).
+    A sound alone has no picture for a GPU: the CPU queue."""
+    gpu = gpu_online and kind == VIDEO
+    return settings.MEDIA_QUEUE_TRANSCODE_GPU if gpu else settings.MEDIA_QUEUE_TRANSCODE_CPU
 
 
 def cpu_queue() -> str:

@@ -96,9 +96,9 @@ def _video(asset_id: uuid.UUID | str) -> Asset:
         raise ServiceError("No such asset.", code="not_found", status=404)
     if asset.kind == Asset.Kind.IMAGE:
         raise ServiceError("Only a video or a sound has caption tracks.", code="not_a_video", status=422)
-    if asset.kind != Asset.Kind.VIDEO:
+    if asset.kind not in (Asset.Kind.VIDEO, Asset.Kind.AUDIO):
         raise ServiceError(
-            "Caption tracks can be added once the file is known to be a video (seconds after upload).",
+            "Caption tracks can be added once the file is known to be a video or a sound (seconds after upload).",
             code="not_ready",
             status=409,
         )

@@ -91,7 +91,7 @@ def _signature(stage: str, job_id: str, limits: dict[str, float]) -> Signature:
 def _transcode_signature(job_id: str, limits: dict[str, float] | None = None) -> Signature:
     """Routed by capability (workflow.transcode_queue). A long source becomes a chord: one task
     per chunk, on whichever workers are free, beside the lead rung (with the sound); then the join."""
-    queue = workflow.transcode_queue(gpu_online=selectors.gpu_worker_online())
+    queue = workflow.transcode_queue(gpu_online=selectors.gpu_worker_online(), kind=selectors.job_kind(job_id=job_id))
     count = chunked.transcode_chunk_count(job_id=job_id)
     if not count:
         return transcode_task.si(job_id).set(queue=queue, routing_key=queue, **(limits or {}))

@@ -1,4 +1,4 @@
-"""A video rung's MP4 download, streamed from its plan (pipeline.progressive): the stored head,
+"""A video rung's MP4 download (a sound alone's M4A), streamed from its plan (pipeline.progressive): the stored head,
 then the samples' bytes read by range from the stream files. Nothing is stored twice, and on S3
 the bytes pass through this process: a presigned redirect cannot join several objects.
 
@@ -30,7 +30,8 @@ _MAX_SKIP = 1024 * 1024  # bytes read and dropped between two pieces of a file r
 
 
 def is_download_plan(key: str) -> bool:
-    """Whether a stored key is a video stream's download plan (`hls/<asset>/video/720p-h264/download.json`)."""
+    """Whether a stored key is a stream's download plan (`hls/<asset>/video/720p-h264/download.json`;
+    a sound alone's under `audio/`)."""
     return _stream(key) is not None
 
 
@@ -41,7 +42,7 @@ def _stream(key: str) -> Stream | None:
         stream = Stream.parse(directory)
     except ValueError:
         return None
-    return stream if area == storage.HLS and name == DOWNLOAD_PLAN and stream.kind == TrackKind.VIDEO else None
+    return stream if area == storage.HLS and name == DOWNLOAD_PLAN else None
 
 
 def download_response(request: HttpRequest, *, asset: Asset, key: str) -> HttpResponse:
@@ -66,7 +67,8 @@ def download_response(request: HttpRequest, *, asset: Asset, key: str) -> HttpRe
     keys = {(p.stream_dir, p.file): _piece_key(asset, p) for p in plan.pieces}  # checked before a byte is sent
     body = _body(plan, lambda piece: keys[piece.stream_dir, piece.file], start, end)
     partial = (start, end) != (0, plan.size - 1)
-    response = StreamingHttpResponse(body, status=206 if partial else 200, content_type="video/mp4")
+    content_type = "video/mp4" if stream.kind == TrackKind.VIDEO else "audio/mp4"
+    response = StreamingHttpResponse(body, status=206 if partial else 200, content_type=content_type)
     if partial:
         response["Content-Range"] = f"bytes {start}-{end}/{plan.size}"
     response["Content-Length"] = str(end - start + 1)

@@ -16,6 +16,7 @@
   function setUpQuality(box, video, hls, sources) {
     const select = box.querySelector("#quality");
     const playing = box.querySelector("#playing-level");
+    if (!select) return;  // a sound alone: one quality, no picker
     if (!hls) {  // MP4 fallback: the picker switches between the rungs' files
       select.replaceChildren(...sources.map((s, i) => new Option(s.dataset.profile, String(i))));
       select.onchange = () => {

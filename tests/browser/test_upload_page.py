@@ -248,6 +248,6 @@ def test_an_upload_row_follows_its_job_to_a_failure(filesystem_worker, signed_in
     page.set_input_files("#file-input", str(fake))
     page.wait_for_selector("#upload-list .state.error", timeout=120_000)
     text = page.inner_text("#upload-list tbody tr .state")
-    assert text.startswith("Failed: ") and "not a video or image we can read" in text, text
+    assert text.startswith("Failed: ") and "not a video, sound or image we can read" in text, text
     assert page.locator("#upload-list tbody tr .state a.status-link").inner_text() == "details"
     assert page.inner_text("#upload-list tbody tr .speed") == ""

@@ -177,7 +177,7 @@ def test_garbage_fails_with_a_reason_and_the_next_job_still_succeeds(live, alice
     bad, _ = wait_for_job(bad_job_id, worker)
     good_job, _ = wait_for_job(good_job_id, worker)
     assert bad.status == Job.Status.FAILED
-    assert bad.error == "The file is not a video or image we can read (its content is not a supported format)."
+    assert bad.error == "The file is not a video, sound or image we can read (its content is not a supported format)."
     assert not bad.asset.renditions.exists()
     assert good_job.status == Job.Status.SUCCEEDED, good_job.error
     assert worker.proc.poll() is None, "the worker keeps running after a bad file"

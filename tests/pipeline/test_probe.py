@@ -2,8 +2,8 @@ import pytest
 from PIL import Image
 
 from media_tasks.pipeline.exceptions import MediaLimitError, UnsupportedMediaError
-from media_tasks.pipeline.probe import IMAGE, VIDEO, ProbeLimits, probe
-from tests.media import make_audio, make_exif_rotated_jpeg
+from media_tasks.pipeline.probe import AUDIO, IMAGE, VIDEO, ProbeLimits, probe
+from tests.media import SOUND_CODECS, make_exif_rotated_jpeg, make_sound
 
 LIMITS = ProbeLimits(max_duration_s=3600, max_pixels=50_000_000)
 
@@ -39,8 +39,8 @@ def test_image_with_exif_orientation(tmp_path):
     ("content", "message"),
     [
         (b"", "empty"),
-        (bytes(range(256)) * 64, "not a video or image"),
-        (b"This is a plain text file, not a movie.\n" * 20, "not a video or image"),
+        (bytes(range(256)) * 64, "not a video, sound or image"),
+        (b"This is a plain text file, not a movie.\n" * 20, "not a video, sound or image"),
     ],
     ids=["empty", "random-bytes", "text"],
 )
@@ -51,9 +51,29 @@ def test_garbage_is_refused_whatever_its_name(tmp_path, content, message):
         probe(path, LIMITS)
 
 
-def test_audio_only_is_refused_with_a_reason(tmp_path):
-    with pytest.raises(UnsupportedMediaError, match="audio-only"):
-        probe(make_audio(tmp_path / "tone.m4a"), LIMITS)
+@pytest.mark.parametrize("fmt", sorted(SOUND_CODECS))
+def test_a_sound_alone_is_recognised_by_its_content_in_every_accepted_format(tmp_path, fmt):
+    info = probe(make_sound(tmp_path / f"tone.{fmt}", duration=3.0).rename(tmp_path / "named-wrongly.mp4"), LIMITS)
+    assert (info.kind, info.width, info.height, info.has_audio) == (AUDIO, 0, 0, True)
+    assert info.duration == pytest.approx(3.0, abs=0.1)
+    assert info.audio_stream_index == 0 and info.cover_stream_index is None
+
+
+def test_the_cover_art_of_a_tagged_sound_is_found_and_is_not_taken_for_a_picture(tmp_path):
+    info = probe(make_sound(tmp_path / "song.mp3", cover=True), LIMITS)
+    assert (info.kind, info.cover_stream_index, info.video_stream_index) == (AUDIO, 1, None)
+
+
+def test_a_text_file_named_like_a_sound_is_refused_with_its_reason(tmp_path):
+    fake = tmp_path / "song.mp3"
+    fake.write_text("ID3 is how an MP3 starts; this is a text file.\n" * 50)
+    with pytest.raises(UnsupportedMediaError, match="not a video, sound or image"):
+        probe(fake, LIMITS)
+
+
+def test_a_sound_longer_than_the_limit_is_refused(tmp_path):
+    with pytest.raises(MediaLimitError, match="The audio lasts 0:04; the limit is 0:03"):
+        probe(make_sound(tmp_path / "long.flac", duration=4.0), ProbeLimits(max_duration_s=3, max_pixels=100))
 
 
 def test_truncated_mp4_is_refused(tmp_path, landscape_1080p):

@@ -131,7 +131,7 @@ def test_garbage_fails_with_a_readable_reason_and_later_stages_do_nothing(fs_sto
     assert probe.job_probe(job_id=job.id) is None
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
-    assert "not a video or image we can read" in job.error
+    assert "not a video, sound or image we can read" in job.error
     assert not transcode.job_transcode(job_id=job.id)
     assert not finalize.job_finalize(job_id=job.id)
     job.refresh_from_db()

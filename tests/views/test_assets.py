@@ -148,9 +148,9 @@ def test_file_view_redirects_to_a_short_lived_presigned_url_on_s3(alice_client, 
 
 def test_failed_job_shows_its_reason(alice_client, user, fs_storage):
     job = services.asset_create(owner=user, fileobj=upload_file(), filename="a.mp4", size_bytes=4108).job
-    transitions.job_mark_failed(job_id=job.id, reason="The file is not a video or image we can read.")
+    transitions.job_mark_failed(job_id=job.id, reason="The file is not a video, sound or image we can read.")
     page = alice_client.get(reverse("asset_detail", args=[job.asset_id]))
-    assert b"The file is not a video or image we can read." in page.content
+    assert b"The file is not a video, sound or image we can read." in page.content
     assert b"hx-trigger" not in page.content  # an ended job is not polled
 
 

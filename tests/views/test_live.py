@@ -32,9 +32,9 @@ def test_live_fragment_answers_304_until_something_changes(alice_client, job):
 
 def test_the_fragment_stops_polling_once_the_job_has_ended_and_offers_retry(alice_client, job):
     job_advance(job_id=job.id, to=Job.Status.PROBING, worker="w1")
-    transitions.job_mark_failed(job_id=job.id, reason="The file is not a video or image we can read.")
+    transitions.job_mark_failed(job_id=job.id, reason="The file is not a video, sound or image we can read.")
     page = alice_client.get(reverse("asset_detail", args=[job.asset_id]) + "?fragment=live").content.decode()
-    assert "hx-trigger" not in page and "not a video or image" in page
+    assert "hx-trigger" not in page and "not a video, sound or image" in page
     assert 'id="retry"' in page and re.search(r'class="step step-failed">Checking the file', page)
     retried = alice_client.post(reverse("asset_retry", args=[job.asset_id]))
     assert retried.status_code == 302 and job.asset.jobs.count() == 2
