@@ -206,6 +206,21 @@ def _loudness_rows(lo: dict) -> list[str]:
         f"CPU to ready {lo['off_worker_cpu_s']:.1f} → {lo['on_worker_cpu_s']:.1f} CPU-s (whole jobs: noisier than "
         f"the row above) "
         f"| | on/off **{lo['playable_ratio']:.2f}** | unchanged (measured beside the lead) |",
+        *_audio_rows(lo),
+    ]
+
+
+def _audio_rows(lo: dict) -> list[str]:
+    """Audio-only uploads (issue 31): a sound alone of the same length, loudness off and on."""
+    if "audio_on_playable_s" not in lo:
+        return []
+    return [
+        f"| time to first playable, a {lo['seconds']:g} s WAV alone (the same voice), loudness off → on: "
+        f"{lo['audio_off_playable_s']:.2f} s → {lo['audio_on_playable_s']:.2f} s; ready "
+        f"{lo['audio_off_ready_s']:.2f} s → {lo['audio_on_ready_s']:.2f} s; the worker's CPU to ready "
+        f"{lo['audio_off_worker_cpu_s']:.1f} → {lo['audio_on_worker_cpu_s']:.1f} CPU-s "
+        f"| the video's, loudness on: {lo['on_playable_s']:.2f} s "
+        f"| **{lo['audio_on_playable_s']:.2f} s** | playable seconds after upload, as a video is |",
     ]
 
 

@@ -17,18 +17,26 @@ from media_tasks import services
 from media_tasks.models import Asset
 from media_tasks.processing import finalize, probe, thumbnails, transcode
 from tests.e2e.test_upload_to_renditions import wait_for_job
-from tests.media import make_video
+from tests.media import make_sound, make_video
 
 
 def make_ready_video(
     user, path: Path, monkeypatch, *, tone: int = 440, duration: float = 1.5, size: tuple[int, int] = (854, 480)
 ) -> Asset:
     """Upload a clip (854×480 by default: two rungs, 480p and 360p) and run every stage here, as a worker would."""
+    return _made_here(user, make_video(path, width=size[0], height=size[1], duration=duration, tone=tone), monkeypatch)
+
+
+def make_ready_sound(user, path: Path, monkeypatch, *, duration: float = 6.0, cover: bool = True) -> Asset:
+    """A sound alone (the format its suffix names, with cover art) uploaded and made ready here."""
+    return _made_here(user, make_sound(path, duration=duration, cover=cover), monkeypatch)
+
+
+def _made_here(user, clip: Path, monkeypatch) -> Asset:
     monkeypatch.setattr("media_tasks.tasks.job_enqueue", lambda *, job_id: None)  # no broker: stages run below
-    clip = make_video(path, width=size[0], height=size[1], duration=duration, tone=tone)
     with clip.open("rb") as fh:
         job = services.asset_create(owner=user, fileobj=fh, filename=clip.name, size_bytes=clip.stat().st_size).job
-    assert probe.job_probe(job_id=job.id, worker="t") == "video"
+    assert probe.job_probe(job_id=job.id, worker="t") in ("video", "audio")
     assert transcode.job_transcode(job_id=job.id, worker="t")
     assert thumbnails.job_make_thumbnails(job_id=job.id, worker="t")
     assert finalize.job_finalize(job_id=job.id, worker="t")

@@ -16,6 +16,7 @@ from ..models import Asset, Job, JobEvent, Rendition
 from ..pipeline import eta
 from ..pipeline.probe import MediaInfo
 from ..pipeline.video import plan_ladder
+from ..pipeline.waveform import WAVEFORM_SIZE
 from ..processing.workflow import PLAYABLE_STAGE, PROGRESS_SPANS, plan
 from . import captions as captions
 from .captions import CAPTIONED as CAPTIONED
@@ -69,6 +70,8 @@ def embed_size(*, asset: Asset) -> tuple[int, int]:
     (16:9 while the shape is unknown), so a portrait video is not a strip with bars."""
     probe = asset.probe or {}
     width, height = probe.get("width") or 16, probe.get("height") or 9
+    if asset.kind == Asset.Kind.AUDIO:  # its poster, the waveform
+        width, height = WAVEFORM_SIZE
     scale = EMBED_LONG_SIDE / max(width, height)
     return round(width * scale), round(height * scale)
 

@@ -118,7 +118,7 @@ def _encode_sound(job: Job, info: MediaInfo, workdir: Path, worker: str) -> Ladd
     source = source_copy(job, workdir)
     root, stream = workdir / "streams", video_ops.ladder_sound(info)
     publisher = early_publisher(job, [], info, root, worker)
-    timeout = ffmpeg_timeout_s(info.duration)
+    report = progress_reporter(job.pk, Status.TRANSCODING)  # half the bar each; it also stops a cancelled job
     try:
         loudness_ops.encode_sound(
             source,
@@ -126,13 +126,14 @@ def _encode_sound(job: Job, info: MediaInfo, workdir: Path, worker: str) -> Ladd
             stream,
             root,
             SOURCE_LEVEL,
-            on_progress=progress_reporter(job.pk, Status.TRANSCODING),
-            timeout=timeout,
+            on_progress=lambda f: report(f / 2),
+            timeout=ffmpeg_timeout_s(info.duration),
         )
     finally:
         if publisher is not None:
             publisher.stop()
-    job_level_sound(job_id=job.pk, info=info, source=source, stream=stream, workdir=workdir / "loudness", worker=worker)
+    level = {"source": source, "stream": stream, "workdir": workdir / "loudness", "worker": worker}
+    job_level_sound(job_id=job.pk, info=info, on_progress=lambda f: report(0.5 + f / 2), **level)
     ladder = sound_replaced(index_ladder(root, [], stream), workdir / "loudness")
     require_complete(declared_duration(info), ladder.audio.index.duration_s)
     return ladder

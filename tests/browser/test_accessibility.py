@@ -16,7 +16,7 @@ from media_tasks import services
 from media_tasks.models import Asset
 from media_tasks.processing import images, probe
 from tests.browser.conftest import screenshot
-from tests.playback import make_ready_video
+from tests.playback import make_ready_sound, make_ready_video
 from tests.views.test_library import bulk_assets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -27,7 +27,12 @@ DESKTOP = {"width": 1200, "height": 900}
 # one; the moderate and minor ones found were as cheap to fix).
 BLOCKING = ("minor", "moderate", "serious", "critical")
 # The README's pictures these pages give (SAVE_SCREENSHOTS=1): (page, viewport width) → name.
-SHOTS = {("library", PHONE["width"]): "library", ("video", PHONE["width"]): "phone-video", ("shared", 1200): "shared"}
+SHOTS = {
+    ("library", PHONE["width"]): "library",
+    ("audio", 1200): "audio",
+    ("video", PHONE["width"]): "phone-video",
+    ("shared", 1200): "shared",
+}
 
 
 def make_ready_image(user, path) -> Asset:
@@ -51,6 +56,7 @@ def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
     )
     shared = services.asset_share(asset_id=video.id, shared=True)
     photo = make_ready_image(user, tmp_path / "photo.png")
+    sound = make_ready_sound(user, tmp_path / "song.mp3", monkeypatch)
     waiting, failed = bulk_assets(user, ["a-rather-long-file-name-from-a-camera-0001.mp4", "notes.mp4"])
     waiting.jobs.update(status="queued")
     failed.jobs.update(status="failed", error="This is not a video or an image we can read.", retryable=False)
@@ -59,6 +65,7 @@ def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
         "library": reverse("asset_list"),
         "video": reverse("asset_detail", args=[video.id]),
         "image": reverse("asset_detail", args=[photo.id]),
+        "audio": reverse("asset_detail", args=[sound.id]),
         "queued": reverse("asset_detail", args=[waiting.id]),
         "failed": reverse("asset_detail", args=[failed.id]),
         "delete": reverse("asset_delete") + f"?ids={video.id}&ids={photo.id}",

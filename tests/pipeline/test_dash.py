@@ -132,7 +132,7 @@ def test_rungs_cut_at_different_instants_are_not_called_aligned():
     assert video_set(rung(360, 1000)).get("startWithSAP") == "1"
 
 
-def test_no_video_or_an_empty_stream_is_refused():
+def test_no_stream_or_an_empty_stream_is_refused():
     empty = TrackIndex("vide", "init.mp4", 700, 1000, "avc1.640028", 640, 360, 0, 0, ())
     with pytest.raises(ValueError):
         dash.write_mpd([], None)

@@ -10,7 +10,7 @@ from celery import current_app
 
 from media_tasks import services
 from media_tasks.models import Job
-from media_tasks.pipeline.probe import IMAGE, VIDEO
+from media_tasks.pipeline.probe import AUDIO, IMAGE, VIDEO
 from media_tasks.processing import chunked, workflow
 
 Status = Job.Status
@@ -45,6 +45,14 @@ def test_what_runs_after_a_probe_and_after_a_lost_worker(settings):
     assert workflow.quality_metrics() == ("vmaf",), "VMAF alone is measured after ready too"
     settings.MEDIA_VMAF_WINDOWS = 0
     assert workflow.stages_from(VIDEO, Status.FINALIZING, inclusive=True) == [Status.FINALIZING]
+
+
+def test_a_sound_alone_is_transcoded_then_pictured_then_finalized_on_the_cpu_queue_never_measured(settings):
+    settings.MEDIA_SSIM_WINDOWS = settings.MEDIA_VMAF_WINDOWS = 3
+    after_probe = [Status.TRANSCODING, Status.THUMBNAILING, Status.FINALIZING]
+    assert workflow.stages_from(AUDIO, Status.PROBING, inclusive=False) == after_probe, "no SSIM or VMAF: no picture"
+    assert workflow.transcode_queue(gpu_online=True, kind=AUDIO) == settings.MEDIA_QUEUE_TRANSCODE_CPU
+    assert workflow.transcode_queue(gpu_online=True, kind=VIDEO) == settings.MEDIA_QUEUE_TRANSCODE_GPU
 
 
 def test_every_stage_names_a_registered_task_and_its_limits():
