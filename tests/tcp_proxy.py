@@ -47,6 +47,10 @@ class TcpProxy:
     def stop(self) -> None:
         self._flowing.set()
         if self._listener is not None:
+            # Shut down first: a close alone leaves the socket listening (and its port taken) while
+            # the accepting thread is blocked in accept(), until a client happens to connect.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:
