@@ -17,7 +17,7 @@ from media_tasks import services
 from media_tasks.models import Asset
 from media_tasks.processing import finalize, probe, thumbnails, transcode
 from tests.e2e.test_upload_to_renditions import wait_for_job
-from tests.media import make_sound, make_video
+from tests.media import make_sound, make_video, quiet_speech
 
 
 def make_ready_video(
@@ -28,8 +28,10 @@ def make_ready_video(
 
 
 def make_ready_sound(user, path: Path, monkeypatch, *, duration: float = 6.0, cover: bool = True) -> Asset:
-    """A sound alone (the format its suffix names, with cover art) uploaded and made ready here."""
-    return _made_here(user, make_sound(path, duration=duration, cover=cover), monkeypatch)
+    """A sound alone (the format its suffix names; a voice that swells and fades, with cover art)
+    uploaded and made ready here."""
+    swells = quiet_speech(duration).replace("apulsator=hz=0.5", "tremolo=f=0.7:d=0.95")  # a shape to draw
+    return _made_here(user, make_sound(path, sound=swells, cover=cover), monkeypatch)
 
 
 def _made_here(user, clip: Path, monkeypatch) -> Asset:
