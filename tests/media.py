@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -106,16 +108,20 @@ SOUND_CODECS = {
 }
 
 
-def make_sound(path: Path, *, duration: float = 3.0, sound: str | None = None, cover: bool = False) -> Path:
+def make_sound(path: Path, *, duration: float = 3.0, sound: str | None = None, cover: bool | Path = False) -> Path:
     """A sound alone in the format its suffix names (SOUND_CODECS), from a lavfi graph (a 330 Hz tone
-    over pink noise, stereo 48 kHz, by default); `cover`: with a 600×600 cover picture in its tags."""
+    over pink noise, stereo 48 kHz, by default); `cover`: with a 600×600 cover picture in its tags,
+    or that picture file's bytes as they are."""
     graph = sound or (
         f"sine=frequency=330:sample_rate=48000:duration={duration},volume=-12dB[t];"
         f"anoisesrc=color=pink:amplitude=0.01:duration={duration}:seed=3:sample_rate=48000[n];"
         "[t][n]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo"
     )
     picture = ["-f", "lavfi", "-i", "testsrc2=size=600x600:duration=1"] if cover else []
-    maps = ["-map", "1:v", "-frames:v", "1", "-c:v", "mjpeg", "-disposition:v", "attached_pic"] if cover else []
+    codec = ["-c:v", "mjpeg"]
+    if isinstance(cover, Path):
+        picture, codec = ["-i", str(cover)], ["-c:v", "copy"]
+    maps = ["-map", "1:v", "-frames:v", "1", *codec, "-disposition:v", "attached_pic"] if cover else []
     tags = ["-id3v2_version", "3"] if cover and path.suffix == ".mp3" else []
     codec = SOUND_CODECS[path.suffix.lstrip(".")]
     cmd = [*FFMPEG, "-f", "lavfi", "-i", graph, *picture, "-map", "0:a", *maps, *codec, *tags, str(path)]
@@ -225,3 +231,15 @@ def vmaf_every_frame(rendition: Path, source: Path, log: Path, size: tuple[int, 
     done = subprocess.run([*cmd, "-lavfi", graph, "-f", "null", "-"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-800:]
     return json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width×height but whose data is a few bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )

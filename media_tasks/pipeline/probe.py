@@ -83,7 +83,7 @@ def probe(path: Path, limits: ProbeLimits) -> MediaInfo:
     size = path.stat().st_size
     if size == 0:
         raise UnsupportedMediaError("The file is empty.")
-    info = _probe_image(path) or _probe_av(path)
+    info = _probe_image(path) or _probe_av(path, limits.max_pixels)
     if info.width * info.height > limits.max_pixels:
         raise MediaLimitError(
             f"The picture is {info.width}×{info.height} pixels; the limit is {limits.max_pixels:,} pixels in all."
@@ -160,7 +160,7 @@ def ffprobe_json(path: Path, *extra: str, timeout: float = PROBE_TIMEOUT_S) -> d
     return json.loads(proc.stdout or b"{}")
 
 
-def _probe_av(path: Path) -> MediaInfo:
+def _probe_av(path: Path, max_pixels: int) -> MediaInfo:
     data = ffprobe_json(path, "-show_format", "-show_streams")
     fmt = data.get("format") or {}
     streams = data.get("streams") or []
@@ -168,7 +168,7 @@ def _probe_av(path: Path) -> MediaInfo:
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos:
         if audios:
-            return _probe_sound(fmt, audios[0], streams)
+            return _probe_sound(fmt, audios[0], streams, max_pixels)
         raise UnsupportedMediaError("The file has no video picture and no sound in it.")
     video = videos[0]
     audio = audios[0] if audios else None
@@ -206,14 +206,19 @@ def _attached(stream: dict[str, Any]) -> bool:
     return bool((stream.get("disposition") or {}).get("attached_pic"))
 
 
-def _probe_sound(fmt: dict[str, Any], audio: dict[str, Any], streams: list[dict[str, Any]]) -> MediaInfo:
-    """A sound alone (MP3, AAC/M4A, WAV, FLAC, Ogg Vorbis or Opus, …), with its cover art if tagged."""
+def _probe_sound(
+    fmt: dict[str, Any], audio: dict[str, Any], streams: list[dict[str, Any]], max_pixels: int
+) -> MediaInfo:
+    """A sound alone (MP3, AAC/M4A, WAV, FLAC, Ogg Vorbis or Opus, …), with its cover art if tagged
+    and no larger than `max_pixels` (a bigger one is left out, not decoded: the sound is what counts)."""
     duration = _first_float(fmt.get("duration"), audio.get("duration"))
     if duration is None or duration <= 0:
         raise UnsupportedMediaError("The sound has no readable duration; it may be damaged or cut short.")
     if not int(audio.get("channels") or 0) or not int(audio.get("sample_rate") or 0):
         raise UnsupportedMediaError("The sound has no readable channels or sample rate; it may be damaged.")
     cover = next((s for s in streams if s.get("codec_type") == "video" and _attached(s)), None)
+    if cover and not 0 < int(cover.get("width") or 0) * int(cover.get("height") or 0) <= max_pixels:
+        cover = None
     return MediaInfo(
         kind=AUDIO,
         container=str(fmt.get("format_name", "")),

@@ -6,9 +6,7 @@ or refused at upload) and the worker must still be alive afterwards.
 
 import http.server
 import io
-import struct
 import threading
-import zlib
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,16 @@ from media_tasks import services
 from media_tasks.models import Job
 from media_tasks.processing.streams import rendition_fetch
 from tests.e2e.test_upload_to_renditions import fetch, post, rung_download, wait_for_job
-from tests.media import ffprobe, make_audio, make_cut_short_avi, make_cut_short_mp4, make_video, streams
+from tests.media import (
+    ffprobe,
+    make_audio,
+    make_cut_short_avi,
+    make_cut_short_mp4,
+    make_sound,
+    make_video,
+    png_claiming,
+    streams,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -49,18 +56,6 @@ def listener():
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", CountingHandler.requests
     server.shutdown()
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims width×height but whose data is a few bytes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
-    )
 
 
 def jpeg_with_huge_exif() -> bytes:
@@ -124,6 +119,12 @@ def test_hostile_corpus_ends_in_clear_states(celery_worker, s3_storage, alice_cl
             "failed",
         ),
         "audio only": (make_audio(made / "tone.m4a"), "song.m4a", "succeeded"),
+        "MP3 whose cover claims 16000x16000": (
+            make_sound(made / "bomb.mp3", cover=write("c", png_claiming(16000, 16000))),
+            "song.mp3",
+            "succeeded",
+        ),
+        "text named .mp3": (write("t", b"ID3? no: a text file\n" * 100), "song.mp3", "failed"),
         "video without audio": (
             make_video(made / "silent.mp4", width=320, height=240, duration=1.0, audio=False),
             "silent.mp4",
@@ -216,12 +217,15 @@ def check_case(name: str, job: Job, s3, client, tmp_path: Path) -> None:
         "HLS playlist as .avi (SSRF)",
         "concat list",
         "SVG with script",
+        "text named .mp3",
     ):
         assert UNREADABLE in job.error
     elif name in ("decompression-bomb PNG", "PNG claiming 30000x30000"):
         assert "pixels; the limit is" in job.error
     elif name == "audio only":  # a sound alone is accepted since issue 31, and plays as a sound
         assert asset.kind == "audio" and asset.renditions.filter(kind="m4a").exists()
+    elif name == "MP3 whose cover claims 16000x16000":  # the cover left out, never decoded
+        assert asset.kind == "audio" and not asset.renditions.filter(kind="cover").exists()
     elif name == "JPEG with a 60 KB EXIF block":
         variant = fetch(s3, asset.renditions.get(profile="640.jpg").storage_key, tmp_path / "exif-640.jpg")
         with Image.open(variant) as im:

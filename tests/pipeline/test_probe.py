@@ -3,7 +3,7 @@ from PIL import Image
 
 from media_tasks.pipeline.exceptions import MediaLimitError, UnsupportedMediaError
 from media_tasks.pipeline.probe import AUDIO, IMAGE, VIDEO, ProbeLimits, probe
-from tests.media import SOUND_CODECS, make_exif_rotated_jpeg, make_sound
+from tests.media import SOUND_CODECS, make_exif_rotated_jpeg, make_sound, png_claiming
 
 LIMITS = ProbeLimits(max_duration_s=3600, max_pixels=50_000_000)
 
@@ -62,6 +62,12 @@ def test_a_sound_alone_is_recognised_by_its_content_in_every_accepted_format(tmp
 def test_the_cover_art_of_a_tagged_sound_is_found_and_is_not_taken_for_a_picture(tmp_path):
     info = probe(make_sound(tmp_path / "song.mp3", cover=True), LIMITS)
     assert (info.kind, info.cover_stream_index, info.video_stream_index) == (AUDIO, 1, None)
+
+
+def test_a_cover_art_bomb_is_left_out_and_the_sound_kept(tmp_path):
+    (tmp_path / "huge.png").write_bytes(png_claiming(16000, 16000))  # 256 MP: 768 MB once decoded
+    info = probe(make_sound(tmp_path / "song.mp3", cover=tmp_path / "huge.png"), LIMITS)
+    assert (info.kind, info.cover_stream_index) == (AUDIO, None)
 
 
 def test_a_text_file_named_like_a_sound_is_refused_with_its_reason(tmp_path):
