@@ -56,7 +56,7 @@ def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
     )
     shared = services.asset_share(asset_id=video.id, shared=True)
     photo = make_ready_image(user, tmp_path / "photo.png")
-    sound = make_ready_sound(user, tmp_path / "song.mp3", monkeypatch)
+    sound = services.asset_share(asset_id=make_ready_sound(user, tmp_path / "song.mp3", monkeypatch).id, shared=True)
     waiting, failed = bulk_assets(user, ["a-rather-long-file-name-from-a-camera-0001.mp4", "notes.mp4"])
     waiting.jobs.update(status="queued")
     failed.jobs.update(status="failed", error="This is not a video or an image we can read.", retryable=False)
@@ -66,6 +66,8 @@ def pages(fs_storage, user, monkeypatch, tmp_path) -> dict[str, str]:
         "video": reverse("asset_detail", args=[video.id]),
         "image": reverse("asset_detail", args=[photo.id]),
         "audio": reverse("asset_detail", args=[sound.id]),
+        "audio-shared": reverse("shared", args=[sound.share_token]),
+        "audio-embed": reverse("shared_embed", args=[sound.share_token]),
         "queued": reverse("asset_detail", args=[waiting.id]),
         "failed": reverse("asset_detail", args=[failed.id]),
         "delete": reverse("asset_delete") + f"?ids={video.id}&ids={photo.id}",
