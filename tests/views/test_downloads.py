@@ -99,8 +99,9 @@ def test_the_owners_page_link_streams_it_too(alice_client, stored):
     assert response.status_code == 206 and body(response) == expected[100:]
 
 
-def test_only_a_video_streams_download_json_is_a_plan():
+def test_only_a_streams_download_json_is_a_plan():
     assert downloads.is_download_plan(f"hls/{'0' * 32}/video/720p-h264/download.json")
+    assert downloads.is_download_plan(f"hls/{'0' * 32}/audio/128k-aac/download.json"), "a sound alone's M4A"
     for key in ("hls/x/audio/128k-aac/index.m3u8", "renditions/x/download.json", "hls/x/download.json"):
         assert not downloads.is_download_plan(key), key
 
