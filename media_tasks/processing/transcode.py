@@ -114,7 +114,7 @@ def _encode(
 
 def _encode_sound(job: Job, info: MediaInfo, workdir: Path, worker: str) -> Ladder:
     """A sound alone under `workdir/streams`: its one stream, published while it is encoded as a
-    video's lead is (an AAC encode runs at a hundred times real time), then levelled."""
+    video's lead is (a minute of sound encodes in about a second), then levelled."""
     source = source_copy(job, workdir)
     root, stream = workdir / "streams", video_ops.ladder_sound(info)
     publisher = early_publisher(job, [], info, root, worker)
