@@ -77,8 +77,9 @@ def job_source_duration(*, job_id: uuid.UUID | str) -> float | None:
 
 
 def job_kind(*, job_id: uuid.UUID | str) -> str:
-    """What the job's source is, as probed ("video", "audio", "image"; "" before the probe)."""
-    return Asset.objects.values_list("kind", flat=True).get(jobs__id=job_id)
+    """What the job's source is, as probed ("video", "audio", "image"; "" before the probe or for
+    no such job)."""
+    return Asset.objects.filter(jobs__id=job_id).values_list("kind", flat=True).first() or ""
 
 
 def asset_get_for(*, user: AbstractBaseUser, asset_id: uuid.UUID) -> Asset:

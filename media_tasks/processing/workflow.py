@@ -151,7 +151,7 @@ def transcode_queue(*, gpu_online: bool, kind: str = VIDEO) -> str:
     """The GPU queue while a GPU worker is live, else the CPU queue. If every GPU worker then
     vanishes, RabbitMQ dead-letters the waiting message to the CPU queue (MEDIA_GPU_QUEUE_TTL_S).
     A sound alone has no picture for a GPU: the CPU queue."""
-    gpu = gpu_online and kind == VIDEO
+    gpu = gpu_online and kind != AUDIO
     return settings.MEDIA_QUEUE_TRANSCODE_GPU if gpu else settings.MEDIA_QUEUE_TRANSCODE_CPU
 
 
