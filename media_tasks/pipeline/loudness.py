@@ -22,7 +22,7 @@ from ffmpeg._utils import convert_kwargs_to_cmd_line_args
 from .exceptions import ProcessingError
 from .identity import Stream
 from .integrity import declared_duration
-from .probe import SAFE_INPUT_OPTIONS, MediaInfo
+from .probe import MediaInfo, safe_input_args
 from .runner import QUIET_ARGS, ProgressCallback, run_ffmpeg
 from .tee import cmaf_tee
 from .video import AAC_OPTIONS, AUDIO_KBPS
@@ -80,7 +80,7 @@ def measure(
     stream = f"0:{info.audio_stream_index}" if info and info.audio_stream_index is not None else "0:a:0"
     cmd = [
         *("ffmpeg", *QUIET_ARGS[:2], "-loglevel", "info", "-y"),
-        *_input_args(path),
+        *safe_input_args(path),
         *("-map", stream, "-af", f"{_STEREO},ebur128=peak=true:framelog=verbose", "-f", "null", "-"),
     ]
     length = info.duration if info else None
@@ -162,17 +162,13 @@ def encode_sound(
     length = declared_duration(info)
     cmd = [
         *("ffmpeg", *QUIET_ARGS),
-        *_input_args(src.absolute()),
+        *safe_input_args(src.absolute()),
         *("-map", f"0:{info.audio_stream_index}", "-af", sound_filter(chosen)),
         *_aac_args(),
         *(["-t", f"{length:.6f}"] if length else []),
         *("-map_metadata", "-1", "-flags:a", "+global_header", "-f", "tee", cmaf_tee([], stream, out_dir, [stream])),
     ]
     run_ffmpeg(cmd, duration=length, on_progress=on_progress, timeout=timeout, cwd=out_dir, niceness=niceness)
-
-
-def _input_args(path: Path) -> list[str]:
-    return [*convert_kwargs_to_cmd_line_args(SAFE_INPUT_OPTIONS), "-i", str(path)]
 
 
 def _aac_args() -> list[str]:

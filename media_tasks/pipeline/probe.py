@@ -140,6 +140,11 @@ def _probe_oversized_image(path: Path) -> MediaInfo | None:
         Image.MAX_IMAGE_PIXELS = saved
 
 
+def safe_input_args(path: Path) -> list[str]:
+    """ffmpeg's `-i path` behind the safe input options (the file protocol, the allowed demuxers)."""
+    return [*convert_kwargs_to_cmd_line_args(SAFE_INPUT_OPTIONS), "-i", str(path)]
+
+
 def ffprobe_json(path: Path, *extra: str, timeout: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
     """Run ffprobe with the safe input options; raise UnsupportedMediaError if it cannot read the file.
 

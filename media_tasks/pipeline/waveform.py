@@ -11,11 +11,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ffmpeg._utils import convert_kwargs_to_cmd_line_args
 from PIL import Image, ImageDraw
 
 from .exceptions import ProcessingError
-from .probe import SAFE_INPUT_OPTIONS, MediaInfo
+from .probe import MediaInfo, safe_input_args
 from .runner import QUIET_ARGS, run_ffmpeg
 from .thumbnails import POSTER_MAX_SIDE, ImageFile
 
@@ -41,7 +40,7 @@ def sound_columns(src: Path, info: MediaInfo, columns: int, *, timeout: float) -
     """The sound of `src` read as `columns` equal stretches (mono, _RATE Hz, 16-bit)."""
     per_column = max(1, round((info.duration or 1.0) * _RATE / columns))
     cmd = [
-        *("ffmpeg", *QUIET_ARGS, *convert_kwargs_to_cmd_line_args(SAFE_INPUT_OPTIONS), "-i", str(src)),
+        *("ffmpeg", *QUIET_ARGS, *safe_input_args(src)),
         *("-map", f"0:{info.audio_stream_index}", "-ac", "1", "-ar", str(_RATE), "-f", "s16le", "-"),
     ]
     peaks: list[float] = []
@@ -102,7 +101,7 @@ def extract_cover(src: Path, info: MediaInfo, out_dir: Path, *, timeout: float =
     out = out_dir / COVER_NAME
     fit = f"min({POSTER_MAX_SIDE}/max(iw\\,ih)\\,1)"
     cmd = [
-        *("ffmpeg", *QUIET_ARGS, *convert_kwargs_to_cmd_line_args(SAFE_INPUT_OPTIONS), "-i", str(src)),
+        *("ffmpeg", *QUIET_ARGS, *safe_input_args(src)),
         *("-map", f"0:{info.cover_stream_index}", "-frames:v", "1", "-map_metadata", "-1"),
         *("-vf", f"scale=trunc(iw*{fit}/2)*2:trunc(ih*{fit}/2)*2,format=yuvj420p", "-q:v", "3", str(out)),
     ]
